@@ -45,6 +45,22 @@ PIPELINE_TABLES: dict[str, str] = {
     "runs": """run_id VARCHAR PRIMARY KEY, as_of DATE, status VARCHAR, started_at TIMESTAMP,
         finished_at TIMESTAMP, out_dir VARCHAR""",
     "stage_timings": "run_id VARCHAR, stage VARCHAR, seconds DOUBLE, rows BIGINT",
+    "forecasts": """run_id VARCHAR, dealer_id VARCHAR, sku VARCHAR, week_start DATE, yhat DOUBLE,
+        yhat_lo DOUBLE, yhat_hi DOUBLE, model VARCHAR""",
+    "forecast_accuracy": """run_id VARCHAR, as_of DATE, dealer_id VARCHAR, sku VARCHAR,
+        model VARCHAR, demand_class VARCHAR, mase DOUBLE, wape DOUBLE, bias DOUBLE,
+        sigma DOUBLE, n_obs INTEGER""",
+    "suggestions": """run_id VARCHAR, as_of DATE, dealer_id VARCHAR, sku VARCHAR, on_hand DOUBLE,
+        in_transit DOUBLE, on_order DOUBLE, inventory_position DOUBLE, avg_daily_demand DOUBLE,
+        demand_class VARCHAR, forecast_model VARCHAR, lead_time_days DOUBLE,
+        lead_time_sd_days DOUBLE, review_period_days DOUBLE, protection_days DOUBLE,
+        demand_over_protection DOUBLE, sigma_over_protection DOUBLE, service_level DOUBLE,
+        z DOUBLE, safety_stock DOUBLE, order_up_to DOUBLE, raw_need DOUBLE, pack_size INTEGER,
+        moq INTEGER, suggested_qty DOUBLE, reason VARCHAR""",
+    "alerts": """run_id VARCHAR, as_of DATE, alert_type VARCHAR, severity VARCHAR,
+        dealer_id VARCHAR, sku VARCHAR, metric DOUBLE, threshold DOUBLE, message VARCHAR""",
+    "transfers": """run_id VARCHAR, as_of DATE, from_dealer_id VARCHAR, to_dealer_id VARCHAR,
+        sku VARCHAR, qty DOUBLE, reason VARCHAR""",
 }
 
 # The feed tables whose rows carry lineage and can be rolled back per run.

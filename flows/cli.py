@@ -1,0 +1,182 @@
+"""The `vmi` command line: generate, run, simulate, approve, report.
+
+Exit codes: 0 done and published; 1 the run failed and nothing was published; 2 bad usage or
+bad configuration, with a one-line reason on stderr (never a traceback for a user mistake).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="dealer-vmi: vendor-managed inventory for a manufacturer and its dealers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(f"vmi: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _parse_date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail(f"{option}: {value!r} is not a date (YYYY-MM-DD)", EXIT_USAGE)
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option(help="Landing folder to write.")],
+    dealers: Annotated[int, typer.Option(min=1, help="Number of dealers.")] = 20,
+    skus: Annotated[int, typer.Option(min=1, help="Number of SKUs.")] = 100,
+    days: Annotated[int, typer.Option(min=28, help="Days of history.")] = 730,
+    start: Annotated[str | None, typer.Option(help="First day (YYYY-MM-DD).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 7,
+) -> None:
+    """Write a landing folder for a realistic synthetic dealer network."""
+    from sampledata import generate as generate_world
+
+    start_date = _parse_date(start, "--start")
+    counts = generate_world(
+        out, dealers=dealers, skus=skus, days=days, start=start_date, seed=seed,
+        progress=lambda msg: typer.echo(f"  {msg}", err=True),
+    )
+    typer.echo(f"landing written to {out}")
+    typer.echo(json.dumps(counts, default=str))
+
+
+@app.command()
+def run(
+    landing: Annotated[Path, typer.Option(help="Landing folder with master/ and the feeds.")],
+    warehouse: Annotated[Path, typer.Option(help="DuckDB warehouse file (created if missing).")],
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: beside the warehouse, out/).")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Run date (default: newest date in the feeds).")] = None,
+    config: Annotated[Path | None, typer.Option(help="Policy/alert configuration YAML (default: the shipped one).")] = None,
+) -> None:
+    """One nightly run: ingest, validate, dbt, forecast, replenish, publish."""
+    from flows.settings import RunSettings, SettingsError
+    from replenishment.config import ConfigError, load_policy_config
+
+    try:
+        settings = RunSettings.from_args(landing, warehouse, out, _parse_date(as_of, "--as-of"), config)
+        settings.check()
+        load_policy_config(settings.policy_config)
+    except (SettingsError, ConfigError) as exc:
+        _fail(str(exc), EXIT_USAGE)
+
+    from flows.prefect_api import prefect_api
+    from flows.runs import WarehouseBusy
+
+    with prefect_api():
+        from flows.nightly import nightly_replenishment
+
+        try:
+            folder = nightly_replenishment(
+                landing=str(settings.landing), warehouse=str(settings.warehouse),
+                out=str(settings.out), as_of=settings.as_of,
+                policy_config=str(settings.policy_config) if settings.policy_config else None,
+            )
+        except (SettingsError, ConfigError) as exc:
+            _fail(str(exc), EXIT_USAGE)
+        except WarehouseBusy as exc:
+            _fail(str(exc), EXIT_FAILED)
+        except Exception as exc:  # the flow run logs hold the traceback
+            _fail(f"run failed, nothing published: {type(exc).__name__}: {exc}", EXIT_FAILED)
+    typer.echo(f"outputs: {folder}")
+    for name in ("suggestions.csv", "alerts.csv", "report.html", "run_summary.json"):
+        typer.echo(f"  {Path(folder) / name}")
+
+
+@app.command()
+def simulate(
+    json_path: Annotated[Path, typer.Option("--json", help="Where to write the results JSON.")],
+    weeks: Annotated[int, typer.Option(min=4, help="Simulated weeks.")] = 52,
+    dealers: Annotated[int, typer.Option(min=1)] = 5,
+    skus: Annotated[int, typer.Option(min=1)] = 40,
+    seed: Annotated[int, typer.Option()] = 7,
+    service_level: Annotated[float, typer.Option(min=0.5, max=0.9999, help="Target cycle service level.")] = 0.95,
+) -> None:
+    """Closed-loop backtest of the policy against an ERP min/max baseline."""
+    from replenishment.simulation import simulate as run_simulation
+
+    result = run_simulation(
+        weeks=weeks, dealers=dealers, skus=skus, seed=seed, service_level=service_level
+    )
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(result, indent=2) + "\n")
+    for side in ("policy", "baseline"):
+        m = result[side]
+        typer.echo(
+            f"{side:8s} fill rate {m['fill_rate']:.3f}  cycle service {m['cycle_service_level']:.3f}"
+            f"  avg on hand {m['avg_on_hand_units']:.1f} units / {m['avg_on_hand_value']:.0f} value"
+            f"  stockout days {m['stockout_days']}"
+        )
+    typer.echo(f"written {json_path}")
+
+
+@app.command()
+def approve(
+    out: Annotated[Path, typer.Option(help="Output folder of the runs.")],
+    as_of: Annotated[str, typer.Option("--as-of", help="The run to approve (YYYY-MM-DD).")],
+    overrides: Annotated[Path | None, typer.Option(help="CSV/XLSX: dealer_id, sku, qty or hold, note.")] = None,
+    approved_by: Annotated[str | None, typer.Option(help="Who approves (default: $USER).")] = None,
+    warehouse: Annotated[Path | None, typer.Option(help="Warehouse to record approvals in (default: the run's).")] = None,
+) -> None:
+    """Apply overrides, write orders/<dealer_id>.csv and record the approval."""
+    import getpass
+
+    from flows.approve import ApprovalError, approve_run
+
+    day = _parse_date(as_of, "--as-of")
+    try:
+        result = approve_run(
+            out, day, overrides, approved_by=approved_by or getpass.getuser(), warehouse=warehouse
+        )
+    except (ApprovalError, FileNotFoundError) as exc:
+        _fail(str(exc), EXIT_USAGE)
+    typer.echo(str(result))
+
+
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option(help="Output folder of the runs.")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Run date (default: the newest run).")] = None,
+) -> None:
+    """(Re)build report.html for a run and print its path."""
+    from flows.report import build_report
+
+    runs_dir = out / "runs"
+    day = _parse_date(as_of, "--as-of")
+    if day is None:
+        published = sorted(p for p in runs_dir.glob("????-??-??") if p.is_dir()) if runs_dir.is_dir() else []
+        if not published:
+            _fail(f"--out: no published runs under {runs_dir}", EXIT_USAGE)
+        folder = published[-1]
+    else:
+        folder = runs_dir / day.isoformat()
+        if not folder.is_dir():
+            _fail(f"--as-of: no run for {day} under {runs_dir}", EXIT_USAGE)
+    typer.echo(str(build_report(folder)))
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

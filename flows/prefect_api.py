@@ -1,0 +1,33 @@
+"""Make sure a Prefect API is there for a run started from the command line.
+
+With `PREFECT_API_URL` set (a `prefect server start` or Prefect Cloud), runs report there.
+Without it, one temporary local server is started on loopback for the length of the command
+and its address is exported, so forecast workers in other processes report to the same server
+instead of each starting their own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def prefect_api() -> Iterator[str | None]:
+    if os.environ.get("PREFECT_API_URL"):
+        yield os.environ["PREFECT_API_URL"]
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    server.start()
+    os.environ["PREFECT_API_URL"] = server.api_url
+    try:
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings({PREFECT_API_URL: server.api_url}):
+            yield server.api_url
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+        server.stop()

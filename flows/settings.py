@@ -1,0 +1,68 @@
+"""Run settings: the command-line arguments of one run, checked up front.
+
+A wrong path or a bad date is a user mistake: `SettingsError` carries a one-line reason and the
+CLI turns it into exit code 2 before anything is written.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+FEED_FOLDERS = ("sell_through", "inventory", "shipments")
+
+
+class SettingsError(ValueError):
+    """Bad usage or configuration (exit code 2)."""
+
+
+class RunSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    landing: Path
+    warehouse: Path
+    out: Path
+    as_of: date | None = None
+    policy_config: Path | None = None
+    dbt_nodes_as_tasks: bool = True
+
+    @classmethod
+    def from_args(
+        cls,
+        landing: str | Path,
+        warehouse: str | Path,
+        out: str | Path | None = None,
+        as_of: date | str | None = None,
+        policy_config: str | Path | None = None,
+        dbt_nodes_as_tasks: bool = True,
+    ) -> RunSettings:
+        warehouse = Path(warehouse).expanduser().resolve()
+        out_dir = Path(out).expanduser().resolve() if out else warehouse.parent / "out"
+        if isinstance(as_of, str):
+            try:
+                as_of = date.fromisoformat(as_of)
+            except ValueError:
+                raise SettingsError(f"--as-of: {as_of!r} is not a date (YYYY-MM-DD)") from None
+        return cls(
+            landing=Path(landing).expanduser().resolve(),
+            warehouse=warehouse,
+            out=out_dir,
+            as_of=as_of,
+            policy_config=Path(policy_config).expanduser().resolve() if policy_config else None,
+            dbt_nodes_as_tasks=dbt_nodes_as_tasks,
+        )
+
+    def check(self) -> None:
+        """Raise SettingsError naming the first problem with the paths."""
+        if not self.landing.is_dir():
+            raise SettingsError(f"--landing: {self.landing} is not a folder")
+        if not (self.landing / "master" / "dealers.csv").is_file():
+            raise SettingsError(f"--landing: {self.landing} has no master/dealers.csv")
+        if not (self.landing / "master" / "skus.csv").is_file():
+            raise SettingsError(f"--landing: {self.landing} has no master/skus.csv")
+        if self.warehouse.is_dir():
+            raise SettingsError(f"--warehouse: {self.warehouse} is a folder, not a DuckDB file")
+        if self.policy_config is not None and not self.policy_config.is_file():
+            raise SettingsError(f"--config: {self.policy_config} does not exist")
