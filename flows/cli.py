@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -53,7 +53,12 @@ def generate(
 
     start_date = _parse_date(start, "--start")
     counts = generate_world(
-        out, dealers=dealers, skus=skus, days=days, start=start_date, seed=seed,
+        out,
+        dealers=dealers,
+        skus=skus,
+        days=days,
+        start=start_date,
+        seed=seed,
         progress=lambda msg: typer.echo(f"  {msg}", err=True),
     )
     typer.echo(f"landing written to {out}")
@@ -64,16 +69,25 @@ def generate(
 def run(
     landing: Annotated[Path, typer.Option(help="Landing folder with master/ and the feeds.")],
     warehouse: Annotated[Path, typer.Option(help="DuckDB warehouse file (created if missing).")],
-    out: Annotated[Path | None, typer.Option(help="Output folder (default: beside the warehouse, out/).")] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Run date (default: newest date in the feeds).")] = None,
-    config: Annotated[Path | None, typer.Option(help="Policy/alert configuration YAML (default: the shipped one).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: beside the warehouse, out/).")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Run date (default: newest date in the feeds).")
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="Policy/alert configuration YAML (default: the shipped one)."),
+    ] = None,
 ) -> None:
     """One nightly run: ingest, validate, dbt, forecast, replenish, publish."""
     from flows.settings import RunSettings, SettingsError
     from replenishment.config import ConfigError, load_policy_config
 
     try:
-        settings = RunSettings.from_args(landing, warehouse, out, _parse_date(as_of, "--as-of"), config)
+        settings = RunSettings.from_args(
+            landing, warehouse, out, _parse_date(as_of, "--as-of"), config
+        )
         settings.check()
         load_policy_config(settings.policy_config)
     except (SettingsError, ConfigError) as exc:
@@ -87,8 +101,10 @@ def run(
 
         try:
             folder = nightly_replenishment(
-                landing=str(settings.landing), warehouse=str(settings.warehouse),
-                out=str(settings.out), as_of=settings.as_of,
+                landing=str(settings.landing),
+                warehouse=str(settings.warehouse),
+                out=str(settings.out),
+                as_of=settings.as_of,
                 policy_config=str(settings.policy_config) if settings.policy_config else None,
             )
         except (SettingsError, ConfigError) as exc:
@@ -109,7 +125,9 @@ def simulate(
     dealers: Annotated[int, typer.Option(min=1)] = 5,
     skus: Annotated[int, typer.Option(min=1)] = 40,
     seed: Annotated[int, typer.Option()] = 7,
-    service_level: Annotated[float, typer.Option(min=0.5, max=0.9999, help="Target cycle service level.")] = 0.95,
+    service_level: Annotated[
+        float, typer.Option(min=0.5, max=0.9999, help="Target cycle service level.")
+    ] = 0.95,
 ) -> None:
     """Closed-loop backtest of the policy against an ERP min/max baseline."""
     from replenishment.simulation import simulate as run_simulation
@@ -122,7 +140,8 @@ def simulate(
     for side in ("policy", "baseline"):
         m = result[side]
         typer.echo(
-            f"{side:8s} fill rate {m['fill_rate']:.3f}  cycle service {m['cycle_service_level']:.3f}"
+            f"{side:8s} fill rate {m['fill_rate']:.3f}"
+            f"  cycle service {m['cycle_service_level']:.3f}"
             f"  avg on hand {m['avg_on_hand_units']:.1f} units / {m['avg_on_hand_value']:.0f} value"
             f"  stockout days {m['stockout_days']}"
         )
@@ -133,9 +152,13 @@ def simulate(
 def approve(
     out: Annotated[Path, typer.Option(help="Output folder of the runs.")],
     as_of: Annotated[str, typer.Option("--as-of", help="The run to approve (YYYY-MM-DD).")],
-    overrides: Annotated[Path | None, typer.Option(help="CSV/XLSX: dealer_id, sku, qty or hold, note.")] = None,
+    overrides: Annotated[
+        Path | None, typer.Option(help="CSV/XLSX: dealer_id, sku, qty or hold, note.")
+    ] = None,
     approved_by: Annotated[str | None, typer.Option(help="Who approves (default: $USER).")] = None,
-    warehouse: Annotated[Path | None, typer.Option(help="Warehouse to record approvals in (default: the run's).")] = None,
+    warehouse: Annotated[
+        Path | None, typer.Option(help="Warehouse to record approvals in (default: the run's).")
+    ] = None,
 ) -> None:
     """Apply overrides, write orders/<dealer_id>.csv and record the approval."""
     import getpass
@@ -155,7 +178,9 @@ def approve(
 @app.command()
 def report(
     out: Annotated[Path, typer.Option(help="Output folder of the runs.")],
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Run date (default: the newest run).")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Run date (default: the newest run).")
+    ] = None,
 ) -> None:
     """(Re)build report.html for a run and print its path."""
     from flows.report import build_report
@@ -163,7 +188,11 @@ def report(
     runs_dir = out / "runs"
     day = _parse_date(as_of, "--as-of")
     if day is None:
-        published = sorted(p for p in runs_dir.glob("????-??-??") if p.is_dir()) if runs_dir.is_dir() else []
+        published = (
+            sorted(p for p in runs_dir.glob("????-??-??") if p.is_dir())
+            if runs_dir.is_dir()
+            else []
+        )
         if not published:
             _fail(f"--out: no published runs under {runs_dir}", EXIT_USAGE)
         folder = published[-1]

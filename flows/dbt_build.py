@@ -39,9 +39,18 @@ def run_dbt_build(
         dbt (used outside a flow run and by benchmarks).
     """
     os.environ["VMI_WAREHOUSE"] = str(Path(warehouse).resolve())
-    # The project folder is shared by concurrent test runs: keep compiled output per warehouse.
+    # The project folder may be read-only or shared by concurrent runs: keep compiled output
+    # and logs beside the warehouse instead.
     target = Path(str(warehouse) + ".dbt-target")
+    os.environ["DBT_LOG_PATH"] = str(target / "logs")
     args = dbt_args(selector, as_of, target_path=target)
+    try:
+        return _invoke(args, selector, target, nodes_as_tasks)
+    finally:
+        release_duckdb()
+
+
+def _invoke(args: list[str], selector: str, target: Path, nodes_as_tasks: bool) -> int:
     if nodes_as_tasks:
         from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
 
@@ -64,6 +73,20 @@ def run_dbt_build(
             f"dbt build --selector {selector} failed: {_first_failure(result) or result.exception}"
         )
     return len(result.result or []) if result.result is not None else 0
+
+
+def release_duckdb() -> None:
+    """Close the database handle dbt-duckdb keeps open in-process after an invocation.
+
+    Until it is closed no other process can open the warehouse, this one cannot open it
+    read-only, and a copy of the file may miss rows still in the write-ahead log.
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        if DuckDBConnectionManager._ENV is not None:
+            DuckDBConnectionManager._ENV.close()
+            DuckDBConnectionManager._ENV = None
 
 
 def _first_failure(result) -> str | None:

@@ -113,7 +113,9 @@ def daily_demand(
         how="left",
     ).rename(columns={"model": "forecast_model"})
     merged["daily_rate"] = merged["daily_rate"].fillna(0.0)
-    return merged[["dealer_id", "sku", "daily_rate", "sigma_daily", "demand_class", "forecast_model"]]
+    return merged[
+        ["dealer_id", "sku", "daily_rate", "sigma_daily", "demand_class", "forecast_model"]
+    ]
 
 
 def accuracy_output(diagnostics: pd.DataFrame, run_id: str, as_of: date) -> pd.DataFrame:
@@ -121,6 +123,17 @@ def accuracy_output(diagnostics: pd.DataFrame, run_id: str, as_of: date) -> pd.D
     out.insert(0, "run_id", run_id)
     out.insert(1, "as_of", as_of)
     return out[
-        ["run_id", "as_of", "dealer_id", "sku", "model", "demand_class", "mase", "wape", "bias",
-         "sigma", "n_obs"]
+        [
+            "run_id",
+            "as_of",
+            "dealer_id",
+            "sku",
+            "model",
+            "demand_class",
+            "mase",
+            "wape",
+            "bias",
+            "sigma",
+            "n_obs",
+        ]
     ]

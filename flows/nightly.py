@@ -91,7 +91,9 @@ def resolve_as_of(settings: RunSettings, run_id: str) -> date:
     with connect(settings.warehouse) as con:
         as_of = settings.as_of or newest_feed_date(con)
         if as_of is None:
-            raise ValueError(f"no sell-through or inventory rows were accepted from {settings.landing}")
+            raise ValueError(
+                f"no sell-through or inventory rows were accepted from {settings.landing}"
+            )
         runs.set_run_as_of(con, run_id, as_of)
     return as_of
 
@@ -99,7 +101,9 @@ def resolve_as_of(settings: RunSettings, run_id: str) -> date:
 @task(cache_policy=NO_CACHE)
 def dbt_build(settings: RunSettings, selector: str, as_of: date) -> int:
     """`dbt build` of one selector; a failed model or data test fails the flow."""
-    return run_dbt_build(settings.warehouse, selector, as_of, nodes_as_tasks=settings.dbt_nodes_as_tasks)
+    return run_dbt_build(
+        settings.warehouse, selector, as_of, nodes_as_tasks=settings.dbt_nodes_as_tasks
+    )
 
 
 @task(cache_policy=NO_CACHE)
@@ -108,8 +112,11 @@ def forecast_chunk(history: pd.DataFrame, horizon: int) -> tuple[pd.DataFrame, p
     from forecasting import forecast_with_diagnostics
 
     return forecast_with_diagnostics(
-        history, horizon=horizon, season_length=forecast_stage.SEASON_LENGTH,
-        freq=forecast_stage.FREQ, level=95,
+        history,
+        horizon=horizon,
+        season_length=forecast_stage.SEASON_LENGTH,
+        freq=forecast_stage.FREQ,
+        level=95,
     )
 
 
@@ -140,20 +147,23 @@ def forecast_demand(history: pd.DataFrame, horizon: int, n_chunks: int):
 
 @task(cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
 def load_history(settings: RunSettings) -> tuple[pd.DataFrame, int]:
-    with connect(settings.warehouse, read_only=True) as con:
+    with connect(settings.warehouse) as con:
         return forecast_stage.load_weekly_history(con), forecast_stage.horizon_weeks(con)
 
 
 @task(cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
 def store_forecasts(
-    settings: RunSettings, run_id: str, as_of: date, forecasts: pd.DataFrame,
+    settings: RunSettings,
+    run_id: str,
+    as_of: date,
+    forecasts: pd.DataFrame,
     diagnostics: pd.DataFrame,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     out = forecast_stage.forecast_output(forecasts)
     accuracy = forecast_stage.accuracy_output(diagnostics, run_id, as_of)
     with connect(settings.warehouse) as con, transaction(con):
         runs.replace_earlier_outputs(con, run_id, as_of)
-        out_db = out.assign(run_id=run_id)[["run_id", *out.columns]]
+        out_db = out.assign(run_id=run_id)  # noqa: F841 - scanned by duckdb below
         con.execute("insert into pipeline.forecasts by name select * from out_db")
         con.execute("insert into pipeline.forecast_accuracy by name select * from accuracy")
     return out, accuracy
@@ -161,15 +171,27 @@ def store_forecasts(
 
 @task(cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
 def replenish(
-    settings: RunSettings, config: PolicyConfig, run_id: str, as_of: date,
-    forecasts: pd.DataFrame, diagnostics: pd.DataFrame, accuracy: pd.DataFrame,
+    settings: RunSettings,
+    config: PolicyConfig,
+    run_id: str,
+    as_of: date,
+    forecasts: pd.DataFrame,
+    diagnostics: pd.DataFrame,
+    accuracy: pd.DataFrame,
     files: list[dict],
 ) -> replenish_stage.ReplenishOutputs:
     """Safety stock, order-up-to and suggested quantities; alerts; transfers."""
     rejected = pd.DataFrame(
         [f for f in files if f["status"] == "rejected"],
-        columns=["path", "feed", "status", "rows_read", "rows_accepted", "rows_quarantined",
-                 "reason"],
+        columns=[
+            "path",
+            "feed",
+            "status",
+            "rows_read",
+            "rows_accepted",
+            "rows_quarantined",
+            "reason",
+        ],
     )
     with connect(settings.warehouse) as con:
         positions = replenish_stage.load_positions(con, config)
@@ -188,7 +210,10 @@ def replenish(
 
 @task(cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
 def publish(
-    settings: RunSettings, run_id: str, as_of: date, tables: dict[str, pd.DataFrame],
+    settings: RunSettings,
+    run_id: str,
+    as_of: date,
+    tables: dict[str, pd.DataFrame],
     summary: dict,
 ) -> Path:
     """Write the run folder (CSVs, run_summary.json, report.html) and rename it into place."""
@@ -207,7 +232,7 @@ def report_tables(settings: RunSettings, as_of: date) -> dict[str, pd.DataFrame]
     """The planner-facing extras the report draws: history, items, KPIs, freshness."""
     from flows.report_data import load_report_tables
 
-    with connect(settings.warehouse, read_only=True) as con:
+    with connect(settings.warehouse) as con:
         return load_report_tables(con, as_of)
 
 
@@ -290,7 +315,9 @@ def nightly_replenishment(
 def _mark_failed(settings: RunSettings, run_id: str) -> None:
     try:
         with connect(settings.warehouse) as con:
-            if con.execute("select count(*) from pipeline.runs where run_id = ?", [run_id]).fetchone()[0]:
+            if con.execute(
+                "select count(*) from pipeline.runs where run_id = ?", [run_id]
+            ).fetchone()[0]:
                 runs.finish_run(con, run_id, "failed")
     except Exception:  # the original error matters more than the bookkeeping
         pass

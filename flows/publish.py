@@ -71,4 +71,3 @@ def clean_leftovers(runs: Path) -> None:
                 shutil.rmtree(path)
             else:
                 path.rename(as_of_target)
-

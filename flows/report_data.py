@@ -1,4 +1,4 @@
-"""Extra tables published with each run for the planner's report: history, items, KPIs, freshness."""
+"""Extra tables published with each run for the report: history, items, KPIs, freshness."""
 
 from __future__ import annotations
 

@@ -57,8 +57,11 @@ def warehouse_lock(warehouse: Path) -> Iterator[Path]:
         handle.truncate()
         handle.write(
             json.dumps(
-                {"pid": os.getpid(), "host": socket.gethostname(),
-                 "since": datetime.now(UTC).isoformat(timespec="seconds")}
+                {
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "since": datetime.now(UTC).isoformat(timespec="seconds"),
+                }
             )
         )
         handle.flush()
@@ -97,7 +100,9 @@ def rollback_unpublished(con: duckdb.DuckDBPyConnection) -> list[str]:
                 con.execute(
                     f"delete from pipeline.{table} where run_id in (select unnest(?))", [stale]
                 )
-        con.execute("delete from pipeline.stage_timings where run_id in (select unnest(?))", [stale])
+        con.execute(
+            "delete from pipeline.stage_timings where run_id in (select unnest(?))", [stale]
+        )
         con.execute("delete from pipeline.runs where run_id in (select unnest(?))", [stale])
     return stale
 

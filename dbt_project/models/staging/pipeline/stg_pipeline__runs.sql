@@ -1,0 +1,36 @@
+with
+
+source as (
+
+    select * from {{ source('pipeline', 'runs') }}
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        run_id,
+
+        -- strings
+        status as run_status,
+        out_dir,
+
+        -- dates
+        cast(as_of as date) as as_of_date,
+
+        -- timestamps
+        cast(started_at as timestamp) as started_at,
+        cast(finished_at as timestamp) as finished_at
+
+    from source
+
+),
+
+final as (
+
+    select * from renamed
+
+)
+
+select * from final

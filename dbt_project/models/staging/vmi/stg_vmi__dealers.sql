@@ -1,0 +1,56 @@
+-- Master data: each accepted delivery replaces the previous one, so only the rows of the latest
+-- delivery_seq are current.
+with
+
+source as (
+
+    select * from {{ source('vmi', 'dealers') }}
+
+),
+
+latest_delivery as (
+
+    select max(delivery_seq) as delivery_seq from source
+
+),
+
+current_rows as (
+
+    select source.*
+    from source
+    inner join latest_delivery
+        on source.delivery_seq = latest_delivery.delivery_seq
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        dealer_id,
+
+        -- strings
+        dealer_name,
+        nullif(trim(region), '') as region,
+        nullif(trim(territory), '') as territory,
+
+        -- numerics
+        cast(lead_time_days as double precision) as lead_time_days,
+        cast(lead_time_sd_days as double precision) as lead_time_sd_days,
+        cast(review_period_days as integer) as review_period_days,
+        cast(delivery_seq as bigint) as delivery_seq,
+
+        -- timestamps
+        cast(loaded_at as timestamp) as loaded_at
+
+    from current_rows
+
+),
+
+final as (
+
+    select * from renamed
+
+)
+
+select * from final

@@ -1,0 +1,38 @@
+"""Shared fixtures: an isolated Prefect home and API server, and small generated worlds."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+# Isolate Prefect before it is imported anywhere: its database and settings live here.
+_PREFECT_HOME = tempfile.mkdtemp(prefix="vmi-prefect-home-")
+os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def prefect_api():
+    """A real Prefect API on loopback for the session (the same one `vmi run` starts)."""
+    from flows.prefect_api import prefect_api as start_api
+
+    saved = os.environ.pop("PREFECT_API_URL", None)
+    with start_api() as url:
+        yield url
+    if saved is not None:
+        os.environ["PREFECT_API_URL"] = saved
+
+
+@pytest.fixture(scope="session")
+def small_landing(tmp_path_factory) -> Path:
+    """A small but complete synthetic landing folder (6 dealers x 25 SKUs x 400 days)."""
+    from sampledata import generate
+
+    out = tmp_path_factory.mktemp("landing") / "landing"
+    generate(out, dealers=6, skus=25, days=400, start=None, seed=11)
+    return out

@@ -1,0 +1,97 @@
+"""The `vmi` command line: usage errors are one line on stderr and exit 2, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+VMI = [sys.executable, "-m", "flows.cli"]
+
+
+def vmi(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*VMI, *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def assert_usage_error(result: subprocess.CompletedProcess, *needles: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in result.stderr
+
+
+def test_help_lists_every_design_command():
+    result = vmi("--help")
+    assert result.returncode == 0
+    for command in ("generate", "run", "simulate", "approve", "report"):
+        assert command in result.stdout
+
+
+def test_run_with_missing_landing_is_a_usage_error(tmp_path):
+    result = vmi(
+        "run", "--landing", str(tmp_path / "nope"), "--warehouse", str(tmp_path / "w.duckdb")
+    )
+    assert_usage_error(result, "--landing", "not a folder")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_run_with_bad_as_of_is_a_usage_error(small_landing, tmp_path):
+    result = vmi(
+        "run",
+        "--landing",
+        str(small_landing),
+        "--warehouse",
+        str(tmp_path / "w.duckdb"),
+        "--as-of",
+        "2026-13-45",
+    )
+    assert_usage_error(result, "--as-of", "2026-13-45")
+
+
+def test_run_with_bad_policy_config_is_a_usage_error(small_landing, tmp_path):
+    config = tmp_path / "policy.yml"
+    config.write_text("service_levels:\n  A: 1.7\n")
+    result = vmi(
+        "run",
+        "--landing",
+        str(small_landing),
+        "--warehouse",
+        str(tmp_path / "w.duckdb"),
+        "--config",
+        str(config),
+    )
+    assert_usage_error(result, "policy.yml")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_option_is_exit_2():
+    result = vmi("run", "--no-such-option")
+    assert result.returncode == 2
+
+
+def test_report_without_runs_is_a_usage_error(tmp_path):
+    assert_usage_error(vmi("report", "--out", str(tmp_path)), "no published runs")
+
+
+@pytest.mark.parametrize("seed", [3])
+def test_generate_writes_a_landing_folder(tmp_path, seed):
+    out = tmp_path / "landing"
+    result = vmi(
+        "generate",
+        "--out",
+        str(out),
+        "--dealers",
+        "3",
+        "--skus",
+        "5",
+        "--days",
+        "60",
+        "--seed",
+        str(seed),
+    )
+    assert result.returncode == 0, result.stderr
+    assert (out / "master" / "dealers.csv").is_file()
+    assert any((out / "sell_through").iterdir())

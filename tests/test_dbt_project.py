@@ -1,0 +1,676 @@
+"""The dbt project end to end: a hand-made warehouse, real `dbt build`, marts checked by hand.
+
+The world (as_of = 2024-03-20, a Wednesday; weeks start on Monday):
+
+- dealers D1 (territory NORTH, lead time 10 +- 2 days), D2 (SOUTH, 8 +- 1), D3 (EAST, never
+  reports); SKUs A..F.
+- D1 restates 2024-03-12: the first delivery had A=1 and C=5, the second has A=6 only.
+- D1 A has a zero snapshot on Sunday 2024-03-10 and a receipt on 2024-03-12.
+- An approval of 10 D1 B units for as-of 2024-03-06 and a later 4-unit shipment.
+- D2 A has one shipment in transit and one received after its latest snapshot.
+
+Every expected number below is worked out by hand from these rows, in the comments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import statistics
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.dbt_build import release_duckdb
+from flows.warehouse import connect
+
+pytestmark = pytest.mark.slow
+
+PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
+AS_OF = "2024-03-20"
+LOADED_AT = dt.datetime(2024, 3, 20, 23, 0)
+
+
+def d(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
+
+
+# --- the hand-made raw data -------------------------------------------------------------------
+
+DEALERS = [
+    # dealer_id, dealer_name, region, territory, lead_time_days, lead_time_sd_days, review
+    ("D1", "North Tractors", "N", "NORTH", 10.0, 2.0, 7),
+    ("D2", "South Farm", "S", "SOUTH", 8.0, 1.0, 7),
+    ("D3", "East Parts", "E", "EAST", 7.0, 1.0, 14),
+]
+SKUS = [
+    # sku, description, category, unit_cost, pack_size, moq, abc_class
+    ("A", "filter", "parts", 10.0, 1, 1, None),
+    ("B", "belt", "parts", 2.0, 1, 1, None),
+    ("C", "bolt", "parts", 1.0, 1, 1, None),
+    ("D", "blade", "parts", 5.0, 1, 1, "A"),  # master class wins over the derived one
+    ("E", "oil", "fluids", 1.0, 1, 1, None),
+    ("F", "grease", "fluids", 1.0, 1, 1, ""),  # empty string = derive it
+]
+DEALER_SKUS = [
+    # dealer_id, sku, service_level, min_qty, max_qty, active
+    ("D3", "A", 0.99, None, None, True),  # listed, never sold: still active
+    ("D2", "D", None, None, None, False),  # switched off by the master
+]
+# (delivery_seq, dealer_id, sku, date, qty_sold, unit_price, customer_region)
+SELL_THROUGH = [
+    (1, "D1", "A", "2024-02-26", 2, 10.0, "NORTH"),
+    (1, "D1", "A", "2024-03-05", 3, 10.0, "NORTH"),
+    (1, "D1", "B", "2024-03-06", 4, 3.0, "NORTH"),
+    (1, "D1", "A", "2024-03-12", 1, 10.0, "NORTH"),  # restated away below
+    (1, "D1", "C", "2024-03-12", 5, 50.0, "WEST"),  # removed by the restatement
+    (1, "D1", "A", "2024-03-13", -1, 10.0, "NORTH"),  # a return
+    (1, "D1", "A", "2024-03-19", 2, 10.0, "NORTH"),
+    (1, "D1", "E", "2023-01-10", 100, 1.0, None),  # older than a year
+    (1, "D2", "A", "2024-02-27", 1, 12.0, "NORTH"),  # cross-territory and +20 % price
+    (1, "D2", "A", "2024-03-07", 1, 10.0, "SOUTH"),
+    (1, "D2", "B", "2024-03-01", 10, 3.0, None),
+    (1, "D2", "C", "2024-03-08", 12, 1.0, "SOUTH"),
+    (1, "D2", "D", "2024-03-09", 2, 5.0, "SOUTH"),
+    (2, "D1", "A", "2024-03-12", 6, 10.0, "NORTH"),  # the restatement of D1's 2024-03-12
+]
+# (delivery_seq, dealer_id, sku, snapshot_date, on_hand)
+INVENTORY = [
+    (1, "D1", "A", "2024-03-03", 5),
+    (1, "D1", "A", "2024-03-10", 0),
+    (1, "D1", "A", "2024-03-17", 4),
+    (1, "D1", "A", "2024-03-20", 2),
+    (2, "D1", "A", "2024-03-20", 1),  # restated count
+    (1, "D1", "B", "2024-03-17", 6),
+    (1, "D1", "B", "2024-03-20", 6),
+    (1, "D1", "F", "2024-03-17", 3),  # stocked, never sold
+    (1, "D1", "F", "2024-03-20", 3),
+    (1, "D2", "A", "2024-03-17", 3),  # D2 A sends no 03-20 count
+    (1, "D2", "B", "2024-03-20", 1),
+    (1, "D2", "C", "2024-03-20", 0),
+    (1, "D2", "D", "2024-03-20", 2),
+]
+# (delivery_seq, shipment_id, dealer_id, sku, ship_date, expected_date, received_date, qty)
+SHIPMENTS = [
+    (1, "SH1", "D1", "A", "2024-03-05", "2024-03-12", "2024-03-12", 5),  # lead time 7
+    (1, "SH2", "D1", "B", "2024-02-20", "2024-02-29", None, 6),
+    (2, "SH2", "D1", "B", "2024-02-20", "2024-02-29", "2024-02-29", 6),  # lead time 9
+    (1, "SH7", "D1", "B", "2024-03-13", "2024-03-16", "2024-03-16", 4),  # lead time 3
+    (1, "SH3", "D2", "A", "2024-03-18", "2024-03-25", None, 4),  # in transit
+    (1, "SH5", "D2", "A", "2024-03-14", "2024-03-19", "2024-03-19", 2),  # after last count
+    (1, "SH6", "D2", "B", "2024-03-22", "2024-03-29", None, 9),  # ships after as_of
+]
+# (approval_id, as_of, dealer_id, sku, approved_qty, is_held)
+APPROVED_LINES = [
+    ("AP1", "2024-03-06", "D1", "B", 10, False),
+    ("AP2", "2024-03-06", "D2", "A", 5, True),  # held: never on order
+    ("AP3", "2024-03-20", "D1", "A", 7, False),  # today's own approval: not yet
+]
+
+
+def lineage(seq: int, line: int) -> tuple:
+    return (f"sha{seq}", f"landing/feed-{seq}.csv", line, seq, f"run{seq}", LOADED_AT)
+
+
+def load_world(path: Path) -> None:
+    """Create a warehouse at `path` holding the hand-made world above."""
+    con = connect(path)
+    try:
+        con.executemany(
+            "insert into raw.dealers values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [row + lineage(1, i + 2) for i, row in enumerate(DEALERS)],
+        )
+        con.executemany(
+            "insert into raw.skus values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [row + lineage(1, i + 2) for i, row in enumerate(SKUS)],
+        )
+        con.executemany(
+            "insert into raw.dealer_skus values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [row + lineage(1, i + 2) for i, row in enumerate(DEALER_SKUS)],
+        )
+        con.executemany(
+            "insert into raw.sell_through values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (dealer, sku, d(day), qty, price, region) + lineage(seq, i + 2)
+                for i, (seq, dealer, sku, day, qty, price, region) in enumerate(SELL_THROUGH)
+            ],
+        )
+        con.executemany(
+            "insert into raw.inventory values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (dealer, sku, d(day), on_hand) + lineage(seq, i + 2)
+                for i, (seq, dealer, sku, day, on_hand) in enumerate(INVENTORY)
+            ],
+        )
+        con.executemany(
+            "insert into raw.shipments values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (sid, dealer, sku, d(ship), d(exp), d(rec) if rec else None, qty)
+                + lineage(seq, i + 2)
+                for i, (seq, sid, dealer, sku, ship, exp, rec, qty) in enumerate(SHIPMENTS)
+            ],
+        )
+        con.executemany(
+            "insert into raw.approved_lines values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    aid,
+                    "run-old",
+                    d(as_of),
+                    dealer,
+                    sku,
+                    qty,
+                    qty,
+                    held,
+                    None,
+                    "planner",
+                    dt.datetime.combine(d(as_of), dt.time(9)),
+                )
+                for aid, as_of, dealer, sku, qty, held in APPROVED_LINES
+            ],
+        )
+    finally:
+        con.close()
+
+
+# --- running dbt ------------------------------------------------------------------------------
+
+
+@contextmanager
+def dbt_env(warehouse: Path, work: Path) -> Iterator[None]:
+    """Point the profile at `warehouse`; keep dbt's logs out of the repository.
+
+    DBT_LOG_PATH as well as --log-path: a run that fails while parsing logs before flags apply.
+    """
+    wanted = {"VMI_WAREHOUSE": str(warehouse), "DBT_LOG_PATH": str(work / "logs")}
+    saved = {name: os.environ.get(name) for name in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def run_dbt(args: list[str], warehouse: Path, work: Path, vars_: dict | None = None):
+    """Invoke real dbt in-process against `warehouse`; target and logs stay under `work`."""
+    from dbt.cli.main import dbtRunner
+
+    cli = [
+        *args,
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--profiles-dir",
+        str(PROJECT_DIR),
+        "--target-path",
+        str(work / "target"),
+        "--log-path",
+        str(work / "logs"),
+    ]
+    if vars_ is not None:
+        cli += ["--vars", json.dumps(vars_)]
+    with dbt_env(warehouse, work):
+        try:
+            return dbtRunner().invoke(cli)
+        finally:
+            release_duckdb()
+
+
+def failed_nodes(result) -> list[str]:
+    return [r.node.name for r in result.result.results if str(r.status) in ("error", "fail")]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """One warehouse with the world loaded and `dbt build --selector core` run on it."""
+    work = tmp_path_factory.mktemp("dbt")
+    warehouse = work / "warehouse.duckdb"
+    load_world(warehouse)
+    result = run_dbt(["build", "--selector", "core"], warehouse, work, {"as_of": AS_OF})
+    assert result.success, failed_nodes(result) if result.result else result.exception
+    return warehouse
+
+
+def rows(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def as_dict(warehouse: Path, sql: str) -> dict:
+    """First column(s) -> last column; keys of one column are unwrapped."""
+    out = {}
+    for row in rows(warehouse, sql):
+        key = row[0] if len(row) == 2 else tuple(row[:-1])
+        out[key] = row[-1]
+    return out
+
+
+# --- restatements -----------------------------------------------------------------------------
+
+
+def test_restated_dealer_day_wins_and_earlier_delivery_stays_in_raw(built):
+    daily = as_dict(
+        built,
+        "select sku, qty_sold from marts.fct_daily_demand "
+        "where dealer_id = 'D1' and date = '2024-03-12'",
+    )
+    # Delivery 2 says A=6 and nothing else; C (only in delivery 1) is gone for that day.
+    assert daily == {"A": 6.0, "B": 0.0}
+    assert rows(built, "select count(*) from raw.sell_through where date = '2024-03-12'") == [(3,)]
+    # The removed sale is neither demand, nor an exception, nor a reason to keep D1 x C active.
+    assert rows(built, "select count(*) from marts.fct_sales_exceptions where sku = 'C'") == [(0,)]
+    pairs = set(rows(built, "select dealer_id, sku from marts.dim_dealer_skus"))
+    assert ("D1", "C") not in pairs
+
+
+def test_restated_inventory_snapshot_wins(built):
+    assert rows(
+        built,
+        "select on_hand, last_snapshot_date from marts.fct_inventory_position "
+        "where dealer_id = 'D1' and sku = 'A'",
+    ) == [(1.0, d("2024-03-20"))]
+
+
+# --- active pairs -----------------------------------------------------------------------------
+
+
+def test_active_pairs_follow_window_and_master(built):
+    pairs = set(rows(built, "select dealer_id, sku from marts.dim_dealer_skus"))
+    # D1 E sold only in 2023 (outside 365 days); D2 D is switched off; D3 A comes from the master.
+    assert pairs == {
+        ("D1", "A"),
+        ("D1", "B"),
+        ("D1", "F"),
+        ("D2", "A"),
+        ("D2", "B"),
+        ("D2", "C"),
+        ("D3", "A"),
+    }
+    assert rows(
+        built,
+        "select service_level, first_sale_date, last_sale_date from marts.dim_dealer_skus "
+        "where dealer_id = 'D3'",
+    ) == [(0.99, None, None)]
+    assert rows(
+        built,
+        "select first_sale_date, last_sale_date from marts.dim_dealer_skus "
+        "where dealer_id = 'D1' and sku = 'A'",
+    ) == [(d("2024-02-26"), d("2024-03-19"))]
+
+
+# --- demand -----------------------------------------------------------------------------------
+
+
+def test_daily_demand_splits_returns_and_flags_stockout_days(built):
+    day = rows(
+        built,
+        "select qty_sold, qty_returned, net_qty from marts.fct_daily_demand "
+        "where dealer_id = 'D1' and sku = 'A' and date = '2024-03-13'",
+    )
+    assert day == [(0.0, 1.0, -1.0)]
+    stockout = [
+        r[0]
+        for r in rows(
+            built,
+            "select date from marts.fct_daily_demand where is_stockout order by dealer_id, date",
+        )
+    ]
+    # D1 A counted 0 on Sunday 03-10; nothing sold or received on 03-11; a receipt and a sale on
+    # 03-12 end it. D2 C counted 0 on 03-20 (as_of).
+    assert stockout == [d("2024-03-10"), d("2024-03-11"), d("2024-03-20")]
+    # Zero-filled from the first activity (D1 A: first sale 2024-02-26) to as_of.
+    assert rows(
+        built,
+        "select count(*), min(date), max(date) from marts.fct_daily_demand "
+        "where dealer_id = 'D1' and sku = 'A'",
+    ) == [(24, d("2024-02-26"), d("2024-03-20"))]
+
+
+def test_weekly_grid_is_zero_filled_complete_weeks_with_censoring(built):
+    weekly = {
+        (r[0], r[1], r[2]): r[3:]
+        for r in rows(
+            built,
+            "select dealer_id, sku, week_start, qty_sold, stockout_days, is_censored "
+            "from marts.fct_weekly_demand",
+        )
+    }
+    # D1 A: weeks of 02-26, 03-04, 03-11; the week of 03-18 ends after as_of and is left out.
+    # 03-04: 3 sold, zero count on its Sunday (03-10) -> censored, 1 stockout day (03-10).
+    # 03-11: 6 sold (restated; the return is not negative demand); the zero count on the
+    #        Sunday before it is its boundary -> censored, 1 stockout day (03-11).
+    assert weekly[("D1", "A", d("2024-02-26"))] == (2.0, 0, False)
+    assert weekly[("D1", "A", d("2024-03-04"))] == (3.0, 1, True)
+    assert weekly[("D1", "A", d("2024-03-11"))] == (6.0, 1, True)
+    # D1 B starts mid-week 03-04 (sold 4 on 03-06); 03-11 has no sale: a zero row, not a gap.
+    assert weekly[("D1", "B", d("2024-03-04"))] == (4.0, 0, False)
+    assert weekly[("D1", "B", d("2024-03-11"))] == (0.0, 0, False)
+    assert not any(week == d("2024-03-18") for _, _, week in weekly)
+    assert all(week.weekday() == 0 for _, _, week in weekly)
+    # D3 A never had activity: no rows. D2 C's zero count is in an incomplete week: no effect.
+    assert not any(dealer == "D3" for dealer, _, _ in weekly)
+    assert weekly[("D2", "C", d("2024-03-04"))] == (12.0, 0, False)
+
+
+# --- inventory position -----------------------------------------------------------------------
+
+
+def test_inventory_position_on_order_and_in_transit(built):
+    position = {
+        (r[0], r[1]): r[2:]
+        for r in rows(
+            built,
+            "select dealer_id, sku, on_hand, in_transit, on_order, backorders, "
+            "inventory_position from marts.fct_inventory_position",
+        )
+    }
+    # D1 B: approved 10 for as-of 03-06, 4 shipped on 03-13 -> 6 on order. The 02-20 shipment
+    # left before the approval and covers nothing; SH7 was received (03-16) before the 03-20
+    # count, so it is in on_hand, not in transit.
+    assert position[("D1", "B")] == (6.0, 0.0, 6.0, 0.0, 12.0)
+    # D2 A: SH3 not received (4) + SH5 received 03-19, after the 03-17 count (2); the held
+    # approval is not on order.
+    assert position[("D2", "A")] == (3.0, 6.0, 0.0, 0.0, 9.0)
+    # D1 A: today's own approval (as_of 03-20) is not on order yet.
+    assert position[("D1", "A")] == (1.0, 0.0, 0.0, 0.0, 1.0)
+    # D2 B: the 03-22 shipment is after as_of.
+    assert position[("D2", "B")] == (1.0, 0.0, 0.0, 0.0, 1.0)
+    assert position[("D3", "A")] == (0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+def test_learned_lead_time_blends_with_master(built):
+    dealers = {
+        r[0]: r[1:]
+        for r in rows(
+            built,
+            "select dealer_id, lead_time_receipts, lead_time_days_learned, "
+            "lead_time_sd_days_learned, lead_time_days_used, lead_time_sd_days_used "
+            "from marts.dim_dealers",
+        )
+    }
+    # D1 receipts: SH1 7 days, SH2 9 days (its restated delivery), SH7 3 days; k = 5.
+    leads = [7, 9, 3]
+    mean, sd = statistics.mean(leads), statistics.stdev(leads)
+    n, w = dealers["D1"][0], 3 / (3 + 5)
+    assert n == 3
+    assert dealers["D1"][1] == pytest.approx(mean)
+    assert dealers["D1"][2] == pytest.approx(sd)
+    assert dealers["D1"][3] == pytest.approx(w * mean + (1 - w) * 10.0)  # 69 / 8
+    assert dealers["D1"][4] == pytest.approx(w * sd + (1 - w) * 2.0)
+    # D2: one receipt (SH5, 5 days): mean blended 1/6, sd stays the master's.
+    assert dealers["D2"][:3] == (1, 5.0, None)
+    assert dealers["D2"][3] == pytest.approx((5.0 + 5 * 8.0) / 6)
+    assert dealers["D2"][4] == pytest.approx(1.0)
+    # D3: no receipts, master values.
+    assert dealers["D3"] == (0, None, None, 7.0, 1.0)
+
+
+# --- skus -------------------------------------------------------------------------------------
+
+
+def test_abc_class_derived_from_yearly_sales_value(built):
+    skus = {
+        r[0]: r[1:]
+        for r in rows(
+            built,
+            "select sku, yearly_sales_value, abc_class, is_abc_class_derived, list_price "
+            "from marts.dim_skus",
+        )
+    }
+    # Yearly value (units in the 365 days to as_of x unit_cost), total 200:
+    # A (2+3+6+2 + 1+1) x 10 = 150 -> cum 0.75 A; B 14 x 2 = 28 -> 0.89 B;
+    # C 12 x 1 = 12 -> 0.95 B (the B bound is inclusive); D 2 x 5 = 10 -> 1.0 (master says A);
+    # E (its 2023 sale is too old) and F: 0 -> C.
+    assert {k: v[0] for k, v in skus.items()} == {
+        "A": 150.0,
+        "B": 28.0,
+        "C": 12.0,
+        "D": 10.0,
+        "E": 0.0,
+        "F": 0.0,
+    }
+    assert {k: v[1] for k, v in skus.items()} == {
+        "A": "A",
+        "B": "B",
+        "C": "B",
+        "D": "A",
+        "E": "C",
+        "F": "C",
+    }
+    assert skus["D"][2] is False and skus["A"][2] is True and skus["F"][2] is True
+    # list price = median selling price: A sold at 10, 10, 10, 10, 12, 10 -> 10.
+    assert skus["A"][3] == pytest.approx(10.0)
+
+
+def test_sales_exceptions_cross_territory_and_price(built):
+    exceptions = rows(
+        built,
+        "select dealer_id, sku, date, territory, customer_region, is_cross_territory, "
+        "price_deviation_pct from marts.fct_sales_exceptions",
+    )
+    # D2 (SOUTH) sold A to a NORTH customer at 12 against a list price of 10: +20 %.
+    assert len(exceptions) == 1
+    dealer, sku, day, territory, region, cross, deviation = exceptions[0]
+    assert (dealer, sku, day, territory, region, cross) == (
+        "D2",
+        "A",
+        d("2024-02-27"),
+        "SOUTH",
+        "NORTH",
+        True,
+    )
+    assert deviation == pytest.approx(20.0)
+
+
+# --- freshness and KPIs -----------------------------------------------------------------------
+
+
+def test_feed_freshness_days(built):
+    freshness = {
+        (r[0], r[1]): r[2:]
+        for r in rows(
+            built,
+            "select dealer_id, feed, last_report_date, days_since_report "
+            "from marts.fct_feed_freshness",
+        )
+    }
+    assert freshness[("D1", "sell_through")] == (d("2024-03-19"), 1)
+    assert freshness[("D1", "inventory")] == (d("2024-03-20"), 0)
+    assert freshness[("D2", "sell_through")] == (d("2024-03-09"), 11)
+    assert freshness[("D2", "inventory")] == (d("2024-03-20"), 0)
+    assert freshness[("D3", "sell_through")] == (None, None)
+    assert len(freshness) == 6
+
+
+def test_dealer_kpis(built):
+    kpis = {
+        r[0]: r[1:]
+        for r in rows(
+            built,
+            "select dealer_id, days_of_inventory, slow_moving_share, sell_through_rate, "
+            "stockout_days from marts.fct_dealer_kpis",
+        )
+    }
+    # D1: on hand A 1 + B 6 + F 3 = 10; sold in 90 (and 30) days A 13 + B 4 = 17; F never sold.
+    assert kpis["D1"][0] == pytest.approx(10 / (17 / 90))
+    assert kpis["D1"][1] == pytest.approx(3 / 10)
+    assert kpis["D1"][2] == pytest.approx(17 / (17 + 10))
+    assert kpis["D1"][3] == 2
+    # D2 (D is inactive): on hand A 3 + B 1 + C 0 = 4; sold A 2 + B 10 + C 12 = 24.
+    assert kpis["D2"][0] == pytest.approx(4 / (24 / 90))
+    assert kpis["D2"][1] == pytest.approx(0.0)
+    assert kpis["D2"][2] == pytest.approx(24 / 28)
+    assert kpis["D2"][3] == 1
+    assert kpis["D3"] == (None, None, None, 0)
+
+
+# --- failures, defaults, reporting, docs --------------------------------------------------------
+
+
+def test_negative_on_hand_fails_the_build(tmp_path):
+    warehouse = tmp_path / "broken.duckdb"
+    load_world(warehouse)
+    con = connect(warehouse)
+    con.execute(
+        "insert into raw.inventory values ('D1', 'B', date '2024-03-18', -3, "
+        "'sha9', 'x.csv', 2, 9, 'run9', timestamp '2024-03-20 23:00:00')"
+    )
+    con.close()
+    result = run_dbt(["build", "--selector", "core"], warehouse, tmp_path, {"as_of": AS_OF})
+    assert not result.success
+    assert failed_nodes(result) == ["non_negative_stg_vmi__inventory_on_hand"]
+
+
+def test_as_of_defaults_to_newest_feed_date_and_rejects_bad_dates(built, tmp_path):
+    warehouse = tmp_path / "copied.duckdb"
+    shutil.copy(built, warehouse)
+    result = run_dbt(["run", "--select", "int_as_of_date"], warehouse, tmp_path)
+    assert result.success
+    assert rows(
+        warehouse, "select as_of_date, is_as_of_from_var from intermediate.int_as_of_date"
+    ) == [(d("2024-03-20"), False)]
+
+    bad = run_dbt(
+        ["compile", "--select", "int_as_of_date"], warehouse, tmp_path, {"as_of": "2024-02-30"}
+    )
+    assert not bad.success
+
+
+def suggestion(run_id: str, as_of: str, dealer: str, sku: str, qty: float) -> tuple:
+    numbers = (
+        1.0,
+        0.0,
+        0.0,
+        1.0,
+        0.5,
+        "smooth",
+        "ets",
+        8.0,
+        1.0,
+        7,
+        15.0,
+        7.5,
+        2.0,
+        0.95,
+        1.645,
+        3.3,
+        10.8,
+        9.8,
+        1,
+        1,
+        qty,
+        "because",
+    )
+    return (run_id, d(as_of), dealer, sku, *numbers)
+
+
+def test_reporting_selector_builds_run_comparisons(built, tmp_path):
+    warehouse = tmp_path / "with_pipeline.duckdb"
+    shutil.copy(built, warehouse)
+    con = connect(warehouse)
+    con.executemany(
+        "insert into pipeline.runs values (?, ?, ?, ?, ?, ?)",
+        [
+            (
+                "r1",
+                d(AS_OF),
+                "published",
+                dt.datetime(2024, 3, 21, 1, 0),
+                dt.datetime(2024, 3, 21, 1, 2),
+                "out/r1",
+            ),
+            (
+                "r2",
+                d(AS_OF),
+                "published",
+                dt.datetime(2024, 3, 21, 2, 0),
+                dt.datetime(2024, 3, 21, 2, 1, 30),
+                "out/r2",
+            ),
+        ],
+    )
+    con.executemany(
+        "insert into pipeline.stage_timings values (?, ?, ?, ?)",
+        [("r2", "dbt", 4.5, 100), ("r2", "forecast", 20.0, 7)],
+    )
+    # r1 was superseded by the rerun r2 of the same as-of date.
+    con.executemany(
+        f"insert into pipeline.suggestions values ({', '.join(['?'] * 26)})",
+        [
+            suggestion("r1", AS_OF, "D1", "A", 99.0),
+            suggestion("r2", AS_OF, "D1", "A", 4.0),
+            suggestion("r2", AS_OF, "D1", "B", 5.0),
+        ],
+    )
+    con.executemany(
+        "insert into pipeline.alerts values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            ("r2", d(AS_OF), "stockout", "critical", "D2", "C", 0.0, 0.0, "out of stock"),
+            ("r2", d(AS_OF), "stale_feed", "warning", "D2", None, 11.0, 7.0, "stale"),
+            ("r2", d(AS_OF), "stale_feed", "warning", "D3", None, None, 7.0, "never reported"),
+        ],
+    )
+    con.executemany(
+        "insert into pipeline.forecast_accuracy values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            ("r2", d(AS_OF), "D1", "A", "ets", "smooth", 0.8, 0.2, 0.1, 1.0, 52),
+            ("r2", d(AS_OF), "D1", "B", "ets", "smooth", 1.2, 0.4, -0.3, 2.0, 52),
+            ("r2", d(AS_OF), "D1", "F", "croston", "intermittent", 1.0, 0.9, 0.0, 0.5, 3),
+        ],
+    )
+    con.close()
+
+    result = run_dbt(["build", "--selector", "reporting"], warehouse, tmp_path)
+    assert result.success, failed_nodes(result)
+
+    # Latest run only; value = qty x unit_cost (A 10, B 2); category from dim_skus.
+    assert rows(
+        warehouse,
+        "select run_id, sku, category, suggested_qty, suggested_value from "
+        "reporting.rpt_suggestions order by sku",
+    ) == [("r2", "A", "parts", 4.0, 40.0), ("r2", "B", "parts", 5.0, 10.0)]
+    assert rows(
+        warehouse,
+        "select alert_type, severity, alert_count, dealer_count from "
+        "reporting.rpt_alert_summary order by alert_type",
+    ) == [("stale_feed", "warning", 2, 2), ("stockout", "critical", 1, 1)]
+    accuracy = rows(
+        warehouse,
+        "select forecast_model, series_count, mean_mase, mean_wape, mean_bias, as_of_date "
+        "from reporting.rpt_forecast_accuracy order by forecast_model",
+    )
+    assert accuracy[0][:2] == ("croston", 1)
+    assert accuracy[1][:2] == ("ets", 2)
+    assert accuracy[1][2:5] == pytest.approx((1.0, 0.3, -0.1))
+    assert accuracy[1][5] == d(AS_OF)
+    history = rows(
+        warehouse,
+        "select run_id, stage_name, stage_seconds, run_seconds from reporting.rpt_run_history "
+        "order by run_id, stage_name",
+    )
+    assert history == [
+        ("r1", None, None, 120),
+        ("r2", "dbt", 4.5, 90),
+        ("r2", "forecast", 20.0, 90),
+    ]
+
+
+def test_docs_generate(built, tmp_path):
+    result = run_dbt(["docs", "generate"], built, tmp_path)
+    assert result.success
+    catalog = json.loads((tmp_path / "target" / "catalog.json").read_text())
+    assert "model.dealer_vmi.fct_weekly_demand" in catalog["nodes"]
+    manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
+    node = manifest["nodes"]["model.dealer_vmi.fct_inventory_position"]
+    assert node["description"] and all(c["description"] for c in node["columns"].values())

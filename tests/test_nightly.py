@@ -1,0 +1,169 @@
+"""End to end: the nightly flow on a generated world, against a real Prefect API, DuckDB and dbt."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.slow
+
+SUGGESTION_COLUMNS = (
+    "run_id, as_of, dealer_id, sku, on_hand, in_transit, on_order, inventory_position, "
+    "avg_daily_demand, demand_class, forecast_model, lead_time_days, lead_time_sd_days, "
+    "review_period_days, protection_days, demand_over_protection, sigma_over_protection, "
+    "service_level, z, safety_stock, order_up_to, raw_need, pack_size, moq, suggested_qty, reason"
+).split(", ")
+ALERT_COLUMNS = (
+    "run_id, as_of, alert_type, severity, dealer_id, sku, metric, threshold, message".split(", ")
+)
+QUARANTINE_COLUMNS = "run_id, source_file, line, rule, column, value, raw_record".split(", ")
+FORECAST_COLUMNS = "dealer_id, sku, week_start, yhat, yhat_lo, yhat_hi, model".split(", ")
+
+
+@pytest.fixture(scope="module")
+def first_run(prefect_api, small_landing, tmp_path_factory):
+    from flows.nightly import nightly_replenishment
+
+    base = tmp_path_factory.mktemp("run")
+    landing = base / "landing"
+    shutil.copytree(small_landing, landing)
+    warehouse = base / "warehouse.duckdb"
+    out = base / "out"
+    folder = nightly_replenishment(landing=str(landing), warehouse=str(warehouse), out=str(out))
+    return Path(folder), landing, warehouse, out
+
+
+def test_run_publishes_every_output_with_design_columns(first_run):
+    folder, landing, _, _ = first_run
+    for name in (
+        "suggestions.csv",
+        "alerts.csv",
+        "quarantine.csv",
+        "forecast.csv",
+        "run_summary.json",
+        "report.html",
+    ):
+        assert (folder / name).is_file(), name
+    assert list(pd.read_csv(folder / "suggestions.csv").columns) == SUGGESTION_COLUMNS
+    assert list(pd.read_csv(folder / "alerts.csv").columns) == ALERT_COLUMNS
+    assert list(pd.read_csv(folder / "quarantine.csv").columns) == QUARANTINE_COLUMNS
+    assert list(pd.read_csv(folder / "forecast.csv").columns) == FORECAST_COLUMNS
+    # The default as-of is the newest date in the feeds.
+    newest = max(
+        pd.concat(
+            [
+                pd.read_csv(p) if p.suffix == ".csv" else pd.read_parquet(p)
+                for p in (landing / "sell_through").iterdir()
+            ]
+        )["date"].astype(str)
+    )
+    assert folder.name == newest
+
+
+def test_summary_accounts_for_every_row_and_file(first_run):
+    folder, landing, _, _ = first_run
+    summary = json.loads((folder / "run_summary.json").read_text())
+    assert set(summary) >= {"run_id", "as_of", "files", "stages", "alerts"}
+    landing_files = {
+        str(p.relative_to(landing))
+        for p in landing.rglob("*")
+        if p.is_file()
+        and p.parts[len(landing.parts)] in {"master", "sell_through", "inventory", "shipments"}
+    }
+    assert {f["path"] for f in summary["files"]} == landing_files
+    for f in summary["files"]:
+        assert f["rows_read"] == f["rows_accepted"] + f["rows_quarantined"], f
+        assert f["status"] in {"accepted", "partial", "rejected", "duplicate"}
+    stage_names = [s["name"] for s in summary["stages"]]
+    assert stage_names[:3] == ["ingest_validate", "dbt_core", "forecast"]
+    alerts = pd.read_csv(folder / "alerts.csv")
+    assert summary["alerts"] == alerts["alert_type"].value_counts().to_dict()
+
+
+def test_suggestions_follow_the_policy_and_cover_active_pairs(first_run):
+    folder, _, warehouse, _ = first_run
+    s = pd.read_csv(folder / "suggestions.csv")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        active = con.execute(
+            "select count(*) from marts.dim_dealer_skus where is_active"
+        ).fetchone()[0]
+    assert len(s) == active and not s.duplicated(["dealer_id", "sku"]).any()
+    assert (s["suggested_qty"] >= 0).all()
+    ordered = s[s["suggested_qty"] > 0]
+    assert len(ordered) > 0
+    assert ((ordered["suggested_qty"] % ordered["pack_size"]) == 0).all()
+    assert (ordered["suggested_qty"] >= ordered["moq"]).all()
+    assert (s["protection_days"] == s["lead_time_days"] + s["review_period_days"]).all()
+    ip = s["on_hand"] + s["in_transit"] + s["on_order"]
+    assert (s["inventory_position"] - ip).abs().max() < 1e-6
+    expected_need = (s["order_up_to"] - s["inventory_position"]).clip(lower=0)
+    assert (s["raw_need"] - expected_need).abs().max() < 1e-6
+    assert s["reason"].str.len().min() > 20
+
+
+def test_stale_dealers_raise_alert_and_say_so_in_reason(first_run):
+    folder, _, _, _ = first_run
+    alerts = pd.read_csv(folder / "alerts.csv")
+    stale = alerts[alerts["alert_type"] == "stale_feed"]
+    assert not stale.empty  # the generated world has late reporters
+    s = pd.read_csv(folder / "suggestions.csv")
+    for dealer in stale["dealer_id"].unique():
+        assert s.loc[s["dealer_id"] == dealer, "reason"].str.contains("stale|old", case=False).all()
+
+
+def test_rerun_same_landing_counts_files_once_and_gives_same_suggestions(first_run):
+    from flows.nightly import nightly_replenishment
+
+    folder, landing, warehouse, out = first_run
+    before = pd.read_csv(folder / "suggestions.csv")
+    as_of = date.fromisoformat(folder.name)
+    again = Path(
+        nightly_replenishment(
+            landing=str(landing), warehouse=str(warehouse), out=str(out), as_of=as_of
+        )
+    )
+    assert again == folder
+    summary = json.loads((again / "run_summary.json").read_text())
+    assert {f["status"] for f in summary["files"]} == {"duplicate"}
+    after = pd.read_csv(again / "suggestions.csv")
+    cols = ["dealer_id", "sku", "suggested_qty", "order_up_to", "inventory_position"]
+    pd.testing.assert_frame_equal(before[cols], after[cols])
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        per_as_of = con.execute(
+            "select count(distinct run_id) from pipeline.suggestions where as_of = ?", [as_of]
+        ).fetchone()[0]
+    assert per_as_of == 1  # the rerun replaced the earlier run's rows
+
+
+def test_failed_dbt_test_fails_the_run_and_publishes_nothing(first_run, tmp_path):
+    from flows.nightly import nightly_replenishment
+
+    folder, landing, warehouse, _ = first_run
+    bad_wh = tmp_path / "wh.duckdb"
+    shutil.copy(warehouse, bad_wh)
+    with duckdb.connect(str(bad_wh)) as con:
+        # A negative stock row that slipped past validation must be stopped by dbt's data tests.
+        con.execute(
+            "insert into raw.inventory select dealer_id, sku, snapshot_date, -5, file_sha256, "
+            "source_file, line, delivery_seq, run_id, loaded_at from raw.inventory limit 1"
+        )
+    out = tmp_path / "out"
+    with pytest.raises(Exception, match="dbt"):
+        nightly_replenishment(
+            landing=str(landing),
+            warehouse=str(bad_wh),
+            out=str(out),
+            as_of=date.fromisoformat(folder.name),
+        )
+    assert not (out / "runs" / folder.name).exists()
+    with duckdb.connect(str(bad_wh), read_only=True) as con:
+        statuses = dict(
+            con.execute("select status, count(*) from pipeline.runs group by 1").fetchall()
+        )
+    assert statuses.get("failed") == 1
