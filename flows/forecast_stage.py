@@ -94,9 +94,10 @@ def daily_demand(
     end = start + pd.to_timedelta(fc["protection_days"], unit="D")  # exclusive
     is_first = fc["week_start"] == fc.groupby(["dealer_id", "sku"])["week_start"].transform("min")
     # The first forecast week also covers any days between as_of and its Monday.
-    begin = fc["week_start"].where(~is_first, np.minimum(fc["week_start"], start))
-    begin = np.maximum(begin, start)
-    finish = np.minimum(fc["week_start"] + pd.Timedelta(days=7), end)
+    begin = fc["week_start"].where(~is_first, fc["week_start"].clip(upper=start))
+    begin = begin.clip(lower=start)
+    week_end = fc["week_start"] + pd.Timedelta(days=7)
+    finish = week_end.where(week_end < end, end)
     overlap_days = ((finish - begin).dt.total_seconds() / 86400).clip(lower=0)
     fc["units"] = fc["yhat"] / 7.0 * overlap_days
     totals = fc.groupby(["dealer_id", "sku"], as_index=False).agg(

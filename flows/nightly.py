@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -30,7 +31,22 @@ from flows.settings import RunSettings
 from flows.warehouse import connect, transaction
 from replenishment.config import PolicyConfig, load_policy_config
 
-TRANSIENT_RETRIES = dict(retries=3, retry_delay_seconds=[2, 5, 15])
+
+def is_transient(task, task_run, state) -> bool:
+    """Retry only faults that can pass: file-system and I/O errors, a busy warehouse file.
+
+    A bug or bad data fails at once instead of three more times.
+    """
+    try:
+        state.result()
+    except (OSError, duckdb.IOException, duckdb.TransactionException):
+        return True
+    except Exception:
+        return False
+    return False
+
+
+TRANSIENT_RETRIES = dict(retries=3, retry_delay_seconds=[2, 5, 15], retry_condition_fn=is_transient)
 
 
 @dataclass

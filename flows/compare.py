@@ -1,0 +1,290 @@
+"""Run-to-run comparison: what changed since the previous run, and why.
+
+A planner reviewing tonight's run wants to know which alerts are new, which cleared, and which
+suggested quantities moved enough to matter, each with the data that moved it: new sales, a
+new stock report, a new forecast, a changed lead time. The comparison reads two published run
+folders only (no warehouse), so it also works on folders copied off the server.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from flows.report import read_run_summary, read_run_table
+
+CHANGE_COLUMNS = [
+    "change_type", "dealer_id", "sku", "alert_type", "severity", "previous_qty", "current_qty",
+    "qty_delta", "pct_change", "reasons", "detail",
+]
+# change_type values, in the order rows are written.
+CHANGE_TYPES = ("alert_new", "alert_cleared", "qty_changed", "line_added", "line_dropped")
+
+# What can explain a change, checked per dealer x SKU (column pairs compared between runs).
+DRIVERS: dict[str, tuple[str, ...]] = {
+    "new_stock_report": ("on_hand",),
+    "stock_in_transit_changed": ("in_transit", "on_order"),
+    "new_forecast": ("avg_daily_demand",),
+    "lead_time_changed": ("lead_time_days", "lead_time_sd_days"),
+    "policy_changed": ("service_level", "review_period_days", "pack_size", "moq"),
+}
+LABELS = {
+    "on_hand": "on hand", "in_transit": "in transit", "on_order": "on order",
+    "avg_daily_demand": "demand/day", "lead_time_days": "lead time days",
+    "lead_time_sd_days": "lead time sd", "service_level": "service level",
+    "review_period_days": "review period", "pack_size": "pack", "moq": "MOQ",
+}
+PAIR = ["dealer_id", "sku"]
+
+
+def find_previous_run(run_dir: Path) -> Path | None:
+    """The newest run folder beside ``run_dir`` with an earlier as-of date, if any.
+
+    Run folders are named by their ISO as-of date (``OUT/runs/<as_of>/``); folders with other
+    names, or without ``suggestions.csv``, are ignored.
+    """
+    run_dir = Path(run_dir)
+    current = run_as_of(run_dir)
+    if current is None or not run_dir.parent.is_dir():
+        return None
+    earlier = [
+        (folder_date, path)
+        for path in run_dir.parent.iterdir()
+        if path.is_dir() and path != run_dir and (path / "suggestions.csv").exists()
+        and (folder_date := _iso_date(path.name)) is not None and folder_date < current
+    ]
+    return max(earlier)[1] if earlier else None
+
+
+def run_as_of(run_dir: Path) -> date | None:
+    """A run folder's as-of date: from run_summary.json, else suggestions.csv, else its name.
+
+    Publish builds the report in a temporary folder beside the published ones before renaming
+    it, so the folder name alone is not enough.
+    """
+    run_dir = Path(run_dir)
+    as_of = _iso_date(read_run_summary(run_dir).get("as_of"))
+    if as_of is None and (run_dir / "suggestions.csv").exists():
+        head = pd.read_csv(run_dir / "suggestions.csv", nrows=1, dtype=str)
+        if "as_of" in head.columns and len(head):
+            as_of = _iso_date(head["as_of"].iloc[0])
+    return as_of if as_of is not None else _iso_date(run_dir.name)
+
+
+def _iso_date(text: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(text)[:10])
+    except ValueError:
+        return None
+
+
+def _alert_keys(alerts: pd.DataFrame) -> pd.DataFrame:
+    """One row per distinct alert: type + dealer + SKU, and the message for file-wide alerts.
+
+    Messages carry tonight's numbers, so they are not part of the key, except for alerts with
+    neither dealer nor SKU (a rejected file), where the message is what tells them apart.
+    """
+    keyed = alerts.assign(
+        key_message=np.where((alerts["dealer_id"] == "") & (alerts["sku"] == ""),
+                             alerts["message"], ""))
+    keyed["rank"] = keyed["severity"].map({"critical": 0, "warning": 1, "info": 2}).fillna(3)
+    keyed = keyed.sort_values("rank", kind="stable")
+    return keyed.drop_duplicates(["alert_type", "dealer_id", "sku", "key_message"])
+
+
+def _sales_news(previous_dir: Path, current_dir: Path,
+                previous_as_of: str) -> tuple[pd.DataFrame, str]:
+    """Per pair: units sold in weeks the previous run had not seen, and restated units.
+
+    Returns the frame (``dealer_id, sku, new_units, new_weeks, restated_units``) and the
+    cut-off week: the last week in the previous history (or the previous as-of when the
+    previous run has no history file).
+    """
+    current = read_run_table(current_dir, "history")
+    previous = read_run_table(previous_dir, "history")
+    empty = pd.DataFrame(columns=[*PAIR, "new_units", "new_weeks", "restated_units"])
+    if current.empty:
+        return empty, previous_as_of
+    cutoff = previous["week_start"].max() if len(previous) else previous_as_of
+    fresh = current[current["week_start"] > cutoff]
+    news = fresh.groupby(PAIR).agg(new_units=("qty_sold", "sum"),
+                                   new_weeks=("week_start", "nunique"))
+    if len(previous):
+        both = current.merge(previous, on=[*PAIR, "week_start"], suffixes=("", "_prev"))
+        both["diff"] = (both["qty_sold"].fillna(0) - both["qty_sold_prev"].fillna(0)).abs()
+        restated = both.groupby(PAIR)["diff"].sum().rename("restated_units")
+        news = news.join(restated, how="outer")
+    else:
+        news["restated_units"] = 0.0
+    return news.fillna(0.0).reset_index(), str(cutoff)
+
+
+def _differs(left: pd.Series, right: pd.Series) -> pd.Series:
+    """Numbers that changed beyond float noise; a value appearing or vanishing counts."""
+    both_missing = left.isna() & right.isna()
+    close = np.isclose(left.fillna(0).to_numpy(float), right.fillna(0).to_numpy(float),
+                       rtol=1e-6, atol=1e-9)
+    return ~both_missing & (~close | (left.isna() != right.isna()))
+
+
+def _explain(merged: pd.DataFrame, cutoff: str) -> tuple[pd.Series, pd.Series]:
+    """For each row of previous x current suggestions, the reasons and a human detail text."""
+    reasons: list[list[str]] = [[] for _ in range(len(merged))]
+    details: list[list[str]] = [[] for _ in range(len(merged))]
+    new_units = merged["new_units"].fillna(0).to_numpy(float)
+    new_weeks = merged["new_weeks"].fillna(0).to_numpy(float)
+    restated = merged["restated_units"].fillna(0).to_numpy(float)
+    for k in range(len(merged)):
+        if new_weeks[k] > 0:
+            reasons[k].append("new_sales")
+            details[k].append(f"{new_units[k]:g} units sold in {new_weeks[k]:g} new week(s) "
+                              f"after {cutoff}")
+        if restated[k] > 0:
+            reasons[k].append("restated_sales")
+            details[k].append(f"restated sales ({restated[k]:g} units differ)")
+    for reason, columns in DRIVERS.items():
+        flags = np.zeros(len(merged), dtype=bool)
+        for column in columns:
+            before, after = merged[f"{column}_prev"], merged[column]
+            changed = _differs(before, after).to_numpy()
+            flags |= changed
+            for k in np.flatnonzero(changed):
+                details[k].append(f"{LABELS[column]} {_short(before.iloc[k])} -> "
+                                  f"{_short(after.iloc[k])}")
+        for k in np.flatnonzero(flags):
+            reasons[k].append(reason)
+    return (pd.Series([";".join(r) for r in reasons], index=merged.index),
+            pd.Series(["; ".join(d) for d in details], index=merged.index))
+
+
+def _short(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "none"
+    return f"{float(value):.3g}" if abs(float(value)) < 100 else f"{float(value):,.0f}"
+
+
+def compare_runs(previous_dir: Path | None, current_dir: Path, *,
+                 qty_threshold: float = 0.25) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Compare two run folders and write ``current_dir/changes.csv``.
+
+    Parameters
+    ----------
+    previous_dir : Path or None
+        The earlier run folder (see `find_previous_run`). ``None``: nothing to compare; the
+        summary says so, the frame is empty and no file is written.
+    current_dir : Path
+        Tonight's run folder.
+    qty_threshold : float
+        A suggested quantity counts as moved when ``|current - previous|`` exceeds
+        ``qty_threshold * previous`` (any increase from 0 qualifies) **and** is at least one
+        pack (``pack_size``, so rounding noise never shows up).
+
+    Returns
+    -------
+    summary : dict
+        ``previous_as_of, current_as_of, previous_run_id, current_run_id, qty_threshold,
+        alerts_new, alerts_cleared, qty_changed, lines_added, lines_dropped`` and ``reasons``
+        (how many moved quantities each driver explains).
+    changes : pandas.DataFrame
+        ``CHANGE_COLUMNS``: one row per new alert, cleared alert, moved quantity, added or
+        dropped line. ``reasons`` is a ``;``-joined list of ``new_sales, restated_sales,
+        new_stock_report, stock_in_transit_changed, new_forecast, lead_time_changed,
+        policy_changed``; ``detail`` spells out the before -> after values.
+    """
+    current_dir = Path(current_dir)
+    current = read_run_table(current_dir, "suggestions")
+    current_summary = read_run_summary(current_dir)
+    current_as_of = str(current_summary.get("as_of") or current_dir.name)
+    summary: dict[str, Any] = {
+        "previous_as_of": None, "current_as_of": current_as_of,
+        "previous_run_id": None, "current_run_id": current_summary.get("run_id"),
+        "qty_threshold": qty_threshold,
+        "alerts_new": 0, "alerts_cleared": 0, "qty_changed": 0, "lines_added": 0,
+        "lines_dropped": 0, "reasons": {},
+    }
+    if previous_dir is None:
+        return summary, pd.DataFrame(columns=CHANGE_COLUMNS)
+    previous_dir = Path(previous_dir)
+    previous = read_run_table(previous_dir, "suggestions")
+    previous_summary = read_run_summary(previous_dir)
+    previous_as_of = str(previous_summary.get("as_of") or previous_dir.name)
+    summary["previous_as_of"] = previous_as_of
+    summary["previous_run_id"] = previous_summary.get("run_id")
+
+    numeric = ["suggested_qty", *{c for cols in DRIVERS.values() for c in cols}]
+    merged = current[[*PAIR, *numeric]].merge(
+        previous[[*PAIR, *numeric]], on=PAIR, how="outer", suffixes=("", "_prev"),
+        indicator=True)
+    news, cutoff = _sales_news(previous_dir, current_dir, previous_as_of)
+    merged = merged.merge(news, on=PAIR, how="left")
+    merged["reasons"], merged["detail"] = _explain(merged, cutoff)
+    explain = merged.set_index(PAIR)[["reasons", "detail"]]
+
+    rows: list[pd.DataFrame] = []
+    current_alerts = _alert_keys(read_run_table(current_dir, "alerts"))
+    previous_alerts = _alert_keys(read_run_table(previous_dir, "alerts"))
+    key = ["alert_type", "dealer_id", "sku", "key_message"]
+    for change_type, ours, theirs in (("alert_new", current_alerts, previous_alerts),
+                                      ("alert_cleared", previous_alerts, current_alerts)):
+        only = ours.merge(theirs[key], on=key, how="left", indicator=True)
+        only = only[only["_merge"] == "left_only"]
+        only = only.join(explain, on=PAIR)
+        detail = only["message"].where(only["detail"].fillna("") == "",
+                                       only["message"] + " (" + only["detail"].fillna("") + ")")
+        rows.append(pd.DataFrame({
+            "change_type": change_type, "dealer_id": only["dealer_id"], "sku": only["sku"],
+            "alert_type": only["alert_type"], "severity": only["severity"],
+            "reasons": only["reasons"].fillna(""), "detail": detail,
+        }))
+
+    before = merged["suggested_qty_prev"].fillna(0.0)
+    after = merged["suggested_qty"].fillna(0.0)
+    delta = after - before
+    pack = merged["pack_size"].fillna(merged["pack_size_prev"]).fillna(1.0).clip(lower=1.0)
+    relative = delta.abs() > qty_threshold * before
+    moved = (merged["_merge"] == "both") & relative & (delta.abs() >= pack) & (delta != 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = np.where(before > 0, delta / before, np.nan)
+    qty_frame = pd.DataFrame({
+        "change_type": "qty_changed", "dealer_id": merged["dealer_id"], "sku": merged["sku"],
+        "previous_qty": before, "current_qty": after, "qty_delta": delta, "pct_change": pct,
+        "reasons": merged["reasons"], "detail": merged["detail"],
+    })
+    rows.append(qty_frame[moved].sort_values("qty_delta", key=abs, ascending=False))
+    for change_type, side in (("line_added", "left_only"), ("line_dropped", "right_only")):
+        # A line appearing or vanishing has no before/after to explain.
+        detail = "new active line" if side == "left_only" else "no longer an active line"
+        part = qty_frame[merged["_merge"] == side].assign(change_type=change_type, reasons="",
+                                                          detail=detail)
+        rows.append(part)
+
+    changes = pd.concat([r for r in rows if len(r)], ignore_index=True) if any(
+        len(r) for r in rows) else pd.DataFrame(columns=CHANGE_COLUMNS)
+    changes = changes.reindex(columns=CHANGE_COLUMNS)
+    for column in ("alert_type", "severity", "reasons", "detail"):
+        changes[column] = changes[column].fillna("")
+
+    counts = changes["change_type"].value_counts()
+    summary.update({
+        "alerts_new": int(counts.get("alert_new", 0)),
+        "alerts_cleared": int(counts.get("alert_cleared", 0)),
+        "qty_changed": int(counts.get("qty_changed", 0)),
+        "lines_added": int(counts.get("line_added", 0)),
+        "lines_dropped": int(counts.get("line_dropped", 0)),
+    })
+    reason_counts: dict[str, int] = {}
+    for text in changes.loc[changes["change_type"] == "qty_changed", "reasons"]:
+        for reason in filter(None, text.split(";")):
+            reason_counts[reason] = reason_counts.get(reason, 0) + 1
+    summary["reasons"] = reason_counts
+
+    target = current_dir / "changes.csv"
+    temp = current_dir / f".changes.csv.{os.getpid()}.tmp"
+    changes.to_csv(temp, index=False)
+    os.replace(temp, target)
+    return summary, changes

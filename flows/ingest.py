@@ -1,0 +1,629 @@
+"""Ingest a landing folder into the `raw` schema: read, validate, load or quarantine, per file.
+
+Order: master data first (master/dealers, master/skus, master/dealer_skus: they define which
+dealers and SKUs are known), then sell_through/, inventory/, shipments/, each folder's files by
+name. Per file:
+
+- sha256 of the bytes; content already ingested (accepted or partial) -> `duplicate`, not read;
+- read as strings (flows/readers.py), header checked -> `rejected` with a reason naming the file
+  and the column when the file cannot be used at all;
+- types coerced and the feed's GX suite run (flows/validate.py); failing rows -> raw.quarantine;
+- accepted rows appended to raw.<feed> with lineage columns, the quarantine rows and the
+  raw.file_ledger row written in one transaction, so a crash never leaves half a file loaded.
+
+Small files of one feed are validated together (one GX run per ~200k rows) and then written one
+transaction per file; a file larger than one chunk streams chunk by chunk inside its transaction.
+Every value reaches DuckDB as a bound parameter or through a registered DataFrame, never as SQL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from flows.feeds import FEED_FOLDERS, FEEDS, FEEDS_BY_NAME, Feed, master_feed_for
+from flows.readers import CHUNK_ROWS, FileFacts, FileRejected, Table, file_facts, open_table
+from flows.validate import coerce, first_failures, load_suite, validate_frame
+from flows.warehouse import FEED_TABLES, ensure_schema, transaction
+
+QUARANTINE_COLUMNS = ["run_id", "source_file", "line", "rule", "column", "value", "raw_record"]
+INGESTED = ("accepted", "partial")
+# Small files are validated together until a batch holds this many rows.
+BATCH_ROWS = CHUNK_ROWS
+
+Progress = Callable[[str], None]
+
+
+def _empty_quarantine() -> pd.DataFrame:
+    return pd.DataFrame(columns=QUARANTINE_COLUMNS)
+
+
+@dataclass
+class IngestResult:
+    """What one ingest did.
+
+    Attributes
+    ----------
+    files
+        One dict per file seen, in processing order: path (relative to the landing folder),
+        feed, status (accepted | partial | rejected | duplicate), rows_read, rows_accepted,
+        rows_quarantined, reason. rows_read = rows_accepted + rows_quarantined for every file.
+    quarantine
+        The quarantined rows of this run (DESIGN quarantine.csv columns).
+    rows_accepted
+        Accepted rows per feed name.
+    warnings
+        Run-level remarks (e.g. no master data known, so membership rules were skipped).
+    """
+
+    run_id: str
+    files: list[dict] = field(default_factory=list)
+    quarantine: pd.DataFrame = field(default_factory=_empty_quarantine)
+    rows_accepted: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        return sum(entry["rows_read"] for entry in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(entry["rows_quarantined"] for entry in self.files)
+
+    def files_with_status(self, status: str) -> list[dict]:
+        """The file entries with one status (e.g. "rejected" for the feed_rejected alert)."""
+        return [entry for entry in self.files if entry["status"] == status]
+
+    def status_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for entry in self.files:
+            counts[entry["status"]] = counts.get(entry["status"], 0) + 1
+        return counts
+
+
+@dataclass
+class _Prepared:
+    """A small file read, waiting for its batch to be coerced and validated."""
+
+    feed: Feed
+    rel: str
+    facts: FileFacts
+    table: Table
+    strings: pd.DataFrame
+    entry: dict
+    notes: list[str]
+
+
+@dataclass
+class _Run:
+    con: duckdb.DuckDBPyConnection
+    run_id: str
+    as_of: date | None
+    result: IngestResult
+    progress: Progress | None
+    known_dealers: set[str] | None = None
+    known_skus: set[str] | None = None
+    pending: list[_Prepared] = field(default_factory=list)
+    chunk_rows: int = CHUNK_ROWS
+
+    def say(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress(message)
+
+
+def ingest_landing(
+    landing: Path,
+    con: duckdb.DuckDBPyConnection,
+    *,
+    run_id: str,
+    as_of: date | None,
+    progress: Progress | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> IngestResult:
+    """Read every feed file of a landing folder into the raw tables.
+
+    Parameters
+    ----------
+    landing
+        Folder with master/, sell_through/, inventory/, shipments/ (DESIGN.md "Landing folder").
+        Hidden files, sub-folders and files outside those folders are ignored.
+    con
+        Open warehouse connection (flows.warehouse.connect); raw tables are created if missing.
+    run_id
+        Stored on every raw, quarantine and ledger row, so `rollback_run` can undo the run.
+    as_of
+        Dates after it are quarantined as `future_date`; None means today.
+    progress
+        Called with one line per file.
+    chunk_rows
+        Records per read chunk (large files stream in chunks of this size).
+
+    Returns
+    -------
+    IngestResult
+    """
+    landing = Path(landing)
+    ensure_schema(con)
+    result = IngestResult(run_id=run_id)
+    run = _Run(con, run_id, as_of, result, progress, chunk_rows=chunk_rows)
+    for feed, group in _discover(landing):
+        if feed is not None and feed.name in ("dealer_skus", "sell_through"):
+            _refresh_known(run)
+        for path in group:
+            _ingest_file(run, feed, path, path.relative_to(landing).as_posix())
+        _flush(run)
+    if run.known_dealers is None or run.known_skus is None:
+        result.warnings.append(
+            "no dealer or SKU master data loaded: unknown_dealer / unknown_sku rules were skipped"
+        )
+    return result
+
+
+def rollback_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Delete every raw feed row, quarantine row and ledger row written by one run."""
+    ensure_schema(con)
+    with transaction(con):
+        for table in (*FEED_TABLES, "quarantine", "file_ledger"):
+            con.execute(f"delete from raw.{table} where run_id = ?", [run_id])
+
+
+def newest_feed_date(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The newest sell-through date or inventory snapshot date in raw (the default as-of)."""
+    ensure_schema(con)
+    return _scalar(
+        con,
+        """select greatest(
+               (select max(date) from raw.sell_through),
+               (select max(snapshot_date) from raw.inventory))""",
+    )
+
+
+# --- discovery -------------------------------------------------------------------------------
+
+
+def _visible_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(
+        (
+            path
+            for path in folder.iterdir()
+            if path.is_file() and not path.name.startswith((".", "~$"))
+        ),
+        key=lambda path: path.name,
+    )
+
+
+def _discover(landing: Path) -> Iterator[tuple[Feed | None, list[Path]]]:
+    """(feed, files) in ingest order; feed None = files under master/ with an unknown name."""
+    master = _visible_files(landing / "master")
+    for feed in FEEDS:
+        if feed.is_master:
+            yield feed, [path for path in master if master_feed_for(path.stem) is feed]
+    unknown = [path for path in master if master_feed_for(path.stem) is None]
+    if unknown:
+        yield None, unknown
+    for folder in FEED_FOLDERS:
+        yield FEEDS_BY_NAME[folder], _visible_files(landing / folder)
+
+
+def _refresh_known(run: _Run) -> None:
+    run.known_dealers = _latest_master_ids(run.con, "dealers", "dealer_id")
+    run.known_skus = _latest_master_ids(run.con, "skus", "sku")
+
+
+def _latest_master_ids(con: duckdb.DuckDBPyConnection, table: str, column: str) -> set[str] | None:
+    """Ids of the latest master delivery (each accepted master file replaces the previous)."""
+    latest = _scalar(con, f"select max(delivery_seq) from raw.{table}")
+    if latest is None:
+        return None
+    rows = con.execute(
+        f"select distinct {column} from raw.{table} where delivery_seq = ?", [latest]
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+# --- one file --------------------------------------------------------------------------------
+
+
+def _entry(rel: str, feed_name: str) -> dict:
+    return {
+        "path": rel,
+        "feed": feed_name,
+        "status": "rejected",
+        "rows_read": 0,
+        "rows_accepted": 0,
+        "rows_quarantined": 0,
+        "reason": "",
+    }
+
+
+def _ingest_file(run: _Run, feed: Feed | None, path: Path, rel: str) -> None:
+    entry = _entry(rel, feed.name if feed else "master")
+    run.result.files.append(entry)
+    try:
+        facts = file_facts(path)
+    except OSError as exc:
+        # No bytes, no hash: reported in the run's file list, nothing to put in the ledger.
+        entry["reason"] = f"{rel}: unreadable ({exc.strerror or exc})"
+        run.say(f"{rel}: rejected ({entry['reason']})")
+        return
+    if any(item.facts.sha256 == facts.sha256 for item in run.pending):
+        _flush(run)  # the same content is waiting in this batch: write it so the ledger knows
+    earlier = run.con.execute(
+        "select source_file, run_id from raw.file_ledger"
+        " where file_sha256 = ? and status in (?, ?)",
+        [facts.sha256, *INGESTED],
+    ).fetchall()
+    if earlier:
+        earlier = earlier[0]
+        entry.update(
+            status="duplicate", reason=f"same content as {earlier[0]} ingested in run {earlier[1]}"
+        )
+        run.say(f"{rel}: duplicate of {earlier[0]}")
+        return
+    if feed is None:
+        names = ", ".join(f.name for f in FEEDS if f.is_master)
+        _reject(run, entry, facts, f"{rel}: unknown master file (expected one of: {names})")
+        return
+    try:
+        table = open_table(
+            path,
+            facts=facts,
+            known_columns=feed.column_names,
+            required_columns=feed.required_columns,
+            chunk_rows=run.chunk_rows,
+        )
+        missing = [name for name in feed.required_columns if name not in table.columns]
+        if missing:
+            raise FileRejected(f"missing required column(s): {', '.join(missing)}")
+        first = next(table.chunks, None)
+        second = next(table.chunks, None)
+    except FileRejected as exc:
+        _reject(run, entry, facts, f"{rel}: {exc}")
+        return
+    notes = list(table.notes)
+    extra = [
+        original
+        for name, original in zip(table.columns, table.header, strict=True)
+        if name not in feed.column_names
+    ]
+    if extra:
+        notes.append(f"extra columns ignored: {', '.join(extra)}")
+    if second is None:
+        if first is None or first.empty:
+            _reject(run, entry, facts, f"{rel}: header only, no data rows")
+            return
+        run.pending.append(_Prepared(feed, rel, facts, table, first, entry, notes))
+        if sum(len(item.strings) for item in run.pending) >= BATCH_ROWS:
+            _flush(run)
+        return
+    _flush(run)  # keep delivery order: earlier files are written first
+    _stream_large_file(run, feed, facts, table, rel, entry, notes, [first, second])
+
+
+def _reject(run: _Run, entry: dict, facts: FileFacts, reason: str) -> None:
+    entry.update(status="rejected", rows_read=0, rows_accepted=0, rows_quarantined=0, reason=reason)
+    with transaction(run.con):
+        _write_ledger(run, entry, facts, delivery_seq=None)
+    run.say(f"{entry['path']}: rejected ({reason})")
+
+
+def _flush(run: _Run) -> None:
+    """Coerce and validate the pending small files of one feed at once, then write each file.
+
+    One coercion and one GX run per batch: per-file pandas and GX overheads dominate otherwise.
+    """
+    if not run.pending:
+        return
+    pending, run.pending = run.pending, []
+    feed = pending[0].feed
+    # (file number, line) identifies a row across the batch.
+    strings = pd.concat(
+        [
+            item.strings[[c for c in item.strings.columns if c in feed.column_names]]
+            for item in pending
+        ],
+        keys=range(len(pending)),
+        names=["file", "line"],
+    )
+    typed, type_failures = coerce(feed, strings)
+    type_failed = pd.MultiIndex.from_tuples(type_failures["row"].tolist(), names=["file", "line"])
+    checked = typed.drop(index=type_failed) if len(type_failed) else typed
+    files = checked.index.get_level_values("file").to_numpy()
+    checked = checked.assign(source_file=[pending[number].rel for number in files])
+    failures = validate_frame(
+        feed,
+        checked.reset_index(drop=True),
+        known_dealers=run.known_dealers,
+        known_skus=run.known_skus,
+        as_of=run.as_of,
+    )
+    positions = failures["row"].to_numpy(dtype=int)
+    failures = failures.assign(row=list(checked.index[positions]))
+    failures = pd.concat([type_failures, failures], ignore_index=True)
+    failures["file"] = [key[0] for key in failures["row"]]
+    failures["row"] = [key[1] for key in failures["row"]]
+    by_file = dict(tuple(failures.groupby("file", sort=False)))
+    for number, item in enumerate(pending):
+        mine = by_file.get(number, failures.iloc[0:0]).drop(columns="file")
+        _write_file(run, item, typed.xs(number, level="file"), first_failures(mine))
+
+
+def _write_file(run: _Run, item: _Prepared, typed: pd.DataFrame, failures: pd.DataFrame) -> None:
+    rows_read = len(item.strings)
+    accepted = typed[~typed.index.isin(failures["row"].tolist())]
+    with transaction(run.con):
+        seq = _next_delivery_seq(run.con) if len(accepted) else None
+        _write_rows(run, item.feed, accepted, item.facts, item.rel, seq)
+        quarantine = _quarantine_frame(run, item.rel, item.table, item.strings, failures)
+        _write_quarantine(run, quarantine)
+        _finish_entry(item.entry, rows_read, len(accepted), len(quarantine), item.notes, failures)
+        _write_ledger(run, item.entry, item.facts, delivery_seq=seq)
+    _record(run, item.feed, item.entry, quarantine)
+
+
+def _stream_large_file(
+    run: _Run,
+    feed: Feed,
+    facts: FileFacts,
+    table: Table,
+    rel: str,
+    entry: dict,
+    notes: list[str],
+    head: list[pd.DataFrame],
+) -> None:
+    """Load a file larger than one chunk: validate and write chunk by chunk, one transaction."""
+    rows_read = accepted_count = 0
+    quarantines: list[pd.DataFrame] = []
+    all_failures: list[pd.DataFrame] = []
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        yield from head
+        yield from table.chunks
+
+    try:
+        with transaction(run.con):
+            seq = _next_delivery_seq(run.con)
+            for chunk in chunks():
+                if chunk.empty:
+                    continue
+                typed, type_failures = coerce(feed, chunk)
+                checked = typed.drop(index=type_failures["row"].unique()).assign(source_file=rel)
+                failures = validate_frame(
+                    feed,
+                    checked,
+                    known_dealers=run.known_dealers,
+                    known_skus=run.known_skus,
+                    as_of=run.as_of,
+                )
+                failures = first_failures(pd.concat([type_failures, failures], ignore_index=True))
+                accepted = typed[~typed.index.isin(set(failures["row"].tolist()))]
+                _write_rows(run, feed, accepted, facts, rel, seq)
+                quarantine = _quarantine_frame(run, rel, table, chunk, failures)
+                _write_quarantine(run, quarantine)
+                quarantines.append(quarantine)
+                all_failures.append(failures)
+                rows_read += len(chunk)
+                accepted_count += len(accepted)
+            if rows_read == 0:
+                raise FileRejected("header only, no data rows")
+            moved = _move_cross_chunk_duplicates(run, feed, facts, rel)
+            quarantines.append(moved)
+            all_failures.append(
+                pd.DataFrame(
+                    {"row": moved["line"], "rule": moved["rule"], "column": moved["column"]}
+                )
+            )
+            accepted_count -= len(moved)
+            quarantine = pd.concat(quarantines, ignore_index=True)
+            failures = pd.concat(all_failures, ignore_index=True)
+            _finish_entry(entry, rows_read, accepted_count, len(quarantine), notes, failures)
+            if accepted_count == 0:
+                seq = None
+            _write_ledger(run, entry, facts, delivery_seq=seq)
+    except FileRejected as exc:
+        _reject(run, entry, facts, f"{rel}: {exc}")
+        return
+    _record(run, feed, entry, quarantine)
+
+
+def _move_cross_chunk_duplicates(run: _Run, feed: Feed, facts: FileFacts, rel: str) -> pd.DataFrame:
+    """Duplicate keys split across chunks escape the per-chunk GX rule: move them afterwards.
+
+    Their raw_record holds the loaded values (the original strings are no longer in memory).
+    """
+    keys = _unique_key(feed)
+    if not keys:
+        return _empty_quarantine()
+    key_sql = ", ".join(f'"{name}"' for name in keys)
+    columns_sql = ", ".join(f'"{name}"' for name in feed.column_names)
+    duplicated = run.con.execute(
+        f"""select line, {columns_sql} from raw.{feed.name}
+            where file_sha256 = ? and run_id = ?
+            qualify count(*) over (partition by {key_sql}) > 1
+            order by line""",
+        [facts.sha256, run.run_id],
+    ).df()
+    if duplicated.empty:
+        return _empty_quarantine()
+    run.con.execute(
+        f"""delete from raw.{feed.name} where file_sha256 = ? and run_id = ?
+            and line in (select unnest(?::integer[]))""",
+        [facts.sha256, run.run_id, duplicated["line"].astype(int).tolist()],
+    )
+    values = (
+        duplicated[feed.column_names].astype(str).where(duplicated[feed.column_names].notna(), "")
+    )
+    quarantine = pd.DataFrame(
+        {
+            "run_id": run.run_id,
+            "source_file": rel,
+            "line": duplicated["line"].astype(int),
+            "rule": "duplicate_key",
+            "column": ", ".join(keys),
+            "value": values[keys].agg(", ".join, axis=1),
+            "raw_record": [
+                json.dumps(record, ensure_ascii=False) for record in values.to_dict("records")
+            ],
+        },
+        columns=QUARANTINE_COLUMNS,
+    )
+    _write_quarantine(run, quarantine)
+    return quarantine
+
+
+def _unique_key(feed: Feed) -> list[str]:
+    for expectation in load_suite(feed.name).expectations:
+        if expectation.expectation_type == "expect_compound_columns_to_be_unique":
+            return [name for name in expectation.column_list if name != "source_file"]
+    return []
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str, parameters: list | None = None):
+    # fetchall, not fetchone: DuckDB 2 refuses new work while a result is still open.
+    rows = con.execute(sql, parameters or []).fetchall()
+    return rows[0][0] if rows else None
+
+
+def _next_delivery_seq(con: duckdb.DuckDBPyConnection) -> int:
+    return int(_scalar(con, "select coalesce(max(delivery_seq), 0) + 1 from raw.file_ledger"))
+
+
+def _write_rows(
+    run: _Run, feed: Feed, accepted: pd.DataFrame, facts: FileFacts, rel: str, seq: int | None
+) -> None:
+    if accepted.empty:
+        return
+    frame = accepted[feed.column_names].copy()
+    frame["file_sha256"] = facts.sha256
+    frame["source_file"] = rel
+    frame["line"] = accepted.index.to_numpy(dtype="int64")
+    frame["delivery_seq"] = seq
+    frame["run_id"] = run.run_id
+    frame["loaded_at"] = datetime.now(UTC).replace(tzinfo=None)
+    # feed.name is one of our fixed table names; the rows travel as a DataFrame scan.
+    run.con.register("incoming_rows", frame)
+    try:
+        run.con.execute(f"insert into raw.{feed.name} by name select * from incoming_rows")
+    finally:
+        run.con.unregister("incoming_rows")
+
+
+def _quarantine_frame(
+    run: _Run, rel: str, table: Table, strings: pd.DataFrame, failures: pd.DataFrame
+) -> pd.DataFrame:
+    if failures.empty:
+        return _empty_quarantine()
+    lines = failures["row"].to_numpy(dtype="int64")
+    originals = strings.loc[lines]
+    header = dict(zip(table.columns, table.header, strict=True))
+    records = [
+        json.dumps({header[name]: value for name, value in row.items()}, ensure_ascii=False)
+        for row in originals.to_dict("records")
+    ]
+    values = pd.Series("", index=range(len(lines)), dtype=object)
+    for column in failures["column"].unique():
+        mask = (failures["column"] == column).to_numpy()
+        names = [name for name in column.split(", ") if name in originals.columns]
+        if names:
+            picked = originals.loc[:, names].iloc[mask]
+            values[mask] = picked.agg(", ".join, axis=1).to_numpy()
+    return pd.DataFrame(
+        {
+            "run_id": run.run_id,
+            "source_file": rel,
+            "line": lines,
+            "rule": failures["rule"].to_numpy(),
+            "column": failures["column"].to_numpy(),
+            "value": values.to_numpy(),
+            "raw_record": records,
+        },
+        columns=QUARANTINE_COLUMNS,
+    )
+
+
+def _write_quarantine(run: _Run, quarantine: pd.DataFrame) -> None:
+    if quarantine.empty:
+        return
+    run.con.register("incoming_quarantine", quarantine)
+    try:
+        run.con.execute("insert into raw.quarantine by name select * from incoming_quarantine")
+    finally:
+        run.con.unregister("incoming_quarantine")
+
+
+def _write_ledger(run: _Run, entry: dict, facts: FileFacts, *, delivery_seq: int | None) -> None:
+    # One row per content hash; a rejected content delivered again replaces its earlier row.
+    run.con.execute(
+        """insert or replace into raw.file_ledger
+           (file_sha256, source_file, feed, status, size_bytes, rows_read, rows_accepted,
+            rows_quarantined, reason, delivery_seq, run_id, received_at)
+           values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [
+            facts.sha256,
+            entry["path"],
+            entry["feed"],
+            entry["status"],
+            facts.size_bytes,
+            entry["rows_read"],
+            entry["rows_accepted"],
+            entry["rows_quarantined"],
+            entry["reason"],
+            delivery_seq,
+            run.run_id,
+            datetime.now(UTC).replace(tzinfo=None),
+        ],
+    )
+
+
+def _finish_entry(
+    entry: dict,
+    rows_read: int,
+    accepted: int,
+    quarantined: int,
+    notes: list[str],
+    failures: pd.DataFrame,
+) -> None:
+    if quarantined == 0:
+        status = "accepted"
+    elif accepted == 0:
+        status = "rejected"
+    else:
+        status = "partial"
+    reasons = list(notes)
+    if quarantined:
+        counts = failures["rule"].value_counts()
+        detail = ", ".join(f"{rule}: {count}" for rule, count in counts.items())
+        lead = "all" if accepted == 0 else f"{quarantined} of"
+        reasons.insert(0, f"{lead} {rows_read} rows quarantined ({detail})")
+    entry.update(
+        status=status,
+        rows_read=rows_read,
+        rows_accepted=accepted,
+        rows_quarantined=quarantined,
+        reason="; ".join(reasons),
+    )
+
+
+def _record(run: _Run, feed: Feed, entry: dict, quarantine: pd.DataFrame) -> None:
+    result = run.result
+    result.rows_accepted[feed.name] = (
+        result.rows_accepted.get(feed.name, 0) + entry["rows_accepted"]
+    )
+    if not quarantine.empty:
+        parts = [frame for frame in (result.quarantine, quarantine) if not frame.empty]
+        result.quarantine = pd.concat(parts, ignore_index=True)
+    run.say(
+        f"{entry['path']}: {entry['status']} ({entry['rows_accepted']} accepted, "
+        f"{entry['rows_quarantined']} quarantined)"
+    )

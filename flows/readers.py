@@ -1,0 +1,369 @@
+"""Read one landing file (CSV, Parquet or XLSX) as chunks of strings, keeping line numbers.
+
+Every value is read as the string the dealer sent (no type guessing, no NA guessing) so that a
+quarantined row can show its original values; flows/validate.py coerces types afterwards.
+A file that cannot be read as a table raises `FileRejected` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+CHUNK_ROWS = 200_000
+_READ_BLOCK = 1 << 20
+_DELIMITERS = (",", ";", "\t")
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+
+
+class FileRejected(Exception):
+    """The whole file is rejected; `str(exc)` is the one-line reason (without the file name)."""
+
+
+@dataclass
+class FileFacts:
+    """What one streaming pass over the bytes tells: content hash, size, UTF-8 or not."""
+
+    sha256: str
+    size_bytes: int
+    is_utf8: bool
+
+
+@dataclass
+class Table:
+    """An opened feed file.
+
+    `columns` are the normalised column names (unique), `header` the names as the file spells
+    them (trimmed), in the same order. `chunks` yields DataFrames of strings (object dtype,
+    never NaN) with those normalised names as columns and the 1-based line number of each
+    record as index (header = line 1). Fully empty records are dropped.
+    """
+
+    columns: list[str]
+    header: list[str]
+    chunks: Iterator[pd.DataFrame]
+    notes: list[str] = field(default_factory=list)
+
+
+def normalise_name(name: object) -> str:
+    """Column name as matched: trimmed, lower case, inner spaces and dashes as underscores."""
+    text = str(name).replace("\ufeff", "").strip().lower()
+    return re.sub(r"[\s\-]+", "_", text)
+
+
+def file_facts(path: Path) -> FileFacts:
+    """sha256 of the bytes and whether they decode as UTF-8, in one streaming pass."""
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    is_utf8 = True
+    size = 0
+    with path.open("rb") as handle:
+        while block := handle.read(_READ_BLOCK):
+            digest.update(block)
+            size += len(block)
+            if is_utf8:
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError:
+                    is_utf8 = False
+    if is_utf8:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            is_utf8 = False
+    return FileFacts(digest.hexdigest(), size, is_utf8)
+
+
+def open_table(
+    path: Path,
+    *,
+    facts: FileFacts,
+    known_columns: Sequence[str],
+    required_columns: Sequence[str],
+    chunk_rows: int = CHUNK_ROWS,
+) -> Table:
+    """Open a landing file for reading in chunks of strings.
+
+    Parameters
+    ----------
+    path
+        The file; its suffix (case-insensitive) chooses the reader.
+    facts
+        From `file_facts` (the encoding check reuses its UTF-8 verdict).
+    known_columns, required_columns
+        The feed's columns: used to pick the CSV delimiter and the XLSX sheet.
+    chunk_rows
+        Records per chunk, so that a large CSV or Parquet file streams.
+
+    Raises
+    ------
+    FileRejected
+        Empty, unreadable, undecodable, or duplicate column names.
+    """
+    if facts.size_bytes == 0:
+        raise FileRejected("empty file")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return _open_csv(path, facts, known_columns, chunk_rows)
+    if suffix == ".parquet":
+        return _open_parquet(path, chunk_rows)
+    if suffix == ".xlsx":
+        return _open_xlsx(path, required_columns)
+    raise FileRejected(
+        f"unsupported file type {suffix or '(none)'} (expected .csv, .parquet or .xlsx)"
+    )
+
+
+def _name_columns(header: Sequence[object]) -> tuple[list[str], list[str]]:
+    """Trimmed original names and unique normalised names; unnamed columns get a position."""
+    original = [str(name).replace("\ufeff", "").strip() for name in header]
+    names = [
+        normalise_name(name) if name else f"unnamed_column_{position}"
+        for position, name in enumerate(original, start=1)
+    ]
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise FileRejected(f"duplicate column {name}")
+        seen.add(name)
+    return original, names
+
+
+def _as_strings(frame: pd.DataFrame) -> pd.DataFrame:
+    # pandas 3 reads str columns as StringDtype; object dtype keeps plain Python strings.
+    return frame.astype(object).fillna("")
+
+
+def _drop_empty_records(frame: pd.DataFrame) -> pd.DataFrame:
+    if frame.empty:
+        return frame
+    stripped = frame.apply(lambda column: column.str.strip())
+    return frame[(stripped != "").any(axis=1)]
+
+
+# --- CSV -------------------------------------------------------------------------------------
+
+
+def detect_encoding(path: Path, facts: FileFacts) -> tuple[str, str | None]:
+    """The codec to read a CSV with, and a note when it is not UTF-8.
+
+    UTF-8 (with or without BOM) is the contract. Files from older dealer systems may be GB18030
+    (simplified Chinese) or Big5 (traditional): both decode almost any byte string, so a file
+    is decoded with one only when that decode is clean and every non-ASCII character is a common
+    character of that script (GB2312 level 1 / Big5 level 1) or CJK punctuation, and the other
+    codec does not also pass. Otherwise the file is rejected rather than garbled.
+    """
+    if facts.is_utf8:
+        return "utf-8-sig", None
+    plausible = [codec for codec in ("gb18030", "big5") if _plausible_legacy(path, codec)]
+    if len(plausible) == 1:
+        codec = plausible[0]
+        return codec, f"decoded as {codec.upper()}"
+    raise FileRejected("cannot decode as UTF-8 (looks like Big5/GB18030?)")
+
+
+def _plausible_legacy(path: Path, codec: str) -> bool:
+    decoder = codecs.getincrementaldecoder(codec)()
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(_READ_BLOCK):
+                if not _plausible_text(decoder.decode(block), codec):
+                    return False
+            return _plausible_text(decoder.decode(b"", final=True), codec)
+    except UnicodeDecodeError:
+        return False
+
+
+def _plausible_text(text: str, codec: str) -> bool:
+    for char in text:
+        if char.isascii():
+            if char.isprintable() or char in "\r\n\t":
+                continue
+            return False
+        code = ord(char)
+        if 0x3000 <= code <= 0x303F or 0xFF00 <= code <= 0xFFEF:
+            continue  # CJK punctuation, full-width forms
+        if not 0x4E00 <= code <= 0x9FFF:
+            return False
+        if not _common_ideograph(char, codec):
+            return False
+    return True
+
+
+def _common_ideograph(char: str, codec: str) -> bool:
+    try:
+        if codec == "gb18030":
+            lead = char.encode("gb2312")[0]
+            return 0xB0 <= lead <= 0xD7  # GB2312 level 1: the 3,755 most used hanzi
+        lead = char.encode("big5")[0]
+        return 0xA4 <= lead <= 0xC6  # Big5 level 1: the 5,401 most used characters
+    except UnicodeEncodeError:
+        return False
+
+
+def _first_line(path: Path, encoding: str) -> str:
+    with path.open("r", encoding=encoding, newline="") as handle:
+        for line in handle:
+            if line.strip():
+                return line
+    return ""
+
+
+def _choose_delimiter(line: str, known_columns: Sequence[str]) -> str:
+    """The delimiter under which the header names the most feed columns (ties: most fields)."""
+    known = set(known_columns)
+
+    def score(delimiter: str) -> tuple[int, int]:
+        fields = next(csv.reader(io.StringIO(line), delimiter=delimiter), [])
+        return (sum(normalise_name(name) in known for name in fields), len(fields))
+
+    return max(_DELIMITERS, key=score)
+
+
+def _open_csv(path: Path, facts: FileFacts, known_columns: Sequence[str], chunk_rows: int) -> Table:
+    encoding, note = detect_encoding(path, facts)
+    line = _first_line(path, encoding)
+    if not line.strip():
+        raise FileRejected("empty file")
+    try:
+        delimiter = _choose_delimiter(line, known_columns)
+        header = next(csv.reader(io.StringIO(line), delimiter=delimiter))
+    except csv.Error as exc:
+        raise FileRejected(f"malformed CSV header: {_one_line(exc)}") from exc
+    original, names = _name_columns(header)
+    notes = [note] if note else []
+    if delimiter != ",":
+        notes.append(f"{_DELIMITER_NAMES[delimiter]} delimited")
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        try:
+            reader = pd.read_csv(
+                path,
+                sep=delimiter,
+                header=0,
+                names=names,
+                dtype=str,
+                na_filter=False,
+                keep_default_na=False,
+                skip_blank_lines=False,
+                encoding=encoding,
+                encoding_errors="strict",
+                index_col=False,
+                chunksize=chunk_rows,
+            )
+            with reader:
+                for chunk in reader:
+                    chunk = _as_strings(chunk)
+                    # Record i (0-based after the header) is line i + 2: header = line 1.
+                    chunk.index = chunk.index + 2
+                    yield _drop_empty_records(chunk)
+        except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as exc:
+            raise FileRejected(f"malformed CSV: {_one_line(exc)}") from exc
+
+    return Table(names, original, chunks(), notes)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300]
+
+
+# --- Parquet ---------------------------------------------------------------------------------
+
+
+def _open_parquet(path: Path, chunk_rows: int) -> Table:
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+        header = list(parquet.schema_arrow.names)
+    except Exception as exc:  # pyarrow raises several error types for a corrupt file
+        raise FileRejected(f"unreadable Parquet file: {_one_line(exc)}") from exc
+    original, names = _name_columns(header)
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        start = 0
+        try:
+            for batch in parquet.iter_batches(batch_size=chunk_rows):
+                frame = batch.to_pandas()
+                frame.columns = names
+                frame = frame.apply(lambda column: column.map(_parquet_value)).astype(object)
+                # No header line in Parquet: row i (0-based) is reported as line i + 2, the line
+                # it would have in the same table written as CSV.
+                frame.index = pd.RangeIndex(start + 2, start + 2 + len(frame))
+                start += len(frame)
+                yield _drop_empty_records(frame)
+        except Exception as exc:
+            raise FileRejected(f"unreadable Parquet file: {_one_line(exc)}") from exc
+
+    return Table(names, original, chunks())
+
+
+def _parquet_value(value: object) -> str:
+    """A typed Parquet value as the string a CSV would have carried."""
+    if value is None or value is pd.NaT:
+        return ""
+    if isinstance(value, float):
+        # pandas writes a missing float as NaN: an absent value, not the string "NaN".
+        return "" if value != value else repr(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat(sep=" ")
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+# --- XLSX ------------------------------------------------------------------------------------
+
+
+def _open_xlsx(path: Path, required_columns: Sequence[str]) -> Table:
+    try:
+        sheets = pd.read_excel(
+            path,
+            sheet_name=None,
+            header=None,
+            dtype=str,
+            na_filter=False,
+            keep_default_na=False,
+            engine="openpyxl",
+        )
+    except Exception as exc:  # openpyxl / zipfile raise many types for a corrupt workbook
+        raise FileRejected(f"unreadable .xlsx file: {_one_line(exc)}") from exc
+    candidates: list[tuple[str, pd.DataFrame, int]] = []
+    missing_by_sheet: list[str] = []
+    for sheet_name, sheet in sheets.items():
+        sheet = _as_strings(sheet)
+        filled = (sheet.apply(lambda column: column.str.strip()) != "").any(axis=1)
+        if not filled.any():
+            continue
+        header_row = int(filled.to_numpy().argmax())  # first non-empty row is the header
+        normalised = {normalise_name(name) for name in sheet.iloc[header_row]}
+        missing = [name for name in required_columns if name not in normalised]
+        if not missing:
+            note = [f"sheet '{sheet_name}' used"] if len(sheets) > 1 else []
+            return _sheet_table(sheet, header_row, note)
+        candidates.append((str(sheet_name), sheet, header_row))
+        missing_by_sheet.append(f"sheet '{sheet_name}' lacks {', '.join(missing)}")
+    if not candidates:
+        raise FileRejected("empty file")
+    if len(candidates) == 1:
+        # One table in the workbook: let the caller name its missing columns like for a CSV.
+        return _sheet_table(candidates[0][1], candidates[0][2], [])
+    raise FileRejected("no sheet has the required columns: " + "; ".join(missing_by_sheet))
+
+
+def _sheet_table(sheet: pd.DataFrame, header_row: int, notes: list[str]) -> Table:
+    original, names = _name_columns(list(sheet.iloc[header_row]))
+    data = sheet.iloc[header_row + 1 :].copy()
+    data.columns = names
+    data.index = data.index + 1  # pandas row i is Excel row i + 1
+    return Table(names, original, iter([_drop_empty_records(data)]), notes)

@@ -1,0 +1,311 @@
+"""Row validation: coerce the strings a dealer sent, then run the feed's Great Expectations suite.
+
+Two steps, both giving failures as (row, rule, column):
+
+1. `coerce` turns each column into its type (flows/feeds.py); a value that does not parse is a
+   `type` failure and the row skips GX.
+2. `validate_frame` runs the feed's committed suite (expectations/gx/expectations/<feed>.json)
+   once over a DataFrame with result_format COMPLETE and reads the failing row indexes. The
+   frame may hold many files of one feed (a `source_file` column keeps the uniqueness rule per
+   delivery), because each GX run costs tens of milliseconds however small the frame.
+
+A row that breaks several rules is reported once, under the first: `type`, then the suite's
+expectations in file order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from flows.feeds import BOOLEAN, DATE, INTEGER, NUMBER, Feed
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent / "expectations"
+DATA_SOURCE, ASSET, BATCH_DEFINITION = "feeds", "feed_frame", "whole_frame"
+MAX_AGE_YEARS = 10
+# Shipments may be expected up to a year after the as-of date.
+EXPECTED_DATE_HORIZON_DAYS = 366
+FAILURE_COLUMNS = ["row", "rule", "column", "order"]
+
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
+_DATE = re.compile(r"(\d{4})[-/](\d{2})[-/](\d{2})(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
+_COMPACT_DATE = re.compile(r"\d{8}")
+_TRUE = {"true", "t", "yes", "y", "1", "1.0"}
+_FALSE = {"false", "f", "no", "n", "0", "0.0"}
+
+
+# --- type coercion ---------------------------------------------------------------------------
+
+
+def coerce(feed: Feed, strings: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Typed columns of a feed from the strings read, and the values that did not parse.
+
+    Parameters
+    ----------
+    feed
+        The feed schema.
+    strings
+        Strings as read (object dtype, "" for empty), columns named as the feed's; an optional
+        column that is absent becomes all-null.
+
+    Returns
+    -------
+    typed, failures
+        `typed` has every feed column, same index as `strings`; empty strings are null, ids are
+        trimmed strings, numbers float64, integers Int64, dates datetime64, booleans boolean.
+        `failures` has columns row (index label), rule (`type`), column, order (-1).
+
+    Notes
+    -----
+    Numbers: plain decimals or exponents, `1,234.5` thousands separators allowed, surrounding
+    spaces ignored; NaN, inf and values that overflow to inf are failures. Dates: `YYYY-MM-DD`
+    (an Excel-style midnight time part is allowed), `YYYY/MM/DD` or `YYYYMMDD`. Booleans:
+    true/false, t/f, yes/no, y/n, 1/0.
+    """
+    typed = pd.DataFrame(index=strings.index)
+    failures: list[pd.DataFrame] = []
+    for column in feed.columns:
+        if column.name in strings.columns:
+            text = strings[column.name].astype(object).fillna("").map(str).str.strip()
+        else:
+            text = pd.Series("", index=strings.index, dtype=object)
+        present = text != ""
+        if column.kind in (NUMBER, INTEGER):
+            values, bad = _to_number(text, present, integer=column.kind == INTEGER)
+        elif column.kind == DATE:
+            values, bad = _to_date(text, present)
+        elif column.kind == BOOLEAN:
+            values, bad = _to_boolean(text, present)
+        else:
+            values, bad = text.where(present, None).astype(object), present & False
+        typed[column.name] = values
+        if bad.any():
+            failures.append(_failures(strings.index[bad.to_numpy()], "type", column.name, -1))
+    return typed, _concat_failures(failures)
+
+
+def _to_number(
+    text: pd.Series, present: pd.Series, *, integer: bool
+) -> tuple[pd.Series, pd.Series]:
+    grouped = text.str.fullmatch(_THOUSANDS.pattern)
+    plain = text.where(~grouped, text.str.replace(",", "", regex=False))
+    valid = present & plain.str.fullmatch(_NUMBER.pattern)
+    with np.errstate(over="ignore"):
+        values = pd.to_numeric(plain.where(valid, None), errors="coerce").astype("float64")
+    finite = np.isfinite(values.to_numpy())
+    bad = present & ~(valid & finite)
+    if integer:
+        whole = np.zeros(len(values), dtype=bool)
+        whole[finite] = np.mod(values.to_numpy()[finite], 1) == 0
+        bad = bad | (present & ~whole)
+        values = values.where(~bad).astype("Int64")
+    else:
+        values = values.where(~bad)
+    return values, bad
+
+
+def _to_date(text: pd.Series, present: pd.Series) -> tuple[pd.Series, pd.Series]:
+    matched = text.str.extract(_DATE.pattern)
+    iso = (matched[0] + "-" + matched[1] + "-" + matched[2]).where(
+        text.str.fullmatch(_DATE.pattern)
+    )
+    compact = text.str.fullmatch(_COMPACT_DATE.pattern)
+    iso = iso.where(~compact, text.str[:4] + "-" + text.str[4:6] + "-" + text.str[6:8])
+    values = pd.to_datetime(iso, format="%Y-%m-%d", errors="coerce")
+    bad = present & values.isna()
+    return values, bad
+
+
+def _to_boolean(text: pd.Series, present: pd.Series) -> tuple[pd.Series, pd.Series]:
+    lowered = text.str.lower()
+    values = pd.Series(pd.NA, index=text.index, dtype="boolean")
+    values[lowered.isin(_TRUE)] = True
+    values[lowered.isin(_FALSE)] = False
+    bad = present & values.isna()
+    return values, bad
+
+
+def _failures(rows: Iterable, rule: str, column: str, order: int) -> pd.DataFrame:
+    rows = list(rows)
+    return pd.DataFrame(
+        {"row": rows, "rule": rule, "column": column, "order": order}, columns=FAILURE_COLUMNS
+    )
+
+
+def _concat_failures(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    parts = [part for part in parts if not part.empty]
+    if not parts:
+        return pd.DataFrame(columns=FAILURE_COLUMNS)
+    return pd.concat(parts, ignore_index=True)
+
+
+# --- Great Expectations ----------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4)
+def _context(project_root: str):
+    import great_expectations as gx
+
+    return gx.get_context(mode="file", project_root_dir=project_root)
+
+
+@lru_cache(maxsize=4)
+def _batch_definition(project_root: str):
+    context = _context(project_root)
+    try:
+        source = context.data_sources.get(DATA_SOURCE)
+    except (KeyError, ValueError):
+        source = context.data_sources.add_pandas(DATA_SOURCE)
+    try:
+        asset = source.get_asset(ASSET)
+    except LookupError:
+        asset = source.add_dataframe_asset(ASSET)
+    try:
+        return asset.get_batch_definition(BATCH_DEFINITION)
+    except KeyError:
+        return asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION)
+
+
+def load_suite(feed_name: str, project_root: Path = PROJECT_ROOT):
+    """The committed expectation suite of a feed kind (GX `ExpectationSuite`)."""
+    return _suite(feed_name, str(project_root))
+
+
+@lru_cache(maxsize=16)
+def _suite(feed_name: str, project_root: str):
+    return _context(project_root).suites.get(feed_name)
+
+
+def date_bounds(as_of: date | None) -> dict[str, pd.Timestamp]:
+    """Date parameters of the suites: nothing after the as-of (today when None), nothing older
+    than ten years before it, expected deliveries at most a year ahead."""
+    latest = pd.Timestamp(as_of or date.today())
+    return {
+        "max_date": latest,
+        "min_date": latest - pd.DateOffset(years=MAX_AGE_YEARS),
+        "max_expected_date": latest + pd.Timedelta(days=EXPECTED_DATE_HORIZON_DAYS),
+    }
+
+
+def validate_frame(
+    feed: Feed,
+    frame: pd.DataFrame,
+    *,
+    known_dealers: Iterable[str] | None,
+    known_skus: Iterable[str] | None,
+    as_of: date | None,
+    project_root: Path = PROJECT_ROOT,
+) -> pd.DataFrame:
+    """Run a feed's suite once over a typed frame and list the failing rows.
+
+    Parameters
+    ----------
+    feed
+        The feed; its name is the suite name.
+    frame
+        Typed columns from `coerce` plus `source_file` (duplicates are looked for per file).
+    known_dealers, known_skus
+        Master-data ids; None skips that membership rule (no master data loaded yet).
+    as_of
+        Dates after it (today when None) or more than ten years before it fail.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns row (index label of `frame`), rule (the expectation's `meta.rule`; date range
+        failures are split into `future_date` and `too_old`), column (for a rule over several
+        columns, their names joined by ", "), order (position of the expectation in the suite).
+    """
+    if frame.empty:
+        return pd.DataFrame(columns=FAILURE_COLUMNS)
+    suite = load_suite(feed.name, project_root)
+    batch_frame = frame.reset_index(drop=True)
+    labels = frame.index.to_numpy()
+    parameters: dict[str, object] = dict(date_bounds(as_of))
+    # Without master data the membership rules cannot be judged: pass the values themselves.
+    parameters["known_dealers"] = _id_list(known_dealers, batch_frame, "dealer_id")
+    parameters["known_skus"] = _id_list(known_skus, batch_frame, "sku")
+    batch = _batch_definition(str(project_root)).get_batch(
+        batch_parameters={"dataframe": batch_frame}
+    )
+    result = batch.validate(
+        suite,
+        expectation_parameters=parameters,
+        result_format={"result_format": "COMPLETE"},
+    )
+    order_of = {expectation.id: position for position, expectation in enumerate(suite.expectations)}
+    parts: list[pd.DataFrame] = []
+    for outcome in result.results:
+        config = outcome.expectation_config
+        exception = outcome.exception_info or {}
+        if exception.get("raised_exception"):
+            # A suite that cannot run is a bug in the suite or the frame, never bad data.
+            raise RuntimeError(
+                f"GX expectation {config.type} on {feed.name} failed to run: "
+                f"{exception.get('exception_message')}"
+            )
+        if outcome.success:
+            continue
+        positions = np.asarray(outcome.result.get("unexpected_index_list") or [], dtype=int)
+        if positions.size == 0:
+            continue
+        rule = (config.meta or {}).get("rule", config.type)
+        column = _rule_column(config.kwargs)
+        order = order_of.get(config.id, len(order_of))
+        if rule == "date_range":
+            late = batch_frame[column].iloc[positions] > parameters["max_date"]
+            if column == "expected_date":
+                late = batch_frame[column].iloc[positions] > parameters["max_expected_date"]
+            for name, mask in (("future_date", late), ("too_old", ~late)):
+                parts.append(_failures(labels[positions[mask.to_numpy()]], name, column, order))
+        else:
+            parts.append(_failures(labels[positions], rule, column, order))
+    return _concat_failures(parts)
+
+
+def _id_list(known: Iterable[str] | None, frame: pd.DataFrame, column: str) -> list[str]:
+    """The value set for a membership rule, cut down to the ids that occur in the frame.
+
+    Same verdicts as the full master list, but GX serialises the value set several times per
+    run: a 100k-SKU list costs seconds, the ids of one batch only milliseconds.
+    """
+    if column not in frame.columns:
+        return []
+    present = {value for value in frame[column].unique() if isinstance(value, str)}
+    if known is None:
+        return sorted(present)
+    return sorted(present.intersection(known))
+
+
+def _rule_column(kwargs: dict) -> str:
+    if "column" in kwargs:
+        return kwargs["column"]
+    if "column_A" in kwargs:
+        return kwargs["column_A"]
+    columns = [name for name in kwargs.get("column_list", []) if name != "source_file"]
+    return ", ".join(columns)
+
+
+def first_failures(failures: pd.DataFrame) -> pd.DataFrame:
+    """One failure per row: the first rule it broke (lowest order, then column)."""
+    if failures.empty:
+        return failures
+    ordered = failures.sort_values(["row", "order"], kind="stable")
+    return ordered.drop_duplicates("row", keep="first").reset_index(drop=True)
+
+
+def build_data_docs(project_root: Path = PROJECT_ROOT) -> Path:
+    """Render GX Data Docs (the suites and any stored results) under gx/uncommitted/.
+
+    Returns the path of the site's index.html.
+    """
+    context = _context(str(project_root))
+    context.build_data_docs()
+    return Path(project_root) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"

@@ -1,0 +1,11 @@
+"""Demand forecasting for dealer-vmi: per-series model choice by rolling-origin backtest.
+
+``forecast`` and ``forecast_with_diagnostics`` take long-format history
+(``unique_id, ds, y``) and return one forecast frame (and one diagnostics row per series).
+See docs/forecasting.md for the choice rule, intervals and accuracy figures.
+"""
+
+from forecasting.api import forecast, forecast_chunk, forecast_with_diagnostics
+from forecasting.classify import classify_demand
+
+__all__ = ["classify_demand", "forecast", "forecast_chunk", "forecast_with_diagnostics"]

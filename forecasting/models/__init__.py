@@ -1,0 +1,24 @@
+"""Forecasting methods, one small module each, all behind one ``Model`` interface."""
+
+from forecasting.models.arima import ARIMA
+from forecasting.models.base import Model
+from forecasting.models.croston import SBA, Croston
+from forecasting.models.ets import ETS
+from forecasting.models.mean import Mean, MovingAverage
+from forecasting.models.naive import Naive, SeasonalNaive
+from forecasting.models.theta import Theta
+from forecasting.models.tsb import TSB
+
+__all__ = [
+    "ARIMA",
+    "ETS",
+    "SBA",
+    "TSB",
+    "Croston",
+    "Mean",
+    "Model",
+    "MovingAverage",
+    "Naive",
+    "SeasonalNaive",
+    "Theta",
+]

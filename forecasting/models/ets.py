@@ -1,0 +1,124 @@
+"""Exponential smoothing (ETS / Holt-Winters) through statsmodels."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+from forecasting.models.base import Model, fill_missing
+
+# Seasonal ETS estimates one initial state per period of the season: at m = 52 a fit takes
+# ~0.3 s and is poorly identified from two years of weekly data, so longer seasons are left to
+# seasonal naive and Theta's decomposition.
+MAX_SEASON_LENGTH = 24
+
+
+def seasonal_form(y: np.ndarray, season_length: int) -> str | None:
+    """Seasonal component ETS may use on ``y``: ``"mul"``, ``"add"`` or ``None``.
+
+    Seasonality needs ``1 < season_length <= MAX_SEASON_LENGTH`` and at least two full seasons;
+    the multiplicative form is used only for strictly positive data (statsmodels rejects zeros
+    in multiplicative models).
+    """
+    if not 1 < season_length <= MAX_SEASON_LENGTH or len(y) < 2 * season_length:
+        return None
+    return "mul" if np.nanmin(y) > 0 else "add"
+
+
+class ETS(Model):
+    """Exponential smoothing state-space forecaster (statsmodels ``ExponentialSmoothing``).
+
+    Parameters
+    ----------
+    season_length : int, default 1
+        Periods per season, used only when ``seasonal`` is not None.
+    trend : bool, default False
+        Add an additive damped trend (Holt's damped method).
+    seasonal : {None, "add", "mul"}
+        Seasonal component (see :func:`seasonal_form`).
+
+    Notes
+    -----
+    With level :math:`\\ell`, trend :math:`b`, damping :math:`\\phi` and additive season
+    :math:`s` (Hyndman et al. 2008, class ETS(A,Ad,A))
+
+    .. math::
+        \\hat y_{t+k|t} = \\ell_t + (\\phi + \\dots + \\phi^k) b_t + s_{t+k-m(\\lfloor (k-1)/m
+        \\rfloor + 1)},
+
+    with the smoothing constants and initial states estimated by least squares
+    (``initialization_method="estimated"``). Missing periods are linearly interpolated first.
+    The multiplicative-season form multiplies by :math:`s` instead.
+
+    :meth:`backtest` estimates the parameters once, on the data before the first origin, and
+    re-runs the recursions with those parameters held fixed to each later origin: no parameter
+    sees held-out data and only one optimisation is paid per backtest.
+
+    References
+    ----------
+    Hyndman, R. J., Koehler, A. B., Ord, J. K. & Snyder, R. D. (2008). *Forecasting with
+    exponential smoothing: the state space approach*. Springer.
+    Gardner, E. S. & McKenzie, E. (1985). Forecasting trends in time series.
+    *Management Science*, 31(10), 1237-1246.
+    """
+
+    min_obs = 8
+
+    def __init__(
+        self, season_length: int = 1, *, trend: bool = False, seasonal: str | None = None
+    ) -> None:
+        self.season_length = season_length
+        self.trend = trend
+        self.seasonal = seasonal
+        if seasonal is not None:
+            self.min_obs = 2 * season_length
+            self.name = "holt_winters"
+        else:
+            self.name = "ets_damped" if trend else "ses"
+
+    def _model(self, y: np.ndarray, **initial: object) -> ExponentialSmoothing:
+        return ExponentialSmoothing(
+            y,
+            trend="add" if self.trend else None,
+            damped_trend=self.trend,
+            seasonal=self.seasonal,
+            seasonal_periods=self.season_length if self.seasonal else None,
+            initialization_method="known" if initial else "estimated",
+            **initial,
+        )
+
+    def fit(self, y: np.ndarray) -> ETS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # use_brute=False skips a grid search for starting values: ~30% faster, same fit
+            # to within 0.1% of the squared error on weekly demand.
+            self.result_ = self._model(fill_missing(y)).fit(use_brute=False)
+        return self
+
+    def predict(self, h: int) -> np.ndarray:
+        return np.asarray(self.result_.forecast(h), dtype=float)
+
+    def backtest(self, y: np.ndarray, origins: list[int], h: int) -> np.ndarray:
+        # Fill each training slice on its own: interpolating the whole series first would let
+        # a censored week just before an origin borrow values from after it.
+        self.fit(y[: origins[0]])
+        params = self.result_.params
+        initial = {"initial_level": params["initial_level"]}
+        smoothing = {"smoothing_level": params["smoothing_level"]}
+        if self.trend:
+            initial["initial_trend"] = params["initial_trend"]
+            smoothing["smoothing_trend"] = params["smoothing_trend"]
+            smoothing["damping_trend"] = params["damping_trend"]
+        if self.seasonal:
+            initial["initial_seasonal"] = params["initial_seasons"]
+            smoothing["smoothing_seasonal"] = params["smoothing_seasonal"]
+        rows = [self.predict(h)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for origin in origins[1:]:
+                model = self._model(fill_missing(y[:origin]), **initial)
+                result = model.fit(optimized=False, **smoothing)
+                rows.append(np.asarray(result.forecast(h), dtype=float))
+        return np.vstack(rows)

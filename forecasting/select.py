@@ -1,0 +1,197 @@
+"""Per-series model choice: candidates by demand class, winner by rolling-origin backtest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from forecasting import backtest
+from forecasting.classify import classify_demand
+from forecasting.intervals import interval
+from forecasting.models import (
+    ARIMA,
+    ETS,
+    SBA,
+    TSB,
+    Croston,
+    Mean,
+    Model,
+    MovingAverage,
+    Naive,
+    SeasonalNaive,
+    Theta,
+)
+from forecasting.models.ets import MAX_SEASON_LENGTH, seasonal_form
+from forecasting.models.mean import default_window
+
+INTERMITTENT_CLASSES = ("intermittent", "lumpy")
+
+
+@dataclass
+class SeriesForecast:
+    """Forecast and diagnostics of one series."""
+
+    yhat: np.ndarray
+    yhat_lo: np.ndarray
+    yhat_hi: np.ndarray
+    model: str
+    demand_class: str
+    sigma: float
+    mase: float
+    wape: float
+    bias: float
+    n_obs: int
+    adi: float
+    cv2: float
+
+
+def candidates(
+    demand_class: str, train: np.ndarray, season_length: int, *, arima: bool = False
+) -> list[Model]:
+    """Methods worth backtesting for a series of this class, given its first training window.
+
+    Parameters
+    ----------
+    demand_class : str
+        From :func:`forecasting.classify.classify_demand`.
+    train : numpy.ndarray
+        The series up to the first backtest origin: a method enters only if it can be fitted
+        on it.
+    season_length : int
+        Periods per season.
+    arima : bool, default False
+        Also try ARIMA(1,1,1) on smooth and erratic series.
+
+    Returns
+    -------
+    list of Model
+        In order of preference: on equal scores the earlier one wins.
+    """
+    n_train = int(np.sum(~np.isnan(train)))
+    window = default_window(season_length)
+    if demand_class in INTERMITTENT_CLASSES:
+        pool: list[Model] = [SBA(), TSB(), Croston(), MovingAverage(window), Mean()]
+    else:
+        pool = [ETS()]
+        # Theta costs three statsmodels fits per backtest; on weekly data (seasons too long to
+        # deseasonalise in the backtest) it is SES plus a drift and rarely beat SES or damped
+        # ETS in benchmarks/bench_forecast_speed.py, so it is kept for shorter seasons.
+        if season_length <= MAX_SEASON_LENGTH:
+            pool.append(Theta(season_length))
+        pool.append(ETS(trend=True))
+        form = seasonal_form(train, season_length)
+        if form is not None:
+            pool.append(ETS(season_length, trend=True, seasonal=form))
+        if arima:
+            pool.append(ARIMA())
+        pool.append(MovingAverage(window))
+        # Naive wins a three-window backtest on noisy weekly demand by luck far more often
+        # than it forecasts well (its intervals then covered ~70%), so like Theta it is kept
+        # for shorter seasons, where random-walk-like series are common.
+        if season_length <= MAX_SEASON_LENGTH:
+            pool.append(Naive())
+        if season_length > 1:
+            pool.append(SeasonalNaive(season_length))
+    return [model for model in pool if n_train >= model.min_obs and len(train) >= model.min_obs]
+
+
+def forecast_series(
+    y: np.ndarray, *, horizon: int, season_length: int, level: float, arima: bool = False
+) -> SeriesForecast:
+    """Classify, backtest the candidates, refit the winner and build its intervals.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        One series on its regular grid, NaN where not observed.
+    horizon, season_length, level, arima
+        As in :func:`forecasting.forecast_with_diagnostics`.
+
+    Returns
+    -------
+    SeriesForecast
+
+    Notes
+    -----
+    Choice rule, per series:
+
+    1. ``zero`` (every observed value 0): forecast 0, interval [0, 0].
+    2. No observation at all: forecast 0, model ``"none"``.
+    3. ``short`` (fewer than 6 observed periods) or too short for a backtest: the mean of the
+       observed values (model ``"mean"``); sigma is the sample sd times
+       :math:`\\sqrt{1 + 1/n}` (or :math:`\\sqrt{y}` with a single point).
+    4. Otherwise every candidate of the class (:func:`candidates`) forecasts from three rolling
+       origins; the winner has the lowest mean absolute error (smooth, erratic) or mean squared
+       error (intermittent, lumpy: MAE rewards forecasting zero, MSE targets the mean demand
+       that replenishment needs; Kourentzes 2014). The winner is refitted on the whole
+       series. Its backtest errors give sigma, MASE, WAPE and bias.
+    """
+    demand_class, adi, cv2 = classify_demand(y)
+    observed = y[~np.isnan(y)]
+    n_obs = len(observed)
+    non_negative = bool(n_obs == 0 or observed.min() >= 0)
+    count_data = bool(non_negative and np.all(observed == np.round(observed)))
+    nan = float("nan")
+
+    def result(mean: np.ndarray, model: str, sigma: float, scores=None, h_b: int = 1):
+        if non_negative:
+            mean = np.maximum(mean, 0.0)
+        lo, hi = interval(
+            mean,
+            sigma,
+            level=level,
+            backtest_horizon=h_b,
+            count_data=count_data,
+            non_negative=non_negative,
+        )
+        mase, wape, bias = (scores.mase, scores.wape, scores.bias) if scores else (nan, nan, nan)
+        return SeriesForecast(
+            mean, lo, hi, model, demand_class, sigma, mase, wape, bias, n_obs, adi, cv2
+        )
+
+    if n_obs == 0 or demand_class == "zero":
+        return result(np.zeros(horizon), "none" if n_obs == 0 else "zero", 0.0)
+
+    plan = backtest.backtest_plan(len(y), horizon, season_length)
+    pool = (
+        []
+        if plan is None or demand_class == "short"
+        else candidates(demand_class, y[: plan.origins[0]], season_length, arima=arima)
+    )
+    if not pool:
+        return result(Mean().forecast(y, horizon), "mean", _fallback_sigma(observed))
+
+    held_out = backtest.actuals(y, plan)
+    scale = backtest.mase_scale(y[: plan.origins[0]], season_length)
+    use_mse = demand_class in INTERMITTENT_CLASSES
+    ranked = []
+    for rank, model in enumerate(pool):
+        try:
+            predictions = model.backtest(y, plan.origins, plan.horizon)
+        except (ValueError, np.linalg.LinAlgError):
+            continue  # a method that cannot fit this series is simply not a candidate
+        if not np.all(np.isfinite(predictions)):
+            continue
+        if non_negative:
+            predictions = np.maximum(predictions, 0.0)
+        scores = backtest.score(predictions, held_out, scale)
+        loss = scores.mse if use_mse else scores.mae
+        ranked.append((loss if np.isfinite(loss) else np.inf, rank, model, scores))
+    ranked.sort(key=lambda item: (item[0], item[1]))
+    for _, _, model, scores in ranked:
+        try:
+            mean = model.fit(y).predict(horizon)
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+        if np.all(np.isfinite(mean)):
+            sigma = scores.sigma if np.isfinite(scores.sigma) else _fallback_sigma(observed)
+            return result(mean, model.name, sigma, scores, plan.horizon)
+    return result(Mean().forecast(y, horizon), "mean", _fallback_sigma(observed))
+
+
+def _fallback_sigma(observed: np.ndarray) -> float:
+    """Spread for a forecast with no backtest: sample sd of the data, or Poisson for one point."""
+    if len(observed) >= 2:
+        return float(np.std(observed, ddof=1) * np.sqrt(1.0 + 1.0 / len(observed)))
+    return float(np.sqrt(abs(observed[0])))

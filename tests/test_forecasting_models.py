@@ -1,0 +1,109 @@
+"""Statsmodels-backed and baseline methods against direct computations."""
+
+import warnings
+
+import numpy as np
+import pytest
+from statsmodels.tsa.forecasting.theta import ThetaModel
+from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+from forecasting.models import ARIMA, ETS, Mean, MovingAverage, Naive, SeasonalNaive, Theta
+from forecasting.models.base import fill_missing
+from forecasting.models.ets import seasonal_form
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def monthly_series(n=72, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return 100 + 0.5 * t + 20 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 3, n)
+
+
+def test_damped_trend_ets_equals_statsmodels_holt_damped():
+    y = monthly_series()
+    expected = (
+        ExponentialSmoothing(y, trend="add", damped_trend=True, initialization_method="estimated")
+        .fit(use_brute=False)
+        .forecast(6)
+    )
+    assert ETS(trend=True).fit(y).predict(6) == pytest.approx(expected, rel=1e-9)
+
+
+def test_holt_winters_is_multiplicative_only_for_positive_data():
+    y = monthly_series()
+    assert seasonal_form(y, 12) == "mul"
+    assert seasonal_form(np.r_[0.0, y[1:]], 12) == "add"
+    assert seasonal_form(y[:20], 12) is None  # fewer than two seasons
+    assert seasonal_form(np.tile(y, 2), 52) is None  # weekly seasons are not fitted by ETS
+    expected = (
+        ExponentialSmoothing(
+            y,
+            trend="add",
+            damped_trend=True,
+            seasonal="mul",
+            seasonal_periods=12,
+            initialization_method="estimated",
+        )
+        .fit(use_brute=False)
+        .forecast(12)
+    )
+    assert ETS(12, trend=True, seasonal="mul").fit(y).predict(12) == pytest.approx(expected)
+
+
+def test_ses_backtest_runs_the_recursion_with_parameters_from_the_first_origin():
+    rng = np.random.default_rng(1)
+    y = 20 + rng.normal(0, 2, 60)
+    origins = [36, 48]
+    first_fit = ExponentialSmoothing(y[:36], initialization_method="estimated").fit(use_brute=False)
+    alpha = first_fit.params["smoothing_level"]
+    level = first_fit.params["initial_level"]
+    for value in y[:48]:  # level after observing the first 48 values, by hand
+        level += alpha * (value - level)
+    forecasts = ETS().backtest(y, origins, 4)
+    assert forecasts[0] == pytest.approx(first_fit.forecast(4))
+    assert forecasts[1] == pytest.approx(np.full(4, level))
+
+
+def test_ets_backtest_does_not_look_ahead():
+    y = monthly_series()
+    changed = y.copy()
+    changed[60:] *= 3
+    model = ETS(12, trend=True, seasonal="mul")
+    assert model.backtest(y, [36, 48, 60], 6) == pytest.approx(
+        model.backtest(changed, [36, 48, 60], 6)
+    )
+
+
+def test_theta_equals_statsmodels_theta_model():
+    y = monthly_series()
+    expected = ThetaModel(y, period=12).fit().forecast(12)
+    assert Theta(12).fit(y).predict(12) == pytest.approx(expected)
+    no_season = ThetaModel(y, deseasonalize=False).fit().forecast(3)
+    assert Theta(1).fit(y).predict(3) == pytest.approx(no_season)
+
+
+def test_arima_forecast_is_finite_and_follows_a_trend():
+    y = np.arange(40, dtype=float) + np.random.default_rng(2).normal(0, 0.5, 40)
+    forecast = ARIMA().fit(y).predict(5)
+    assert np.all(np.diff(forecast) > 0.5)
+
+
+def test_baselines():
+    y = np.array([1, 2, 3, 4, 5, 6, np.nan, 8], dtype=float)
+    assert Naive().fit(y).predict(2) == pytest.approx([8, 8])
+    assert Naive().fit(y[:7]).predict(1) == pytest.approx([6])  # last observed value
+    assert Mean().fit(y).predict(1) == pytest.approx([29 / 7])
+    assert MovingAverage(3).fit(y).predict(1) == pytest.approx([(5 + 6 + 8) / 3])
+    # seasonal naive with the censored period interpolated from its neighbours (7)
+    assert SeasonalNaive(4).fit(y).predict(6) == pytest.approx([5, 6, 7, 8, 5, 6])
+
+
+def test_fill_missing_interpolates_inside_and_holds_the_ends():
+    y = np.array([np.nan, 2, np.nan, np.nan, 8, np.nan])
+    assert fill_missing(y) == pytest.approx([2, 2, 4, 6, 8, 8])

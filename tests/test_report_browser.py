@@ -1,0 +1,260 @@
+"""report.html in a real browser: Debian's headless Chromium driven over the DevTools protocol.
+
+The protocol runs over ``--remote-debugging-pipe`` (file descriptors 3 and 4, NUL-terminated
+JSON), so no port is opened. The test records console errors, uncaught exceptions and any
+network request, checks the DOM after the page's script ran, opens a drill-down, and saves a
+screenshot. ``make browser`` installs Chromium where apt is available; elsewhere these tests
+are skipped.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import select
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_report import make_run_folder
+
+from flows.report import build_report
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--window-size=1400,1000", "--remote-debugging-pipe",
+]
+# A generous safety net against a hung browser, not a speed assertion.
+DEADLINE_SECONDS = 180
+
+pytestmark = pytest.mark.browser
+
+
+class Browser:
+    """A minimal DevTools-protocol client over Chromium's debugging pipe."""
+
+    def __init__(self, profile: Path, log: Path) -> None:
+        command_read, self._command_write = os.pipe()
+        self._event_read, event_write = os.pipe()
+
+        def wire_pipes() -> None:  # runs in the child: Chromium expects fds 3 (in) and 4 (out)
+            os.dup2(command_read, 3)
+            os.dup2(event_write, 4)
+
+        self._log = log.open("wb")
+        self.process = subprocess.Popen(
+            [str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
+            pass_fds=(3, 4), preexec_fn=wire_pipes,
+        )
+        os.close(command_read)
+        os.close(event_write)
+        self._buffer = b""
+        self._next_id = 0
+        self.events: list[dict[str, Any]] = []
+
+    def _receive(self, deadline: float) -> dict[str, Any]:
+        while b"\0" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self.process.poll() is not None:
+                raise RuntimeError("no answer from Chromium (see its log)")
+            ready, _, _ = select.select([self._event_read], [], [], remaining)
+            if ready:
+                chunk = os.read(self._event_read, 1 << 20)
+                if not chunk:
+                    raise RuntimeError("Chromium closed the debugging pipe")
+                self._buffer += chunk
+        message, self._buffer = self._buffer.split(b"\0", 1)
+        return json.loads(message)
+
+    def send(self, method: str, params: dict | None = None, session: str | None = None,
+             ) -> dict[str, Any]:
+        self._next_id += 1
+        message: dict[str, Any] = {"id": self._next_id, "method": method,
+                                   "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        os.write(self._command_write, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while True:
+            answer = self._receive(deadline)
+            if answer.get("id") == self._next_id:
+                if "error" in answer:
+                    raise RuntimeError(f"{method}: {answer['error']}")
+                return answer.get("result", {})
+            self.events.append(answer)
+
+    def wait_event(self, method: str) -> dict[str, Any]:
+        for event in self.events:
+            if event.get("method") == method:
+                return event
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while True:
+            event = self._receive(deadline)
+            self.events.append(event)
+            if event.get("method") == method:
+                return event
+
+    def close(self) -> None:
+        try:
+            self.send("Browser.close")
+        except RuntimeError:
+            pass
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        os.close(self._command_write)
+        os.close(self._event_read)
+        self._log.close()
+
+
+class Page:
+    """One tab attached with a flat session."""
+
+    def __init__(self, browser: Browser) -> None:
+        self.browser = browser
+        target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        self.session = browser.send("Target.attachToTarget",
+                                    {"targetId": target, "flatten": True})["sessionId"]
+        for domain in ("Runtime", "Log", "Page", "Network"):
+            browser.send(f"{domain}.enable", session=self.session)
+
+    def open(self, url: str) -> str:
+        """Navigate and wait for the report's own ready signal; returns 'ready' or 'error'."""
+        self.browser.send("Page.navigate", {"url": url}, session=self.session)
+        self.browser.wait_event("Page.loadEventFired")
+        return self.evaluate("""new Promise(resolve => {
+            const done = () => resolve(document.body.dataset.ready === "1" ? "ready" : "error");
+            if (document.body.dataset.ready) done();
+            else document.addEventListener("vmi-ready", done, { once: true });
+        })""")
+
+    def evaluate(self, expression: str) -> Any:
+        result = self.browser.send("Runtime.evaluate", {
+            "expression": expression, "awaitPromise": True, "returnByValue": True,
+        }, session=self.session)
+        if "exceptionDetails" in result:
+            raise AssertionError(f"page script failed: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def screenshot(self, path: Path) -> Path:
+        data = self.browser.send("Page.captureScreenshot", {"format": "png"},
+                                 session=self.session)["data"]
+        path.write_bytes(base64.b64decode(data))
+        return path
+
+    def problems(self) -> dict[str, list[str]]:
+        """Console errors, uncaught exceptions and non-local requests seen so far."""
+        errors, requests = [], []
+        for event in self.browser.events:
+            method, params = event.get("method"), event.get("params", {})
+            if method == "Runtime.consoleAPICalled" and params.get("type") == "error":
+                errors.append(str(params.get("args")))
+            elif method == "Runtime.exceptionThrown":
+                errors.append(str(params.get("exceptionDetails")))
+            elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
+                errors.append(params["entry"].get("text", ""))
+            elif method == "Network.requestWillBeSent":
+                url = params.get("request", {}).get("url", "")
+                if not url.startswith(("file:", "data:", "about:", "blob:")):
+                    requests.append(url)
+        return {"errors": errors, "requests": requests}
+
+
+@pytest.fixture
+def browser(tmp_path: Path):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (`make browser` or "
+                    f"`apt-get install chromium`) to run the browser tests")
+    instance = Browser(tmp_path / "profile", tmp_path / "chromium.log")
+    try:
+        yield instance
+    finally:
+        instance.close()
+
+
+def test_report_in_chromium(tmp_path: Path, browser: Browser) -> None:
+    run_dir = make_run_folder(tmp_path / "out")
+    report = build_report(run_dir)
+    page = Page(browser)
+    assert page.open(report.as_uri()) == "ready"
+
+    assert page.evaluate("document.querySelectorAll('#lines-body tr[data-i]').length") == 30
+    assert page.evaluate("document.getElementById('vmi-errors').hidden") is True
+    assert page.evaluate("document.getElementById('count').textContent") == "30 of 30 lines"
+
+    # Filter by dealer: only that dealer's ten lines remain.
+    dealers = page.evaluate("""(() => {
+        const select = document.getElementById('f-dealer');
+        select.value = '1';
+        select.dispatchEvent(new Event('change'));
+        return [...document.querySelectorAll('#lines-body tr[data-i]')]
+            .map(tr => tr.cells[0].textContent);
+    })()""")
+    assert dealers == ["D002"] * 10
+
+    # Sort by the suggested quantity (descending on first click).
+    shown = page.evaluate("""(() => {
+        document.querySelector('#lines-head th[data-key="suggested_qty"]').click();
+        const col = [...document.querySelectorAll('#lines-head th')]
+            .findIndex(th => th.dataset.key === 'suggested_qty');
+        return [...document.querySelectorAll('#lines-body tr[data-i]')]
+            .map(tr => Number(tr.cells[col].textContent.replace(/,/g, '')));
+    })()""")
+    assert len(shown) == 10 and shown == sorted(shown, reverse=True)
+
+    # Drill-down of the first row: two SVG charts with history, band, forecast, projections.
+    drill = page.evaluate("""(() => {
+        document.querySelector('#lines-body tr[data-i]').click();
+        const box = document.getElementById('drill');
+        const count = sel => box.querySelectorAll(sel).length;
+        return { hidden: box.hidden, svgs: count('svg'), hist: count('path.hist'),
+                 band: count('path.band'), fc: count('path.fc'), with: count('path.with'),
+                 without: count('path.without'), reason: box.querySelector('.reason').textContent };
+    })()""")
+    assert drill["hidden"] is False and drill["svgs"] == 2
+    assert drill == {**drill, "hist": 1, "band": 1, "fc": 1, "with": 1, "without": 1}
+    assert drill["reason"].startswith("Order-up-to ")
+
+    # Projection maths, hand-worked: 10 on hand, 2/day, 4 in transit + order of 6 arriving on
+    # day 3 -> 10, 8, 6, 6-2+4+6 = 14, 12, 10.
+    assert page.evaluate("vmiProjectOnHand(10, 4, 0, 2, 3, 5, 6)") == [10, 8, 6, 14, 12, 10]
+
+    # A click on a static exception row opens that line's drill-down.
+    title = page.evaluate("""(() => {
+        document.querySelector('#exceptions tr[data-sku^="SKU"]').click();
+        return document.querySelector('#drill h3').textContent;
+    })()""")
+    assert "SKU-" in title
+
+    shot = page.screenshot(tmp_path / "report.png")
+    assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert page.problems() == {"errors": [], "requests": []}
+
+
+@pytest.mark.slow
+def test_load_time_with_20000_lines(tmp_path: Path, browser: Browser) -> None:
+    run_dir = make_run_folder(tmp_path / "out", dealers=20, skus=1000)
+    report = build_report(run_dir)
+    page = Page(browser)
+    started = time.perf_counter()
+    assert page.open(report.as_uri()) == "ready"
+    wall = time.perf_counter() - started
+    in_page = page.evaluate("window.vmiReadyMs")
+    # One page of rows in the DOM, not 20,000.
+    assert page.evaluate("document.querySelectorAll('#lines-body tr').length") == 100
+    assert page.evaluate("document.getElementById('count').textContent") == "20000 of 20000 lines"
+    assert page.evaluate("""(() => {
+        document.querySelector('#lines-body tr[data-i]').click();
+        return document.querySelectorAll('#drill svg').length;
+    })()""") == 2
+    print(f"\n20,000-line report: {report.stat().st_size / 1e6:.2f} MB, ready "
+          f"{in_page / 1000:.2f} s after navigation start (in page), {wall:.2f} s wall")
+    assert page.problems() == {"errors": [], "requests": []}
