@@ -17,6 +17,9 @@ SEASON_LENGTH = 52
 FREQ = "W-MON"
 MIN_HORIZON_WEEKS = 13
 ID_SEP = "|"
+SERIES_PER_CHUNK = 400
+# Below this many series, worker processes cost more to start than they save.
+PARALLEL_MIN_SERIES = 1000
 
 
 def load_weekly_history(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -50,6 +53,17 @@ def horizon_weeks(con: duckdb.DuckDBPyConnection) -> int:
     ).fetchone()
     longest_days = float(row[0]) if row and row[0] is not None else 0.0
     return max(MIN_HORIZON_WEEKS, math.ceil(longest_days / 7) + 2)
+
+
+def chunk_count(history: pd.DataFrame) -> int:
+    """About SERIES_PER_CHUNK series per task: big enough to amortise a task, small enough to
+    keep both cores busy to the end."""
+    return max(1, math.ceil(history["unique_id"].nunique() / SERIES_PER_CHUNK))
+
+
+def active_pair_count(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute("select count(*) from marts.dim_dealer_skus where is_active").fetchone()
+    return int(row[0]) if row else 0
 
 
 def chunk_ids(history: pd.DataFrame, n_chunks: int) -> list[list[str]]:

@@ -150,7 +150,7 @@ def ingest_landing(
     """
     landing = Path(landing)
     ensure_schema(con)
-    result = IngestResult(run_id=run_id)
+    result = IngestResult(run_id=run_id, rows_accepted={feed.name: 0 for feed in FEEDS})
     run = _Run(con, run_id, as_of, result, progress, chunk_rows=chunk_rows)
     for feed, group in _discover(landing):
         if feed is not None and feed.name in ("dealer_skus", "sell_through"):

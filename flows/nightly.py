@@ -136,35 +136,46 @@ def forecast_chunk(history: pd.DataFrame, horizon: int) -> tuple[pd.DataFrame, p
     )
 
 
-def _forecast_task_runner():
+def forecast_task_runner(settings: RunSettings):
+    """Dask cluster when VMI_DASK_ADDRESS is set; worker processes for big nights; else inline.
+
+    Starting worker processes costs seconds, so small runs forecast in the flow's process.
+    """
     address = os.environ.get("VMI_DASK_ADDRESS")
     if address:
         from prefect_dask import DaskTaskRunner
 
         return DaskTaskRunner(address=address)
     workers = int(os.environ.get("VMI_FORECAST_WORKERS", os.cpu_count() or 1))
-    if workers > 1:
+    with connect(settings.warehouse) as con:
+        n_series = forecast_stage.active_pair_count(con)
+    if workers > 1 and n_series >= forecast_stage.PARALLEL_MIN_SERIES:
         return ProcessPoolTaskRunner(max_workers=workers)
     return ThreadPoolTaskRunner(max_workers=1)
 
 
-@flow(name="forecast-demand", task_runner=ThreadPoolTaskRunner(max_workers=1))
-def forecast_demand(history: pd.DataFrame, horizon: int, n_chunks: int):
-    """Fan the series out in chunks over the task runner and gather the results."""
+@task(cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
+def load_history(settings: RunSettings) -> tuple[pd.DataFrame, int]:
+    """Weekly demand per active pair (censored weeks as missing) and the horizon in weeks."""
+    with connect(settings.warehouse) as con:
+        return forecast_stage.load_weekly_history(con), forecast_stage.horizon_weeks(con)
+
+
+@flow(name="forecast-demand")
+def forecast_demand(settings: RunSettings) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Fan the series out in chunks over the task runner and gather the results.
+
+    Only the settings are a parameter: the history never travels through the Prefect API.
+    """
+    history, horizon = load_history(settings)
     futures = [
         forecast_chunk.submit(history[history["unique_id"].isin(ids)], horizon)
-        for ids in forecast_stage.chunk_ids(history, n_chunks)
+        for ids in forecast_stage.chunk_ids(history, forecast_stage.chunk_count(history))
     ]
     results = [f.result() for f in futures]
     forecasts = pd.concat([r[0] for r in results], ignore_index=True)
     diagnostics = pd.concat([r[1] for r in results], ignore_index=True)
-    return forecasts, diagnostics
-
-
-@task(cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
-def load_history(settings: RunSettings) -> tuple[pd.DataFrame, int]:
-    with connect(settings.warehouse) as con:
-        return forecast_stage.load_weekly_history(con), forecast_stage.horizon_weeks(con)
+    return forecasts, diagnostics, history["unique_id"].nunique()
 
 
 @task(cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
@@ -281,14 +292,13 @@ def nightly_replenishment(
             clock.add("dbt_core", started, nodes)
 
             started = time.perf_counter()
-            history, horizon = load_history(settings)
-            forecasts, diagnostics = forecast_demand.with_options(
-                task_runner=_forecast_task_runner()
-            )(history, horizon, n_chunks=max(2, (os.cpu_count() or 1) * 2))
+            forecasts, diagnostics, n_series = forecast_demand.with_options(
+                task_runner=forecast_task_runner(settings)
+            )(settings)
             forecast_out, accuracy = store_forecasts(
                 settings, run_id, run_as_of, forecasts, diagnostics
             )
-            clock.add("forecast", started, history["unique_id"].nunique())
+            clock.add("forecast", started, n_series)
 
             started = time.perf_counter()
             outputs = replenish(

@@ -143,10 +143,13 @@ def _as_strings(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _drop_empty_records(frame: pd.DataFrame) -> pd.DataFrame:
+    """Drop records whose every field is empty (blank lines, `,,,`): they carry no row.
+
+    A record of spaces is kept: it is a row, and its empty keys quarantine it.
+    """
     if frame.empty:
         return frame
-    stripped = frame.apply(lambda column: column.str.strip())
-    return frame[(stripped != "").any(axis=1)]
+    return frame[(frame != "").any(axis=1)]
 
 
 # --- CSV -------------------------------------------------------------------------------------
@@ -342,7 +345,7 @@ def _open_xlsx(path: Path, required_columns: Sequence[str]) -> Table:
     missing_by_sheet: list[str] = []
     for sheet_name, sheet in sheets.items():
         sheet = _as_strings(sheet)
-        filled = (sheet.apply(lambda column: column.str.strip()) != "").any(axis=1)
+        filled = (sheet != "").any(axis=1)
         if not filled.any():
             continue
         header_row = int(filled.to_numpy().argmax())  # first non-empty row is the header

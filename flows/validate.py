@@ -73,7 +73,7 @@ def coerce(feed: Feed, strings: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
     failures: list[pd.DataFrame] = []
     for column in feed.columns:
         if column.name in strings.columns:
-            text = strings[column.name].astype(object).fillna("").map(str).str.strip()
+            text = strings[column.name].astype(object).fillna("").str.strip()
         else:
             text = pd.Series("", index=strings.index, dtype=object)
         present = text != ""
@@ -112,13 +112,18 @@ def _to_number(
 
 
 def _to_date(text: pd.Series, present: pd.Series) -> tuple[pd.Series, pd.Series]:
-    matched = text.str.extract(_DATE.pattern)
-    iso = (matched[0] + "-" + matched[1] + "-" + matched[2]).where(
-        text.str.fullmatch(_DATE.pattern)
-    )
-    compact = text.str.fullmatch(_COMPACT_DATE.pattern)
-    iso = iso.where(~compact, text.str[:4] + "-" + text.str[4:6] + "-" + text.str[6:8])
-    values = pd.to_datetime(iso, format="%Y-%m-%d", errors="coerce")
+    # Fast path: plain ISO dates parse in C; only the other spellings go through the regex.
+    values = pd.to_datetime(text.where(present, None), format="%Y-%m-%d", errors="coerce")
+    other = present & values.isna()
+    if other.any():
+        rest = text[other]
+        matched = rest.str.extract(_DATE.pattern)
+        iso = (matched[0] + "-" + matched[1] + "-" + matched[2]).where(
+            rest.str.fullmatch(_DATE.pattern)
+        )
+        compact = rest.str.fullmatch(_COMPACT_DATE.pattern)
+        iso = iso.where(~compact, rest.str[:4] + "-" + rest.str[4:6] + "-" + rest.str[6:8])
+        values[other] = pd.to_datetime(iso, format="%Y-%m-%d", errors="coerce")
     bad = present & values.isna()
     return values, bad
 

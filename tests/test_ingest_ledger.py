@@ -196,3 +196,19 @@ def test_progress_reports_each_file(tmp_path):
     run(landing, duckdb.connect(), "r1", progress=messages.append)
     assert messages[-1] == "sell_through/a.csv: accepted (2 accepted, 0 quarantined)"
     assert len(messages) == 3
+
+
+def test_large_file_malformed_late_is_rejected_whole_after_earlier_chunks(tmp_path):
+    landing = make_landing(tmp_path)
+    lines = ["dealer_id,sku,date,qty_sold"]
+    lines += [f"D1,S1,2024-01-{day:02d},{day}" for day in range(1, 20)]
+    lines.append("D1,S1,2024-01-20,1,extra,fields")  # line 21, in the fifth chunk of 4
+    (landing / "sell_through" / "big.csv").write_text("\n".join(lines) + "\n")
+    con = duckdb.connect()
+    result = run(landing, con, "r1", chunk_rows=4)
+    entry = [e for e in result.files if e["path"] == "sell_through/big.csv"][0]
+    assert (entry["status"], entry["rows_read"]) == ("rejected", 0)
+    assert "line 21" in entry["reason"]
+    # Four chunks had been written inside the file's transaction: all rolled back.
+    assert count(con, "select count(*) from raw.sell_through") == 0
+    assert count(con, "select count(*) from raw.quarantine") == 0
