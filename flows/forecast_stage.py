@@ -50,7 +50,7 @@ def horizon_weeks(con: duckdb.DuckDBPyConnection) -> int:
         """select max(lead_time_days_used + 3 * coalesce(lead_time_sd_days_used, 0)
                       + review_period_days)
            from marts.dim_dealers"""
-    ).fetchone()
+    ).fetchall()[0]
     longest_days = float(row[0]) if row and row[0] is not None else 0.0
     return max(MIN_HORIZON_WEEKS, math.ceil(longest_days / 7) + 2)
 
@@ -62,7 +62,7 @@ def chunk_count(history: pd.DataFrame) -> int:
 
 
 def active_pair_count(con: duckdb.DuckDBPyConnection) -> int:
-    row = con.execute("select count(*) from marts.dim_dealer_skus where is_active").fetchone()
+    row = con.execute("select count(*) from marts.dim_dealer_skus where is_active").fetchall()[0]
     return int(row[0]) if row else 0
 
 

@@ -26,6 +26,7 @@ from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 from flows import forecast_stage, replenish_stage, runs
 from flows.artifacts import publish_artifacts
 from flows.dbt_build import run_dbt_build
+from flows.notify import notify_critical_alerts, notify_failure
 from flows.publish import publish_run, run_dir
 from flows.settings import RunSettings
 from flows.warehouse import connect, transaction
@@ -90,7 +91,13 @@ def ingest_and_validate(settings: RunSettings, run_id: str) -> dict:
     with connect(settings.warehouse) as con:
         rollback_run(con, run_id)
         result = ingest_landing(
-            settings.landing, con, run_id=run_id, as_of=settings.as_of, progress=logger.info
+            # Rows dated after today are impossible and quarantined; rows after a backfill's
+            # as-of are not: they are kept (the marts ignore them) so a later run can use them.
+            settings.landing,
+            con,
+            run_id=run_id,
+            as_of=None,
+            progress=logger.info,
         )
     return {
         "files": result.files,
@@ -263,7 +270,13 @@ def report_tables(settings: RunSettings, as_of: date) -> dict[str, pd.DataFrame]
         return load_report_tables(con, as_of)
 
 
-@flow(name="nightly-replenishment", log_prints=True)
+@flow(
+    name="nightly-replenishment",
+    log_prints=True,
+    on_failure=[notify_failure],
+    on_crashed=[notify_failure],
+    on_completion=[notify_critical_alerts],
+)
 def nightly_replenishment(
     landing: str,
     warehouse: str,
@@ -343,7 +356,7 @@ def _mark_failed(settings: RunSettings, run_id: str) -> None:
         with connect(settings.warehouse) as con:
             if con.execute(
                 "select count(*) from pipeline.runs where run_id = ?", [run_id]
-            ).fetchone()[0]:
+            ).fetchall()[0][0]:
                 runs.finish_run(con, run_id, "failed")
     except Exception:  # the original error matters more than the bookkeeping
         pass

@@ -167,3 +167,42 @@ def test_failed_dbt_test_fails_the_run_and_publishes_nothing(first_run, tmp_path
             con.execute("select status, count(*) from pipeline.runs group by 1").fetchall()
         )
     assert statuses.get("failed") == 1
+
+
+def test_approved_unshipped_lines_count_as_on_order_next_night(first_run, tmp_path):
+    """Two nights in a row never order the same need twice."""
+    from datetime import timedelta
+
+    from flows.approve import approve_run
+    from flows.nightly import nightly_replenishment
+
+    folder, landing, warehouse, _ = first_run
+    wh = tmp_path / "wh.duckdb"
+    shutil.copy(warehouse, wh)
+    out = tmp_path / "out"
+    day1 = date.fromisoformat(folder.name)
+    run1 = Path(
+        nightly_replenishment(landing=str(landing), warehouse=str(wh), out=str(out), as_of=day1)
+    )
+    approve_run(out, day1, None, approved_by="planner", warehouse=wh)
+    first = pd.read_csv(run1 / "suggestions.csv").set_index(["dealer_id", "sku"])
+    assert (run1 / "orders").is_dir() and any((run1 / "orders").iterdir())
+
+    # No shipment has left since the approval: the next night sees it as on order.
+    run2 = Path(
+        nightly_replenishment(
+            landing=str(landing), warehouse=str(wh), out=str(out), as_of=day1 + timedelta(days=1)
+        )
+    )
+    second = pd.read_csv(run2 / "suggestions.csv").set_index(["dealer_id", "sku"])
+    both = first.join(second, lsuffix="_1", rsuffix="_2", how="inner")
+    assert len(both) == len(first)
+    pd.testing.assert_series_equal(
+        both["on_order_2"], both["on_order_1"] + both["suggested_qty_1"], check_names=False
+    )
+    # What is left to order is the growth of the order-up-to level plus any need the first
+    # order could not cover (a max_qty override), never the old need again.
+    growth = (both["order_up_to_2"] - both["order_up_to_1"]).clip(lower=0)
+    uncovered = (both["raw_need_1"] - both["suggested_qty_1"]).clip(lower=0)
+    assert (both["raw_need_2"] <= growth + uncovered + 1e-6).all()
+    assert both["suggested_qty_2"].sum() < 0.5 * both["suggested_qty_1"].sum()

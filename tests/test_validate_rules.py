@@ -361,3 +361,61 @@ def test_data_docs_render_every_suite(tmp_path):
     assert index == project / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     pages = {page.stem for page in (index.parent / "expectations").glob("*.html")}
     assert pages == {feed.name for feed in FEEDS}
+
+
+def test_master_suites_check_ranges_uniqueness_and_membership():
+    from flows.feeds import DEALER_SKUS, DEALERS, SKUS
+
+    def run(feed, known_dealers=None, known_skus=None, **columns):
+        typed, type_failures = coerce(feed, strings(**columns))
+        assert type_failures.empty
+        return failures_of(
+            validate_frame(
+                feed,
+                typed.assign(source_file="m.csv"),
+                known_dealers=known_dealers,
+                known_skus=known_skus,
+                as_of=AS_OF,
+            )
+        )
+
+    assert run(
+        DEALERS,
+        dealer_id=["D1", "D2", "D2", "D4"],
+        dealer_name=["a"] * 4,
+        region=["r"] * 4,
+        territory=["t"] * 4,
+        lead_time_days=["7", "400", "7", "7"],
+        lead_time_sd_days=["1", "1", "1", "-1"],
+        review_period_days=["7", "7", "7", "0"],
+    ) == [
+        (3, "duplicate_key", "dealer_id"),
+        (3, "lead_time_range", "lead_time_days"),
+        (4, "duplicate_key", "dealer_id"),
+        (5, "lead_time_range", "lead_time_sd_days"),
+        (5, "review_period_range", "review_period_days"),
+    ]
+    assert run(
+        SKUS,
+        sku=["S1", "S2", "S3"],
+        description=["d"] * 3,
+        category=["c"] * 3,
+        unit_cost=["1", "1", "1"],
+        pack_size=["6", "0", "1"],
+        moq=["0", "0", "0"],
+        abc_class=["A", "", "Z"],
+    ) == [(3, "pack_size_range", "pack_size"), (4, "abc_class", "abc_class")]
+    assert run(
+        DEALER_SKUS,
+        known_dealers=["D1"],
+        known_skus=["S1", "S2"],
+        dealer_id=["D1", "D1", "D9"],
+        sku=["S1", "S2", "S1"],
+        service_level=["0.95", "1", ""],
+        min_qty=["2", "5", ""],
+        max_qty=["10", "4", ""],
+    ) == [
+        (3, "min_max_order", "max_qty"),
+        (3, "service_level_range", "service_level"),
+        (4, "unknown_dealer", "dealer_id"),
+    ]

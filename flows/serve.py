@@ -1,0 +1,176 @@
+"""Run dealer-vmi on a schedule on one machine: Prefect server, work pool, deployments, worker.
+
+    python -m flows.serve            # or: make serve
+
+starts `prefect server start` on loopback (unless `--api-url` names a running server), creates
+the process work pool `vmi-process` with concurrency limit 1, deploys every deployment of
+prefect.yaml with the paths from VMI_LANDING / VMI_WAREHOUSE_FILE / VMI_OUT, and runs a worker
+in the foreground until Ctrl-C, which stops what it started. docs/operations.md is the runbook.
+
+The functions are also what the end-to-end test uses to stand the same setup up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+POOL = "vmi-process"
+PATH_VARIABLES = ("VMI_LANDING", "VMI_WAREHOUSE_FILE", "VMI_OUT")
+PREFECT = [sys.executable, "-m", "prefect"]
+
+
+def prefect_env(api_url: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for Prefect commands and the worker: this API, this project."""
+    env = dict(os.environ if base is None else base)
+    env["PREFECT_API_URL"] = api_url
+    env.setdefault("VMI_PROJECT_DIR", str(PROJECT_DIR))
+    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    env.setdefault("DO_NOT_TRACK", "1")
+    return env
+
+
+def start_server(host: str, port: int, env: Mapping[str, str], log_file: Path) -> subprocess.Popen:
+    """`prefect server start` in its own process group (so it can be stopped with its children)."""
+    env = dict(env)
+    env.pop("PREFECT_API_URL", None)  # the server must not talk to another server
+    return _spawn(
+        [*PREFECT, "server", "start", "--host", host, "--port", str(port)],
+        env,
+        log_file,
+    )
+
+
+def wait_healthy(
+    api_url: str, timeout: float = 90.0, process: subprocess.Popen | None = None
+) -> None:
+    """Poll `<api>/health` until it answers; raise if `process` exits or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"prefect server exited with code {process.returncode}")
+        try:
+            if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no Prefect API at {api_url} after {timeout:.0f} s")
+        time.sleep(0.25)  # between polls; the deadline above bounds the wait
+
+
+def create_pool(env: Mapping[str, str], name: str = POOL, concurrency_limit: int = 1) -> None:
+    """Create (or update) the process work pool and cap it at `concurrency_limit` flow runs."""
+    _prefect(["work-pool", "create", name, "--type", "process", "--overwrite"], env)
+    _prefect(["work-pool", "set-concurrency-limit", name, str(concurrency_limit)], env)
+
+
+def deploy(env: Mapping[str, str], names: list[str] | None = None) -> str:
+    """`prefect --no-prompt deploy` from prefect.yaml (every deployment unless `names`)."""
+    missing = [v for v in PATH_VARIABLES if not env.get(v)]
+    if missing:
+        raise RuntimeError(
+            f"set {', '.join(missing)} before deploying: prefect.yaml reads the paths from them"
+        )
+    selection = [a for n in names for a in ("-n", n)] if names else ["--all"]
+    return _prefect(["--no-prompt", "deploy", *selection], env)
+
+
+def start_worker(env: Mapping[str, str], log_file: Path, pool: str = POOL) -> subprocess.Popen:
+    """`prefect worker start --pool <pool>` in its own process group."""
+    return _spawn([*PREFECT, "worker", "start", "--pool", pool], env, log_file)
+
+
+def stop(process: subprocess.Popen | None, timeout: float = 20.0) -> None:
+    """Stop a process started here and every child of its group: SIGTERM, then SIGKILL."""
+    if process is None or process.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _spawn(args: list[str], env: Mapping[str, str], log_file: Path) -> subprocess.Popen:
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "ab") as log:
+        return subprocess.Popen(
+            args,
+            cwd=PROJECT_DIR,
+            env=dict(env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _prefect(args: list[str], env: Mapping[str, str]) -> str:
+    done = subprocess.run(
+        [*PREFECT, *args],
+        cwd=PROJECT_DIR,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"prefect {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+        )
+    return done.stdout
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=4200)
+    parser.add_argument(
+        "--api-url", help="use this running Prefect API instead of starting a server"
+    )
+    parser.add_argument(
+        "--logs",
+        type=Path,
+        default=Path(os.environ.get("PREFECT_HOME", "~/.prefect")).expanduser() / "vmi-logs",
+        help="folder for server.log and worker.log",
+    )
+    args = parser.parse_args(argv)
+    api_url = args.api_url or f"http://{args.host}:{args.port}/api"
+    env = prefect_env(api_url)
+    server = worker = None
+    try:
+        if not args.api_url:
+            server = start_server(args.host, args.port, env, args.logs / "server.log")
+            print(f"prefect server starting at {api_url} (log: {args.logs / 'server.log'})")
+        wait_healthy(api_url, process=server)
+        create_pool(env)
+        print(deploy(env))
+        worker = start_worker(env, args.logs / "worker.log")
+        print(f"worker polling pool {POOL} (log: {args.logs / 'worker.log'}); Ctrl-C stops")
+        return worker.wait()
+    except KeyboardInterrupt:
+        return 0
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"serve: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stop(worker)
+        stop(server)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
