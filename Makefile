@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO := demo
 
-.PHONY: demo test test-fast lint bench browser clean
+.PHONY: demo test test-fast lint bench browser clean serve
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,3 +39,12 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(DEMO) dbt_project/target dbt_project/logs .pytest_cache
+
+# Prefect server + work pool + deployments + worker (docs/operations.md); Ctrl-C stops it.
+# Paths default to the demo folders (`make demo` first) unless VMI_* are set.
+serve: $(STAMP)
+	VMI_LANDING=$${VMI_LANDING:-$(CURDIR)/$(DEMO)/landing} \
+	VMI_WAREHOUSE_FILE=$${VMI_WAREHOUSE_FILE:-$(CURDIR)/$(DEMO)/warehouse.duckdb} \
+	VMI_OUT=$${VMI_OUT:-$(CURDIR)/$(DEMO)/out} \
+	VMI_PROJECT_DIR=$(CURDIR) \
+	$(PY) -m flows.serve

@@ -18,7 +18,9 @@ Every value reaches DuckDB as a bound parameter or through a registered DataFram
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -132,7 +134,8 @@ def ingest_landing(
     ----------
     landing
         Folder with master/, sell_through/, inventory/, shipments/ (DESIGN.md "Landing folder").
-        Hidden files, sub-folders and files outside those folders are ignored.
+        Hidden files, sub-folders and files outside those folders are ignored. A feed folder
+        that is absent holds no files.
     con
         Open warehouse connection (flows.warehouse.connect); raw tables are created if missing.
     run_id
@@ -147,12 +150,24 @@ def ingest_landing(
     Returns
     -------
     IngestResult
+
+    Raises
+    ------
+    OSError
+        The landing folder is missing, or a feed folder exists but cannot be listed
+        (permission denied, I/O error, a dangling symlink standing for an unmounted share).
+        Every folder is listed before the first file is read, so nothing has been written
+        then; the flow task retries such faults and fails the run after its retries.
     """
     landing = Path(landing)
+    if not landing.is_dir():
+        # An unmounted share looks like this too: fail (and retry), never ingest "nothing".
+        raise FileNotFoundError(errno.ENOENT, "landing folder not found", str(landing))
     ensure_schema(con)
     result = IngestResult(run_id=run_id, rows_accepted={feed.name: 0 for feed in FEEDS})
     run = _Run(con, run_id, as_of, result, progress, chunk_rows=chunk_rows)
-    for feed, group in _discover(landing):
+    # List every folder first: an unlistable one fails the run before anything is written.
+    for feed, group in list(_discover(landing)):
         if feed is not None and feed.name in ("dealer_skus", "sell_through"):
             _refresh_known(run)
         for path in group:
@@ -188,16 +203,34 @@ def newest_feed_date(con: duckdb.DuckDBPyConnection) -> date | None:
 
 
 def _visible_files(folder: Path) -> list[Path]:
-    if not folder.is_dir():
+    """The feed files of one landing folder, by name.
+
+    A folder that is simply absent holds no files. A folder that exists but cannot be listed
+    (no permission, an I/O error, a symlink whose target is gone: a share that is not mounted)
+    raises OSError: the run must fail and be retried, not quietly see an empty feed and go
+    stale. A file entry whose link target is gone is kept, so it is reported as unreadable.
+    """
+    if not os.path.lexists(folder):
         return []
-    return sorted(
-        (
-            path
-            for path in folder.iterdir()
-            if path.is_file() and not path.name.startswith((".", "~$"))
-        ),
-        key=lambda path: path.name,
-    )
+    if folder.is_symlink() and not folder.exists():
+        raise FileNotFoundError(
+            errno.ENOENT,
+            f"feed folder is a link to {os.readlink(folder)}, which is not there "
+            "(share not mounted?)",
+            str(folder),
+        )
+    if not folder.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "feed folder is not a folder", str(folder))
+    with os.scandir(folder) as entries:  # PermissionError / OSError propagate on purpose
+        names = [entry.name for entry in entries]
+    files = []
+    for name in names:
+        path = folder / name
+        if name.startswith((".", "~$")):
+            continue
+        if path.is_file() or (path.is_symlink() and not path.exists()):
+            files.append(path)
+    return sorted(files, key=lambda path: path.name)
 
 
 def _discover(landing: Path) -> Iterator[tuple[Feed | None, list[Path]]]:

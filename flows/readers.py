@@ -35,6 +35,8 @@ class FileFacts:
     sha256: str
     size_bytes: int
     is_utf8: bool
+    # Offset of the first byte that is not valid UTF-8 (None when the file is UTF-8).
+    bad_utf8_offset: int | None = None
 
 
 @dataclass
@@ -63,23 +65,25 @@ def file_facts(path: Path) -> FileFacts:
     """sha256 of the bytes and whether they decode as UTF-8, in one streaming pass."""
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
-    is_utf8 = True
+    bad_offset: int | None = None
     size = 0
     with path.open("rb") as handle:
         while block := handle.read(_READ_BLOCK):
             digest.update(block)
-            size += len(block)
-            if is_utf8:
+            if bad_offset is None:
+                # Bytes of a character split across blocks wait in the decoder.
+                pending = len(decoder.getstate()[0])
                 try:
                     decoder.decode(block)
-                except UnicodeDecodeError:
-                    is_utf8 = False
-    if is_utf8:
+                except UnicodeDecodeError as exc:
+                    bad_offset = max(size - pending + exc.start, 0)
+            size += len(block)
+    if bad_offset is None:
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            is_utf8 = False
-    return FileFacts(digest.hexdigest(), size, is_utf8)
+            bad_offset = size - len(decoder.getstate()[0])
+    return FileFacts(digest.hexdigest(), size, bad_offset is None, bad_offset)
 
 
 def open_table(
@@ -170,7 +174,30 @@ def detect_encoding(path: Path, facts: FileFacts) -> tuple[str, str | None]:
     if len(plausible) == 1:
         codec = plausible[0]
         return codec, f"decoded as {codec.upper()}"
-    raise FileRejected("cannot decode as UTF-8 (looks like Big5/GB18030?)")
+    where = _describe_offset(path, facts.bad_utf8_offset)
+    if plausible:
+        raise FileRejected(
+            f"cannot decode as UTF-8 ({where}); it reads as GB18030 and as Big5 alike, "
+            "so it is not guessed: please send UTF-8"
+        )
+    raise FileRejected(
+        f"cannot decode as UTF-8 ({where}); not GB18030 or Big5 either: please send UTF-8"
+    )
+
+
+def _describe_offset(path: Path, offset: int | None) -> str:
+    """`invalid byte 0xFC on line 2` for the first byte that is not UTF-8."""
+    if offset is None:
+        return "invalid bytes"
+    newlines = 0
+    with path.open("rb") as handle:
+        remaining = offset
+        while remaining > 0 and (block := handle.read(min(_READ_BLOCK, remaining))):
+            newlines += block.count(b"\n")
+            remaining -= len(block)
+        byte = handle.read(1)
+    shown = f"0x{byte[0]:02X}" if byte else "end of file"
+    return f"invalid byte {shown} on line {newlines + 1}"
 
 
 def _plausible_legacy(path: Path, codec: str) -> bool:

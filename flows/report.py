@@ -240,7 +240,10 @@ def exceptions_frame(lines: pd.DataFrame, alerts: pd.DataFrame) -> pd.DataFrame:
                         on=["dealer_id", "sku"], how="left")
     dealer_value = lines.groupby("dealer_id")["value"].sum()
     dealer_level = pair["sku"].eq("")
-    pair.loc[dealer_level, "value"] = pair.loc[dealer_level, "dealer_id"].map(dealer_value)
+    if dealer_level.any():
+        pair.loc[dealer_level, "value"] = (
+            pair.loc[dealer_level, "dealer_id"].map(dealer_value).astype(float)
+        )
     names = lines.drop_duplicates("dealer_id").set_index("dealer_id")["dealer_name"]
     pair["dealer_name"] = pair["dealer_name"].fillna(pair["dealer_id"].map(names)).fillna("")
     pair["description"] = pair["description"].fillna("")

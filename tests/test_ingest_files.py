@@ -137,7 +137,8 @@ def test_undecodable_bytes_are_rejected_never_garbled(tmp_path):
     assert entry["status"] == "rejected"
     assert entry["rows_read"] == 0
     assert entry["reason"] == (
-        "sell_through/latin.csv: cannot decode as UTF-8 (looks like Big5/GB18030?)"
+        "sell_through/latin.csv: cannot decode as UTF-8 (invalid byte 0xFC on line 2); "
+        "not GB18030 or Big5 either: please send UTF-8"
     )
     assert sales_rows(con) == []
 
@@ -327,5 +328,29 @@ def test_legacy_bytes_that_read_as_both_scripts_are_rejected_not_guessed(tmp_pat
     result, con = ingest(landing)
     entry = entry_for(result, "sell_through/short.csv")
     assert entry["status"] == "rejected"
-    assert entry["reason"].endswith("cannot decode as UTF-8 (looks like Big5/GB18030?)")
+    assert entry["reason"] == (
+        "sell_through/short.csv: cannot decode as UTF-8 (invalid byte 0xB2 on line 2); "
+        "it reads as GB18030 and as Big5 alike, so it is not guessed: please send UTF-8"
+    )
     assert sales_rows(con) == []
+
+
+def test_utf8_check_streams_across_blocks_and_finds_the_first_bad_byte(tmp_path, monkeypatch):
+    import flows.readers as readers
+
+    # Tiny read blocks: multi-byte characters straddle block boundaries.
+    monkeypatch.setattr(readers, "_READ_BLOCK", 5)
+    good = "id,name\n1,台北市中山區\n2,Zürich\n".encode()
+    (tmp_path / "good.csv").write_bytes(good)
+    facts = readers.file_facts(tmp_path / "good.csv")
+    assert (facts.is_utf8, facts.bad_utf8_offset, facts.size_bytes) == (True, None, len(good))
+
+    bad = good + b"3,M\xfcller\n"
+    (tmp_path / "bad.csv").write_bytes(bad)
+    facts = readers.file_facts(tmp_path / "bad.csv")
+    assert (facts.is_utf8, facts.bad_utf8_offset) == (False, bad.index(b"\xfc"))
+
+    cut = good + "台".encode()[:2]  # a character cut off by the end of the file
+    (tmp_path / "cut.csv").write_bytes(cut)
+    facts = readers.file_facts(tmp_path / "cut.csv")
+    assert (facts.is_utf8, facts.bad_utf8_offset) == (False, len(good))

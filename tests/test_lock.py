@@ -1,4 +1,4 @@
-"""One writer per warehouse: a second `vmi run` on a held warehouse exits at once, writing nothing."""
+"""One writer per warehouse: a second run on a held warehouse exits at once and writes nothing."""
 
 from __future__ import annotations
 
@@ -14,9 +14,7 @@ from flows import runs
 from flows.warehouse import connect
 
 
-def test_second_run_on_a_held_warehouse_fails_clearly_and_writes_nothing(
-    prefect_api, tmp_path
-):
+def test_second_run_on_a_held_warehouse_fails_clearly_and_writes_nothing(prefect_api, tmp_path):
     from sampledata import generate
 
     landing = tmp_path / "landing"

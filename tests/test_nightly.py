@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from datetime import date
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -26,6 +28,25 @@ QUARANTINE_COLUMNS = "run_id, source_file, line, rule, column, value, raw_record
 FORECAST_COLUMNS = "dealer_id, sku, week_start, yhat, yhat_lo, yhat_hi, model".split(", ")
 
 
+CORRUPTED_FILE = "sell_through/D001_corrected.csv"
+BROKEN_FILE = "sell_through/D002_broken.parquet"
+
+
+def corrupt_one_feed(landing: Path) -> None:
+    """One partly bad CSV (a non-number, an unknown SKU) and one unreadable Parquet file."""
+    source = sorted((landing / "sell_through").glob("D001_*.csv"))[-1]
+    lines = source.read_text().splitlines()
+    header = lines[0].split(",")
+    qty_col, sku_col = header.index("qty_sold"), header.index("sku")
+    bad_qty = lines[1].split(",")
+    bad_qty[qty_col] = "lots"
+    bad_sku = lines[2].split(",")
+    bad_sku[sku_col] = "NO-SUCH-SKU"
+    lines = [lines[0], ",".join(bad_qty), ",".join(bad_sku), lines[3]]
+    (landing / CORRUPTED_FILE).write_text("\n".join(lines) + "\n")
+    (landing / BROKEN_FILE).write_bytes(b"PAR1 this is not a parquet file at all")
+
+
 @pytest.fixture(scope="module")
 def first_run(prefect_api, small_landing, tmp_path_factory):
     from flows.nightly import nightly_replenishment
@@ -33,9 +54,18 @@ def first_run(prefect_api, small_landing, tmp_path_factory):
     base = tmp_path_factory.mktemp("run")
     landing = base / "landing"
     shutil.copytree(small_landing, landing)
+    corrupt_one_feed(landing)
     warehouse = base / "warehouse.duckdb"
     out = base / "out"
-    folder = nightly_replenishment(landing=str(landing), warehouse=str(warehouse), out=str(out))
+    saved = os.environ.get("VMI_DBT_NODES_AS_TASKS")
+    os.environ["VMI_DBT_NODES_AS_TASKS"] = "1"  # every dbt node as a Prefect task
+    try:
+        folder = nightly_replenishment(landing=str(landing), warehouse=str(warehouse), out=str(out))
+    finally:
+        if saved is None:
+            os.environ.pop("VMI_DBT_NODES_AS_TASKS")
+        else:
+            os.environ["VMI_DBT_NODES_AS_TASKS"] = saved
     return Path(folder), landing, warehouse, out
 
 
@@ -206,3 +236,86 @@ def test_approved_unshipped_lines_count_as_on_order_next_night(first_run, tmp_pa
     uncovered = (both["raw_need_1"] - both["suggested_qty_1"]).clip(lower=0)
     assert (both["raw_need_2"] <= growth + uncovered + 1e-6).all()
     assert both["suggested_qty_2"].sum() < 0.5 * both["suggested_qty_1"].sum()
+
+
+def test_every_suggestion_recomputes_from_its_own_columns(first_run):
+    """Recompute each line independently with scipy: z, sigma over P, order-up-to, rounding."""
+    from scipy import stats
+
+    folder, landing, warehouse, _ = first_run
+    s = pd.read_csv(folder / "suggestions.csv")
+    overrides = pd.read_csv(landing / "master" / "dealer_skus.csv")
+    overrides.columns = [c.strip().lower() for c in overrides.columns]
+    s = s.merge(
+        overrides[["dealer_id", "sku", "min_qty", "max_qty", "service_level"]],
+        on=["dealer_id", "sku"],
+        how="left",
+        suffixes=("", "_override"),
+    )
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        sigma_week = con.execute(
+            "select dealer_id, sku, sigma from pipeline.forecast_accuracy where run_id = ?",
+            [s["run_id"].iloc[0]],
+        ).df()
+    s = s.merge(sigma_week, on=["dealer_id", "sku"], how="left")
+
+    overridden = s["service_level_override"].notna()
+    assert (s.loc[overridden, "service_level"] == s.loc[overridden, "service_level_override"]).all()
+    P = s["lead_time_days"] + s["review_period_days"]
+    assert np.allclose(s["protection_days"], P)
+    assert np.allclose(s["demand_over_protection"], s["avg_daily_demand"] * P, rtol=1e-9, atol=1e-9)
+    assert np.allclose(s["z"], stats.norm.ppf(s["service_level"]))
+    sigma_d = s["sigma"].fillna(0) / np.sqrt(7)
+    sigma_p = np.sqrt(P * sigma_d**2 + s["avg_daily_demand"] ** 2 * s["lead_time_sd_days"] ** 2)
+    assert np.allclose(s["sigma_over_protection"], sigma_p, rtol=1e-9, atol=1e-9)
+
+    D, SL, var = s["demand_over_protection"], s["service_level"], sigma_p**2
+    out = np.where(
+        s["reason"].str.contains("Poisson"),
+        stats.poisson.ppf(SL, D),
+        np.where(
+            s["reason"].str.contains("negative binomial"),
+            stats.nbinom.ppf(SL, D**2 / (var - D).where(var > D), (D / var).where(var > D)),
+            D + s["z"] * sigma_p,
+        ),
+    )
+    # Safety stock is the policy's own cover above the forecast, before any min override.
+    assert np.allclose(s["safety_stock"], out - D, rtol=1e-9, atol=1e-9)
+    out = np.where(s["min_qty"].notna() & (s["min_qty"] > out), s["min_qty"], out)
+    assert np.allclose(s["order_up_to"], out, rtol=1e-9, atol=1e-9)
+    raw = np.maximum(0.0, out - s["inventory_position"])
+    assert np.allclose(s["raw_need"], raw, rtol=1e-9, atol=1e-9)
+
+    pack, moq = s["pack_size"], s["moq"]
+    packs = np.ceil(raw / pack - 1e-9) * pack
+    moq_units = np.ceil(moq / pack - 1e-9) * pack
+    qty = np.where(packs > 0, np.maximum(packs, moq_units), 0)
+    room = np.maximum(0, np.floor((s["max_qty"] - s["inventory_position"]) / pack + 1e-9) * pack)
+    capped = s["max_qty"].notna() & (qty > room)
+    qty = np.where(capped, np.where(room < moq_units, 0, room), qty)
+    mismatched = s[s["suggested_qty"] != qty]
+    assert mismatched.empty, mismatched[["dealer_id", "sku", "raw_need", "suggested_qty", "reason"]]
+
+
+def test_a_corrupted_feed_is_quarantined_and_the_rest_still_publishes(first_run):
+    folder, _, _, _ = first_run
+    summary = json.loads((folder / "run_summary.json").read_text())
+    files = {f["path"]: f for f in summary["files"]}
+    partial = files[CORRUPTED_FILE]
+    assert partial["status"] == "partial"
+    assert (partial["rows_read"], partial["rows_accepted"], partial["rows_quarantined"]) == (
+        3,
+        1,
+        2,
+    )
+    broken = files[BROKEN_FILE]
+    assert broken["status"] == "rejected" and "D002_broken.parquet" in broken["reason"]
+    quarantine = pd.read_csv(folder / "quarantine.csv")
+    mine = quarantine[quarantine["source_file"] == CORRUPTED_FILE].sort_values("line")
+    assert mine["line"].tolist() == [2, 3]
+    assert mine["column"].tolist() == ["qty_sold", "sku"]
+    assert mine["value"].tolist() == ["lots", "NO-SUCH-SKU"]
+    alerts = pd.read_csv(folder / "alerts.csv")
+    assert (alerts["alert_type"] == "feed_rejected").sum() >= 1
+    others = [f for p, f in files.items() if p not in (CORRUPTED_FILE, BROKEN_FILE)]
+    assert others and all(f["status"] == "accepted" for f in others)

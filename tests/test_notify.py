@@ -99,9 +99,8 @@ def test_failed_nightly_run_posts_failure_notice_with_its_flow_run_id(
     prefect_api, receiver, tmp_path
 ):
     """The real nightly flow, failing fast on a landing with master data but no feed rows."""
-    from sampledata import generate
-
     from flows.nightly import nightly_replenishment
+    from sampledata import generate
 
     full = tmp_path / "full"
     generate(full, dealers=2, skus=3, days=40, start=None, seed=3)
@@ -121,7 +120,9 @@ def test_failed_nightly_run_posts_failure_notice_with_its_flow_run_id(
     assert notice["flow_name"] == "nightly-replenishment"
     assert "no sell-through or inventory rows" in notice["message"]
     assert notice["flow_run_id"] in notice["flow_run_url"]
-    assert not (tmp_path / "out" / "runs").exists() or not any((tmp_path / "out" / "runs").iterdir())
+    assert not (tmp_path / "out" / "runs").exists() or not any(
+        (tmp_path / "out" / "runs").iterdir()
+    )
 
 
 def test_completed_run_with_critical_alerts_posts_counts_and_report(

@@ -371,3 +371,15 @@ def test_size_with_20000_lines(tmp_path: Path) -> None:
     assert data["n"] == 20_000 and len(data["hist"][19_999]) == 104
     # Not a speed figure: a guard that the page stays mailable (no per-row DOM, gzip blob).
     assert size < 12e6
+
+
+def test_exceptions_without_dealer_level_alerts_keep_line_values():
+    from flows.report import exceptions_frame
+
+    lines = pd.DataFrame({"dealer_id": ["D1", "D1"], "sku": ["A", "B"], "dealer_name": ["One", "One"],
+                          "description": ["a", "b"], "value": [10.0, 30.0], "stock_value": [1.0, 2.0]})
+    alerts = pd.DataFrame({"alert_type": ["stockout", "overstock"], "severity": ["critical", "info"],
+                           "dealer_id": ["D1", "D1"], "sku": ["A", "B"], "message": ["m", "n"]})
+    out = exceptions_frame(lines, alerts)
+    assert out["sku"].tolist() == ["A", "B"]  # critical first, whatever the value
+    assert out["value"].tolist() == [10.0, 30.0]
