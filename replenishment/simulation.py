@@ -503,9 +503,8 @@ class _SesForecaster(_Forecaster):
         """(n, total_weeks) multiplicative index per pair: observed weeks, then future ones."""
         sales, observed = self.sales, ~self.censored
         n_weeks = sales.shape[1]
-        recent = np.where(observed, sales, np.nan)[:, -52:]
-        with np.errstate(invalid="ignore"):
-            base = np.nan_to_num(np.nanmean(recent, axis=1), nan=0.0)
+        seen = observed[:, -52:]
+        base = (sales[:, -52:] * seen).sum(axis=1) / np.maximum(seen.sum(axis=1), 1)
         index = np.ones((self.sim.n, total_weeks))
         for category in np.unique(self.sim.category):
             members = self.sim.category == category
