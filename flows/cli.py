@@ -132,9 +132,12 @@ def simulate(
     """Closed-loop backtest of the policy against an ERP min/max baseline."""
     from replenishment.simulation import simulate as run_simulation
 
-    result = run_simulation(
-        weeks=weeks, dealers=dealers, skus=skus, seed=seed, service_level=service_level
-    )
+    try:
+        result = run_simulation(
+            weeks=weeks, dealers=dealers, skus=skus, seed=seed, service_level=service_level
+        )
+    except ValueError as exc:
+        _fail(str(exc), EXIT_USAGE)
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(result, indent=2) + "\n")
     for side in ("policy", "baseline"):

@@ -95,3 +95,40 @@ def test_generate_writes_a_landing_folder(tmp_path, seed):
     assert result.returncode == 0, result.stderr
     assert (out / "master" / "dealers.csv").is_file()
     assert any((out / "sell_through").iterdir())
+
+
+def test_simulate_writes_design_json(tmp_path):
+    import json
+
+    target = tmp_path / "sim.json"
+    result = vmi(
+        "simulate",
+        "--weeks",
+        "8",
+        "--dealers",
+        "2",
+        "--skus",
+        "6",
+        "--seed",
+        "3",
+        "--json",
+        str(target),
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(target.read_text())
+    assert set(data) == {"target_service_level", "weeks", "seed", "series", "policy", "baseline"}
+    for side in ("policy", "baseline"):
+        assert set(data[side]) >= {
+            "fill_rate",
+            "cycle_service_level",
+            "avg_on_hand_units",
+            "avg_on_hand_value",
+            "stockout_days",
+        }
+        assert 0.0 <= data[side]["fill_rate"] <= 1.0
+    assert data["weeks"] == 8 and data["seed"] == 3
+
+
+def test_simulate_rejects_an_impossible_service_level(tmp_path):
+    result = vmi("simulate", "--service-level", "1.5", "--json", str(tmp_path / "x.json"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
