@@ -167,6 +167,7 @@ def approve(
     import getpass
 
     from flows.approve import ApprovalError, approve_run
+    from flows.exports import write_dealer_exports
 
     day = _parse_date(as_of, "--as-of")
     try:
@@ -175,7 +176,20 @@ def approve(
         )
     except (ApprovalError, FileNotFoundError) as exc:
         _fail(str(exc), EXIT_USAGE)
-    typer.echo(str(result))
+    exports = write_dealer_exports(result.run_dir)
+    typer.echo(
+        f"approved {result.lines} lines ({result.changed} changed, {result.held} held, "
+        f"{result.units:,.0f} units) by {result.approved_by}; "
+        f"{len(result.order_files)} dealer order files in {result.run_dir / 'orders'}"
+    )
+    if result.warehouse is not None:
+        typer.echo(
+            f"recorded {result.warehouse_rows} lines in {result.warehouse} (on order from now)"
+        )
+    typer.echo(
+        f"dealer exports (CSV + XLSX with stock cover): {len(exports)} files in "
+        f"{result.run_dir / 'exports'}"
+    )
 
 
 @app.command()

@@ -132,3 +132,38 @@ def test_simulate_writes_design_json(tmp_path):
 def test_simulate_rejects_an_impossible_service_level(tmp_path):
     result = vmi("simulate", "--service-level", "1.5", "--json", str(tmp_path / "x.json"))
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_approve_from_the_command_line(tmp_path):
+    import pandas as pd
+
+    from test_report import make_run_folder
+
+    run_dir = make_run_folder(tmp_path / "out", "2025-06-30")
+    lines = pd.read_csv(run_dir / "suggestions.csv")
+    first = lines.iloc[0]
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"dealer_id,sku,qty,note\n{first.dealer_id},{first.sku},-3,oops\n")
+    result = vmi(
+        "approve", "--out", str(tmp_path / "out"), "--as-of", "2025-06-30", "--overrides", str(bad)
+    )
+    assert_usage_error(result, "bad.csv", "line 2", "qty")
+    assert not (run_dir / "orders").exists()
+
+    good = tmp_path / "good.csv"
+    good.write_text(f"dealer_id,sku,hold,note\n{first.dealer_id},{first.sku},true,promo ends\n")
+    result = vmi(
+        "approve",
+        "--out",
+        str(tmp_path / "out"),
+        "--as-of",
+        "2025-06-30",
+        "--overrides",
+        str(good),
+        "--approved-by",
+        "ana",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "by ana" in result.stdout
+    assert any((run_dir / "orders").glob("*.csv"))
+    assert any((run_dir / "exports").glob("*.xlsx"))
