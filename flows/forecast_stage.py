@@ -47,9 +47,9 @@ def load_weekly_history(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def horizon_weeks(con: duckdb.DuckDBPyConnection) -> int:
     """Enough weeks to cover the longest protection interval (lead time + review period)."""
     row = con.execute(
-        """select max(lead_time_days_used + 3 * coalesce(lead_time_sd_days_used, 0)
-                      + review_period_days)
-           from marts.dim_dealers"""
+        """select max(p.lead_time_days_used + 3 * coalesce(p.lead_time_sd_days_used, 0)
+                      + d.review_period_days)
+           from marts.dim_dealer_skus p join marts.dim_dealers d using (dealer_id)"""
     ).fetchall()[0]
     longest_days = float(row[0]) if row and row[0] is not None else 0.0
     return max(MIN_HORIZON_WEEKS, math.ceil(longest_days / 7) + 2)

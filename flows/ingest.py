@@ -62,6 +62,9 @@ class IngestResult:
         Accepted rows per feed name.
     warnings
         Run-level remarks (e.g. no master data known, so membership rules were skipped).
+    validations
+        The GX validation results of the run, trimmed to counts and sample values (one per
+        validated batch or chunk), for `flows.validate.build_data_docs`.
     """
 
     run_id: str
@@ -69,6 +72,7 @@ class IngestResult:
     quarantine: pd.DataFrame = field(default_factory=_empty_quarantine)
     rows_accepted: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    validations: list = field(default_factory=list, repr=False)
 
     @property
     def rows_read(self) -> int:
@@ -377,6 +381,7 @@ def _flush(run: _Run) -> None:
         known_dealers=run.known_dealers,
         known_skus=run.known_skus,
         as_of=run.as_of,
+        keep_results=run.result.validations,
     )
     positions = failures["row"].to_numpy(dtype=int)
     failures = failures.assign(row=list(checked.index[positions]))
@@ -435,6 +440,7 @@ def _stream_large_file(
                     known_dealers=run.known_dealers,
                     known_skus=run.known_skus,
                     as_of=run.as_of,
+                    keep_results=run.result.validations,
                 )
                 failures = first_failures(pd.concat([type_failures, failures], ignore_index=True))
                 accepted = typed[~typed.index.isin(set(failures["row"].tolist()))]

@@ -32,8 +32,8 @@ def load_positions(con: duckdb.DuckDBPyConnection, config: PolicyConfig) -> pd.D
     positions = con.execute(
         """
         select p.dealer_id, p.sku, p.on_hand, p.in_transit, p.on_order, p.backorders,
-               d.lead_time_days_used as lead_time_days,
-               d.lead_time_sd_days_used as lead_time_sd_days,
+               ds.lead_time_days_used as lead_time_days,
+               ds.lead_time_sd_days_used as lead_time_sd_days,
                d.review_period_days, d.region,
                s.pack_size, s.moq, s.unit_cost, s.abc_class,
                ds.service_level, ds.min_qty, ds.max_qty

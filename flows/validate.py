@@ -16,8 +16,9 @@ expectations in file order.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from datetime import date
+import shutil
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -207,6 +208,7 @@ def validate_frame(
     known_skus: Iterable[str] | None,
     as_of: date | None,
     project_root: Path = PROJECT_ROOT,
+    keep_results: list | None = None,
 ) -> pd.DataFrame:
     """Run a feed's suite once over a typed frame and list the failing rows.
 
@@ -220,6 +222,9 @@ def validate_frame(
         Master-data ids; None skips that membership rule (no master data loaded yet).
     as_of
         Dates after it (today when None) or more than ten years before it fail.
+    keep_results
+        When given, the GX validation result is appended to it, trimmed to counts and the first
+        20 unexpected values (`compact_result`), for `build_data_docs`.
 
     Returns
     -------
@@ -272,6 +277,9 @@ def validate_frame(
                 parts.append(_failures(labels[positions[mask.to_numpy()]], name, column, order))
         else:
             parts.append(_failures(labels[positions], rule, column, order))
+    if keep_results is not None:
+        files = sorted(frame["source_file"].unique()) if "source_file" in frame else []
+        keep_results.append(compact_result(result, feed=feed.name, source_files=files))
     return _concat_failures(parts)
 
 
@@ -306,11 +314,128 @@ def first_failures(failures: pd.DataFrame) -> pd.DataFrame:
     return ordered.drop_duplicates("row", keep="first").reset_index(drop=True)
 
 
-def build_data_docs(project_root: Path = PROJECT_ROOT) -> Path:
-    """Render GX Data Docs (the suites and any stored results) under gx/uncommitted/.
+# --- Data Docs -------------------------------------------------------------------------------
 
-    Returns the path of the site's index.html.
+SITE = "local_site"
+KEEP_RUNS = 30
+_KEEP_VALUES = 20
+_MAX_VALUE_CHARS = 200
+_LISTED_FILES = 50
+
+
+def compact_result(result, *, feed: str, source_files: Sequence[str] = ()):
+    """Trim a COMPLETE GX result in place to what Data Docs show; return it.
+
+    The full unexpected value and index lists (one entry per failing row, so as long as the
+    batch) are dropped; counts, percentages and the first 20 unexpected values stay. The feed
+    and the files of the batch are written to `meta["vmi"]`.
     """
+    for outcome in result.results:
+        details = outcome.result or {}
+        for key in ("unexpected_list", "unexpected_index_list", "unexpected_index_query"):
+            details.pop(key, None)
+        if "partial_unexpected_list" in details:
+            details["partial_unexpected_list"] = [
+                _short(value) for value in details["partial_unexpected_list"][:_KEEP_VALUES]
+            ]
+        if "partial_unexpected_counts" in details:
+            details["partial_unexpected_counts"] = [
+                {**item, "value": _short(item.get("value"))}
+                for item in details["partial_unexpected_counts"][:_KEEP_VALUES]
+            ]
+    result.meta["vmi"] = {
+        "feed": feed,
+        "source_files": list(source_files[:_LISTED_FILES]),
+        "files_in_batch": len(source_files),
+    }
+    return result
+
+
+def _short(value: object) -> object:
+    if isinstance(value, str) and len(value) > _MAX_VALUE_CHARS:
+        return value[:_MAX_VALUE_CHARS] + "..."
+    return value
+
+
+def build_data_docs(
+    validations: Iterable = (),
+    *,
+    run_name: str | None = None,
+    project_root: Path = PROJECT_ROOT,
+    keep_runs: int = KEEP_RUNS,
+) -> Path:
+    """Render GX Data Docs for the suites and one run's validation results; return index.html.
+
+    Cheap enough for every run: only the suites and this run's results are rendered (earlier
+    pages stay as they are), and stored results of all but the newest `keep_runs` runs are
+    deleted with their pages, so the index and the folder stay bounded however many nights run.
+
+    Parameters
+    ----------
+    validations
+        GX validation results of this run (`IngestResult.validations`, made by
+        `validate_frame(..., keep_results=...)`), or none to render the suites only.
+    run_name
+        The run's id; results are filed under it. Required when `validations` is not empty.
+    project_root
+        The GX project folder (default: the repository's expectations/).
+    keep_runs
+        How many runs' results to keep in gx/uncommitted/validations/.
+
+    Returns
+    -------
+    pathlib.Path
+        ``<project_root>/gx/uncommitted/data_docs/local_site/index.html`` (git-ignored).
+    """
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    validations = list(validations)
+    if validations and not run_name:
+        raise ValueError("build_data_docs: run_name is required to file validation results")
     context = _context(str(project_root))
-    context.build_data_docs()
-    return Path(project_root) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    store = context.validation_results_store
+    run_time = datetime.now(UTC)
+    identifiers: list = [ExpectationSuiteIdentifier(suite.name) for suite in context.suites.all()]
+    for number, result in enumerate(validations, start=1):
+        feed = (result.meta.get("vmi") or {}).get("feed") or result.suite_name
+        key = ValidationResultIdentifier(
+            expectation_suite_identifier=ExpectationSuiteIdentifier(result.suite_name),
+            run_id=RunIdentifier(run_name=run_name, run_time=run_time),
+            batch_identifier=f"{feed}-{number:04d}",
+        )
+        store.set(key, result)
+        identifiers.append(key)
+    _prune_old_runs(context, Path(project_root), keep_runs)
+    context.build_data_docs(site_names=[SITE], resource_identifiers=identifiers)
+    return _site_dir(Path(project_root)) / "index.html"
+
+
+def _site_dir(project_root: Path) -> Path:
+    return project_root / "gx" / "uncommitted" / "data_docs" / SITE
+
+
+def _prune_old_runs(context, project_root: Path, keep_runs: int) -> None:
+    """Delete stored results (and their rendered pages) of all but the newest runs."""
+    store = context.validation_results_store
+    keys = store.list_keys()
+    newest: dict[str, object] = {}
+    for key in keys:
+        name = key.run_id.run_name
+        if name not in newest or key.run_id.run_time > newest[name]:
+            newest[name] = key.run_id.run_time
+    keep = set(sorted(newest, key=lambda name: newest[name], reverse=True)[:keep_runs])
+    pages = _site_dir(project_root) / "validations"
+    stored = project_root / "gx" / "uncommitted" / "validations"
+    for key in keys:
+        name = key.run_id.run_name
+        if name in keep:
+            continue
+        store.remove_key(key)
+        suite = key.expectation_suite_identifier.name
+        # The store leaves the run's (now empty) folders behind; the pages are ours to drop.
+        for folder in (pages / suite / name, stored / suite / name):
+            shutil.rmtree(folder, ignore_errors=True)

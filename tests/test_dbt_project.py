@@ -416,6 +416,30 @@ def test_learned_lead_time_blends_with_master(built):
     assert dealers["D3"] == (0, None, None, 7.0, 1.0)
 
 
+def test_pair_lead_time_blends_its_own_receipts_with_the_dealers(built):
+    pairs = {
+        (r[0], r[1]): r[2:]
+        for r in rows(
+            built,
+            "select dealer_id, sku, lead_time_receipts, lead_time_days_used, "
+            "lead_time_sd_days_used from marts.dim_dealer_skus",
+        )
+    }
+    k = 5
+    d1_mean = 3 / 8 * statistics.mean([7, 9, 3]) + 5 / 8 * 10.0  # D1's blended lead time
+    d1_sd = 3 / 8 * statistics.stdev([7, 9, 3]) + 5 / 8 * 2.0
+    # D1 A: one receipt of 7 days -> mean moves 1/6 of the way; sd stays the dealer's.
+    assert pairs[("D1", "A")][0] == 1
+    assert pairs[("D1", "A")][1] == pytest.approx((1 * 7 + k * d1_mean) / (1 + k))
+    assert pairs[("D1", "A")][2] == pytest.approx(d1_sd)
+    # D1 B: receipts of 9 and 3 days: mean 6, sd stdev([9, 3]), weight 2/7.
+    assert pairs[("D1", "B")][0] == 2
+    assert pairs[("D1", "B")][1] == pytest.approx((2 * 6 + k * d1_mean) / (2 + k))
+    assert pairs[("D1", "B")][2] == pytest.approx(
+        (2 * statistics.stdev([9, 3]) + k * d1_sd) / (2 + k)
+    )
+
+
 # --- skus -------------------------------------------------------------------------------------
 
 

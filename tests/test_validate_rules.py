@@ -357,7 +357,7 @@ def test_data_docs_render_every_suite(tmp_path):
 
     project = tmp_path / "expectations"
     shutil.copytree(PROJECT_ROOT, project, ignore=shutil.ignore_patterns("uncommitted"))
-    index = build_data_docs(project)
+    index = build_data_docs(project_root=project)
     assert index == project / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     pages = {page.stem for page in (index.parent / "expectations").glob("*.html")}
     assert pages == {feed.name for feed in FEEDS}

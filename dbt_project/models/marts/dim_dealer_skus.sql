@@ -72,6 +72,18 @@ sale_dates as (
 
 ),
 
+dealers as (
+
+    select * from {{ ref('dim_dealers') }}
+
+),
+
+pair_lead_times as (
+
+    select * from {{ ref('int_pair_lead_times_learned') }}
+
+),
+
 final as (
 
     select
@@ -81,10 +93,40 @@ final as (
         overrides.min_qty,
         overrides.max_qty,
         true as is_active,
+        coalesce(pair_lead_times.pair_lead_time_receipts, 0) as lead_time_receipts,
+        -- Pair mean blended with the dealer's: weight n / (n + k) on the pair's own receipts.
+        case
+            when pair_lead_times.pair_lead_time_days_learned is null
+                then dealers.lead_time_days_used
+            else
+                (
+                    pair_lead_times.pair_lead_time_receipts
+                    * pair_lead_times.pair_lead_time_days_learned
+                    + {{ var('lead_time_prior_receipts') }} * dealers.lead_time_days_used
+                )
+                / (
+                    pair_lead_times.pair_lead_time_receipts
+                    + cast({{ var('lead_time_prior_receipts') }} as double precision)
+                )
+        end as lead_time_days_used,
+        case
+            when pair_lead_times.pair_lead_time_sd_days_learned is null
+                then dealers.lead_time_sd_days_used
+            else
+                (
+                    pair_lead_times.pair_lead_time_receipts
+                    * pair_lead_times.pair_lead_time_sd_days_learned
+                    + {{ var('lead_time_prior_receipts') }} * dealers.lead_time_sd_days_used
+                )
+                / (
+                    pair_lead_times.pair_lead_time_receipts
+                    + cast({{ var('lead_time_prior_receipts') }} as double precision)
+                )
+        end as lead_time_sd_days_used,
         sale_dates.first_sale_date,
         sale_dates.last_sale_date
     from candidate_pairs
-    inner join {{ ref('stg_vmi__dealers') }} as dealers
+    inner join dealers
         on candidate_pairs.dealer_id = dealers.dealer_id
     inner join {{ ref('stg_vmi__skus') }} as skus
         on candidate_pairs.sku = skus.sku
@@ -92,6 +134,10 @@ final as (
         on
             candidate_pairs.dealer_id = overrides.dealer_id
             and candidate_pairs.sku = overrides.sku
+    left join pair_lead_times
+        on
+            candidate_pairs.dealer_id = pair_lead_times.dealer_id
+            and candidate_pairs.sku = pair_lead_times.sku
     left join sale_dates
         on
             candidate_pairs.dealer_id = sale_dates.dealer_id
