@@ -5,24 +5,9 @@
 -- the history for it; all others keep the dealer's.
 with
 
-as_of as (
-
-    select as_of_date from {{ ref('int_as_of_date') }}
-
-),
-
 receipts as (
 
-    select
-        shipments.dealer_id,
-        shipments.sku,
-        {{ days_between('shipments.ship_date', 'shipments.received_date') }} as lead_time_days
-    from {{ ref('int_shipments_restated') }} as shipments
-    cross join as_of
-    where
-        shipments.received_date is not null
-        and shipments.received_date <= as_of.as_of_date
-        and shipments.received_date >= shipments.ship_date
+    select * from {{ ref('int_shipment_receipts') }}
 
 ),
 
