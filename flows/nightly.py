@@ -102,8 +102,24 @@ def ingest_and_validate(settings: RunSettings, run_id: str) -> dict:
     return {
         "files": result.files,
         "quarantine": result.quarantine,
-        "stages": getattr(result, "stages", None),
+        "validations": result.validations,
     }
+
+
+@task(cache_policy=NO_CACHE)
+def build_validation_docs(validations: list, run_id: str) -> str | None:
+    """GX Data Docs for this run's validations (git-ignored folder); a failure here only warns.
+
+    The docs are a view for people, not an output the run depends on: a broken renderer must
+    not stop the night's suggestions.
+    """
+    from flows.validate import build_data_docs
+
+    try:
+        return str(build_data_docs(validations, run_name=run_id))
+    except Exception as exc:  # noqa: BLE001 - reported, never fatal
+        get_run_logger().warning("Data Docs not built: %s: %s", type(exc).__name__, exc)
+        return None
 
 
 @task(cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
@@ -298,6 +314,10 @@ def nightly_replenishment(
             files = ingested["files"]
             clock.add("ingest_validate", started, sum(f["rows_accepted"] for f in files))
 
+            started = time.perf_counter()
+            data_docs = build_validation_docs(ingested["validations"], run_id)
+            clock.add("data_docs", started, len(ingested["validations"]))
+
             run_as_of = resolve_as_of(settings, run_id)
 
             started = time.perf_counter()
@@ -338,6 +358,7 @@ def nightly_replenishment(
                 "run_id": run_id,
                 "as_of": run_as_of.isoformat(),
                 "warehouse": str(settings.warehouse),
+                "data_docs": data_docs,
                 "files": files,
                 "stages": clock.stages,
                 "alerts": outputs.alerts["alert_type"].value_counts().sort_index().to_dict(),

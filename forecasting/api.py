@@ -103,7 +103,8 @@ def forecast_with_diagnostics(
         Worker processes; ``-1`` uses every core. Series are independent, so the result does
         not depend on ``n_jobs``.
     arima : bool, default False
-        Add ARIMA(1,1,1) to the candidates of smooth and erratic series (slower).
+        Add ARIMA(1,1,1) to the candidates of smooth and erratic series with
+        ``season_length > 1`` (slower); non-seasonal ones use a fixed combination instead.
 
     Returns
     -------

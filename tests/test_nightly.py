@@ -114,7 +114,9 @@ def test_summary_accounts_for_every_row_and_file(first_run):
         assert f["rows_read"] == f["rows_accepted"] + f["rows_quarantined"], f
         assert f["status"] in {"accepted", "partial", "rejected", "duplicate"}
     stage_names = [s["name"] for s in summary["stages"]]
-    assert stage_names[:3] == ["ingest_validate", "dbt_core", "forecast"]
+    assert stage_names[:4] == ["ingest_validate", "data_docs", "dbt_core", "forecast"]
+    # GX Data Docs of the run's validations, linked from the summary.
+    assert summary["data_docs"] and Path(summary["data_docs"]).is_file()
     alerts = pd.read_csv(folder / "alerts.csv")
     assert summary["alerts"] == alerts["alert_type"].value_counts().to_dict()
 

@@ -2,10 +2,11 @@
 
 from forecasting.models.arima import ARIMA
 from forecasting.models.base import Model
+from forecasting.models.combination import Combination
 from forecasting.models.croston import SBA, Croston
 from forecasting.models.ets import ETS
 from forecasting.models.mean import Mean, MovingAverage
-from forecasting.models.naive import Naive, SeasonalNaive
+from forecasting.models.naive import Drift, Naive, SeasonalNaive
 from forecasting.models.theta import Theta
 from forecasting.models.tsb import TSB
 
@@ -14,7 +15,9 @@ __all__ = [
     "ETS",
     "SBA",
     "TSB",
+    "Combination",
     "Croston",
+    "Drift",
     "Mean",
     "Model",
     "MovingAverage",

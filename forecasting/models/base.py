@@ -15,11 +15,20 @@ class Model:
     """Base class: one forecasting method with a ``fit`` / ``predict`` interface.
 
     Subclasses set ``name`` and implement ``fit`` and ``predict``. ``min_obs`` is the number of
-    observed (non-NaN) points the method needs before it can be fitted.
+    observed (non-NaN) points the method needs before it can be fitted; ``min_length`` (when
+    set) the number of periods on the grid, missing ones included, which can be larger: seasonal
+    methods need whole seasons of calendar but fill a censored week from its neighbours.
     """
 
     name: str = "model"
     min_obs: int = 1
+    min_length: int | None = None
+
+    def fits_on(self, y: np.ndarray) -> bool:
+        """Whether ``y`` is long enough, and observed often enough, to fit the method."""
+        n_obs = int(np.sum(~np.isnan(y)))
+        length = self.min_obs if self.min_length is None else self.min_length
+        return n_obs >= self.min_obs and len(y) >= length
 
     def fit(self, y: np.ndarray) -> Model:
         """Fit the method to ``y`` (NaN = not observed) and return ``self``."""

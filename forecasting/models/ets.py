@@ -73,7 +73,9 @@ class ETS(Model):
         self.trend = trend
         self.seasonal = seasonal
         if seasonal is not None:
-            self.min_obs = 2 * season_length
+            # Two seasons of calendar, at least one season's worth observed (gaps interpolated).
+            self.min_length = 2 * season_length
+            self.min_obs = max(self.min_obs, season_length)
             self.name = "holt_winters"
         else:
             self.name = "ets_damped" if trend else "ses"
@@ -98,7 +100,10 @@ class ETS(Model):
         return self
 
     def predict(self, h: int) -> np.ndarray:
-        return np.asarray(self.result_.forecast(h), dtype=float)
+        with warnings.catch_warnings():
+            # statsmodels recomputes the information criteria here: log(0) on a perfect fit.
+            warnings.simplefilter("ignore")
+            return np.asarray(self.result_.forecast(h), dtype=float)
 
     def backtest(self, y: np.ndarray, origins: list[int], h: int) -> np.ndarray:
         # Fill each training slice on its own: interpolating the whole series first would let

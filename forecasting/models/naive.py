@@ -46,7 +46,10 @@ class SeasonalNaive(Model):
 
     def __init__(self, season_length: int) -> None:
         self.season_length = season_length
-        self.min_obs = season_length
+        # One season of calendar, at least half of it observed: a stock-out week in the
+        # reference season is interpolated, and must not rule the method out.
+        self.min_length = season_length
+        self.min_obs = max(1, season_length // 2)
 
     def fit(self, y: np.ndarray) -> SeasonalNaive:
         if len(y) < self.season_length:
@@ -56,3 +59,36 @@ class SeasonalNaive(Model):
 
     def predict(self, h: int) -> np.ndarray:
         return self.last_season_[np.arange(h) % self.season_length].astype(float)
+
+
+class Drift(Model):
+    """Random walk with drift: the last observed value plus the average change per period.
+
+    Notes
+    -----
+    With the first and last observed values :math:`y_a`, :math:`y_b` at positions
+    :math:`a < b`, :math:`\\hat y_{T+k} = y_b + (T - b + k)\\,(y_b - y_a) / (b - a)`: the line
+    through the first and last observations, extrapolated (Hyndman & Athanasopoulos, ch. 5.2).
+    Missing periods in between do not matter; missing periods at the end are stepped over.
+
+    References
+    ----------
+    Hyndman, R. J. & Athanasopoulos, G. (2021). *Forecasting: principles and practice*, 3rd ed.,
+    OTexts, section 5.2.
+    """
+
+    name = "drift"
+    min_obs = 2
+
+    def fit(self, y: np.ndarray) -> Drift:
+        positions = np.flatnonzero(~np.isnan(y))
+        first, last = positions[0], positions[-1]
+        if first == last:
+            raise ValueError("drift needs two observations")
+        self.last_ = float(y[last])
+        self.slope_ = (float(y[last]) - float(y[first])) / (last - first)
+        self.steps_ahead_ = len(y) - 1 - last  # periods between the last observation and T
+        return self
+
+    def predict(self, h: int) -> np.ndarray:
+        return self.last_ + self.slope_ * (self.steps_ahead_ + np.arange(1, h + 1))

@@ -46,6 +46,11 @@ class Theta(Model):
 
     def fit(self, y: np.ndarray) -> Theta:
         filled = fill_missing(y)
+        # statsmodels' trend regression mistakes a constant series for its own constant column
+        # (add_trend skips the intercept) and returns a bogus slope: 5, 5, ..., 5 forecast ~10.
+        self.constant_ = float(filled[0]) if np.ptp(filled) == 0 else None
+        if self.constant_ is not None:
+            return self
         seasonal = self.season_length > 1 and len(filled) >= 2 * self.season_length
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -55,6 +60,8 @@ class Theta(Model):
         return self
 
     def predict(self, h: int) -> np.ndarray:
+        if self.constant_ is not None:
+            return np.full(h, self.constant_)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return np.asarray(self.result_.forecast(h), dtype=float)
