@@ -12,7 +12,8 @@ name. Per file:
   raw.file_ledger row written in one transaction, so a crash never leaves half a file loaded.
 
 Small files of one feed are validated together (one GX run per ~200k rows) and then written one
-transaction per file; a file larger than one chunk streams chunk by chunk inside its transaction.
+transaction per file; a file larger than one chunk streams chunk by chunk through a loading table
+and is copied into raw in one transaction at its end, so memory stays flat in the file's size.
 Every value reaches DuckDB as a bound parameter or through a registered DataFrame, never as SQL.
 """
 
@@ -22,6 +23,7 @@ import errno
 import json
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -38,6 +40,8 @@ QUARANTINE_COLUMNS = ["run_id", "source_file", "line", "rule", "column", "value"
 INGESTED = ("accepted", "partial")
 # Small files are validated together until a batch holds this many rows.
 BATCH_ROWS = CHUNK_ROWS
+# DuckDB's memory cap during ingest (it spills beyond it); None keeps the connection's setting.
+DUCKDB_MEMORY_LIMIT: str | None = "512MB"
 
 Progress = Callable[[str], None]
 
@@ -171,12 +175,14 @@ def ingest_landing(
     result = IngestResult(run_id=run_id, rows_accepted={feed.name: 0 for feed in FEEDS})
     run = _Run(con, run_id, as_of, result, progress, chunk_rows=chunk_rows)
     # List every folder first: an unlistable one fails the run before anything is written.
-    for feed, group in list(_discover(landing)):
-        if feed is not None and feed.name in ("dealer_skus", "sell_through"):
-            _refresh_known(run)
-        for path in group:
-            _ingest_file(run, feed, path, path.relative_to(landing).as_posix())
-        _flush(run)
+    plan = list(_discover(landing))
+    with _memory_limit(con, DUCKDB_MEMORY_LIMIT):
+        for feed, group in plan:
+            if feed is not None and feed.name in ("dealer_skus", "sell_through"):
+                _refresh_known(run)
+            for path in group:
+                _ingest_file(run, feed, path, path.relative_to(landing).as_posix())
+            _flush(run)
     if run.known_dealers is None or run.known_skus is None:
         result.warnings.append(
             "no dealer or SKU master data loaded: unknown_dealer / unknown_sku rules were skipped"
@@ -201,6 +207,26 @@ def newest_feed_date(con: duckdb.DuckDBPyConnection) -> date | None:
                (select max(date) from raw.sell_through),
                (select max(snapshot_date) from raw.inventory))""",
     )
+
+
+@contextmanager
+def _memory_limit(con: duckdb.DuckDBPyConnection, limit: str | None) -> Iterator[None]:
+    """Cap DuckDB's memory while ingesting, then restore the connection's setting.
+
+    DuckDB's default (80 % of RAM) lets its buffer cache and the duplicate-key query of a large
+    file grow with the file; under a cap it spills to its temp folder instead, so the ingest's
+    memory stays flat in the file size.
+    """
+    if not limit:
+        yield
+        return
+    before = _scalar(con, "select current_setting('memory_limit')")
+    # Both values are ours (a constant and DuckDB's own setting), never feed data.
+    con.execute(f"set memory_limit = '{limit}'")
+    try:
+        yield
+    finally:
+        con.execute(f"set memory_limit = '{before}'")
 
 
 # --- discovery -------------------------------------------------------------------------------
@@ -417,63 +443,100 @@ def _stream_large_file(
     notes: list[str],
     head: list[pd.DataFrame],
 ) -> None:
-    """Load a file larger than one chunk: validate and write chunk by chunk, one transaction."""
+    """Load a file larger than one chunk: validate chunk by chunk, then publish it at once.
+
+    Each chunk is committed to a loading table (`raw._loading_<feed>`, and
+    `raw._loading_quarantine`), never held in memory or in an open transaction: DuckDB keeps
+    the rows of an uncommitted transaction in memory, so one transaction over a 10-million-row
+    file would need gigabytes. Once every chunk is in, one transaction copies the loading
+    tables into raw.<feed> and raw.quarantine (DuckDB writes such a bulk copy straight to the
+    file) with the ledger row. A crash or error before that commit leaves nothing in raw; the
+    loading tables are replaced at the start of the next large file and dropped after each.
+    """
     rows_read = accepted_count = 0
     quarantines: list[pd.DataFrame] = []
-    all_failures: list[pd.DataFrame] = []
+    loading, loading_quarantine = _open_loading_tables(run.con, feed)
 
     def chunks() -> Iterator[pd.DataFrame]:
         yield from head
         yield from table.chunks
 
     try:
-        with transaction(run.con):
-            seq = _next_delivery_seq(run.con)
-            for chunk in chunks():
-                if chunk.empty:
-                    continue
-                typed, type_failures = coerce(feed, chunk)
-                checked = typed.drop(index=type_failures["row"].unique()).assign(source_file=rel)
-                failures = validate_frame(
-                    feed,
-                    checked,
-                    known_dealers=run.known_dealers,
-                    known_skus=run.known_skus,
-                    as_of=run.as_of,
-                    keep_results=run.result.validations,
-                )
-                failures = first_failures(pd.concat([type_failures, failures], ignore_index=True))
-                accepted = typed[~typed.index.isin(set(failures["row"].tolist()))]
-                _write_rows(run, feed, accepted, facts, rel, seq)
-                quarantine = _quarantine_frame(run, rel, table, chunk, failures)
-                _write_quarantine(run, quarantine)
-                quarantines.append(quarantine)
-                all_failures.append(failures)
-                rows_read += len(chunk)
-                accepted_count += len(accepted)
-            if rows_read == 0:
-                raise FileRejected("header only, no data rows")
-            moved = _move_cross_chunk_duplicates(run, feed, facts, rel)
-            quarantines.append(moved)
-            all_failures.append(
-                pd.DataFrame(
-                    {"row": moved["line"], "rule": moved["rule"], "column": moved["column"]}
-                )
+        for chunk in chunks():
+            if chunk.empty:
+                continue
+            typed, type_failures = coerce(feed, chunk)
+            checked = typed.drop(index=type_failures["row"].unique()).assign(source_file=rel)
+            failures = validate_frame(
+                feed,
+                checked,
+                known_dealers=run.known_dealers,
+                known_skus=run.known_skus,
+                as_of=run.as_of,
+                keep_results=run.result.validations,
             )
-            accepted_count -= len(moved)
-            quarantine = pd.concat(quarantines, ignore_index=True)
-            failures = pd.concat(all_failures, ignore_index=True)
-            _finish_entry(entry, rows_read, accepted_count, len(quarantine), notes, failures)
-            if accepted_count == 0:
-                seq = None
+            failures = first_failures(pd.concat([type_failures, failures], ignore_index=True))
+            accepted = typed[~typed.index.isin(set(failures["row"].tolist()))]
+            quarantine = _quarantine_frame(run, rel, table, chunk, failures)
+            with transaction(run.con):
+                _write_rows(run, feed, accepted, facts, rel, None, target=loading)
+                _write_quarantine(run, quarantine, target=loading_quarantine)
+            quarantines.append(quarantine)
+            rows_read += len(chunk)
+            accepted_count += len(accepted)
+        if rows_read == 0:
+            raise FileRejected("header only, no data rows")
+        with transaction(run.con):
+            moved = _move_cross_chunk_duplicates(run, feed, facts, rel, loading, loading_quarantine)
+        quarantines.append(moved)
+        accepted_count -= len(moved)
+        quarantine = pd.concat(quarantines, ignore_index=True)
+        _finish_entry(entry, rows_read, accepted_count, len(quarantine), notes, quarantine)
+        with transaction(run.con):
+            seq = _next_delivery_seq(run.con) if accepted_count else None
+            # Fixed table names; the delivery number travels as a bound parameter.
+            run.con.execute(
+                f"insert into raw.{feed.name} by name "
+                f"select * replace (?::bigint as delivery_seq) from {loading}",
+                [seq],
+            )
+            run.con.execute(
+                f"insert into raw.quarantine by name select * from {loading_quarantine}"
+            )
             _write_ledger(run, entry, facts, delivery_seq=seq)
     except FileRejected as exc:
+        _drop_loading_tables(run.con, loading, loading_quarantine)
         _reject(run, entry, facts, f"{rel}: {exc}")
         return
+    except BaseException:
+        _drop_loading_tables(run.con, loading, loading_quarantine, quiet=True)
+        raise
+    _drop_loading_tables(run.con, loading, loading_quarantine)
     _record(run, feed, entry, quarantine)
 
 
-def _move_cross_chunk_duplicates(run: _Run, feed: Feed, facts: FileFacts, rel: str) -> pd.DataFrame:
+def _open_loading_tables(con: duckdb.DuckDBPyConnection, feed: Feed) -> tuple[str, str]:
+    """Empty loading tables shaped like raw.<feed> and raw.quarantine (replacing leftovers)."""
+    loading, loading_quarantine = f"raw._loading_{feed.name}", "raw._loading_quarantine"
+    con.execute(f"create or replace table {loading} as select * from raw.{feed.name} limit 0")
+    con.execute(
+        f"create or replace table {loading_quarantine} as select * from raw.quarantine limit 0"
+    )
+    return loading, loading_quarantine
+
+
+def _drop_loading_tables(con: duckdb.DuckDBPyConnection, *names: str, quiet: bool = False) -> None:
+    try:
+        for name in names:
+            con.execute(f"drop table if exists {name}")
+    except Exception:
+        if not quiet:
+            raise  # on the error path the original exception matters more
+
+
+def _move_cross_chunk_duplicates(
+    run: _Run, feed: Feed, facts: FileFacts, rel: str, loading: str, loading_quarantine: str
+) -> pd.DataFrame:
     """Duplicate keys split across chunks escape the per-chunk GX rule: move them afterwards.
 
     Their raw_record holds the loaded values (the original strings are no longer in memory).
@@ -483,19 +546,19 @@ def _move_cross_chunk_duplicates(run: _Run, feed: Feed, facts: FileFacts, rel: s
         return _empty_quarantine()
     key_sql = ", ".join(f'"{name}"' for name in keys)
     columns_sql = ", ".join(f'"{name}"' for name in feed.column_names)
+    # A grouped count, not a window over every row: DuckDB can spill it to disk.
     duplicated = run.con.execute(
-        f"""select line, {columns_sql} from raw.{feed.name}
-            where file_sha256 = ? and run_id = ?
-            qualify count(*) over (partition by {key_sql}) > 1
-            order by line""",
-        [facts.sha256, run.run_id],
+        f"""with repeated as (
+                select {key_sql} from {loading} group by {key_sql} having count(*) > 1
+            )
+            select line, {columns_sql} from {loading} semi join repeated using ({key_sql})
+            order by line"""
     ).df()
     if duplicated.empty:
         return _empty_quarantine()
     run.con.execute(
-        f"""delete from raw.{feed.name} where file_sha256 = ? and run_id = ?
-            and line in (select unnest(?::integer[]))""",
-        [facts.sha256, run.run_id, duplicated["line"].astype(int).tolist()],
+        f"delete from {loading} where line in (select unnest(?::integer[]))",
+        [duplicated["line"].astype(int).tolist()],
     )
     values = (
         duplicated[feed.column_names].astype(str).where(duplicated[feed.column_names].notna(), "")
@@ -514,7 +577,7 @@ def _move_cross_chunk_duplicates(run: _Run, feed: Feed, facts: FileFacts, rel: s
         },
         columns=QUARANTINE_COLUMNS,
     )
-    _write_quarantine(run, quarantine)
+    _write_quarantine(run, quarantine, target=loading_quarantine)
     return quarantine
 
 
@@ -539,7 +602,14 @@ def _next_delivery_seq(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def _write_rows(
-    run: _Run, feed: Feed, accepted: pd.DataFrame, facts: FileFacts, rel: str, seq: int | None
+    run: _Run,
+    feed: Feed,
+    accepted: pd.DataFrame,
+    facts: FileFacts,
+    rel: str,
+    seq: int | None,
+    *,
+    target: str | None = None,
 ) -> None:
     if accepted.empty:
         return
@@ -550,10 +620,12 @@ def _write_rows(
     frame["delivery_seq"] = seq
     frame["run_id"] = run.run_id
     frame["loaded_at"] = datetime.now(UTC).replace(tzinfo=None)
-    # feed.name is one of our fixed table names; the rows travel as a DataFrame scan.
+    # Fixed table names only; the rows travel as a DataFrame scan.
     run.con.register("incoming_rows", frame)
     try:
-        run.con.execute(f"insert into raw.{feed.name} by name select * from incoming_rows")
+        run.con.execute(
+            f"insert into {target or 'raw.' + feed.name} by name select * from incoming_rows"
+        )
     finally:
         run.con.unregister("incoming_rows")
 
@@ -591,12 +663,14 @@ def _quarantine_frame(
     )
 
 
-def _write_quarantine(run: _Run, quarantine: pd.DataFrame) -> None:
+def _write_quarantine(
+    run: _Run, quarantine: pd.DataFrame, *, target: str = "raw.quarantine"
+) -> None:
     if quarantine.empty:
         return
     run.con.register("incoming_quarantine", quarantine)
     try:
-        run.con.execute("insert into raw.quarantine by name select * from incoming_quarantine")
+        run.con.execute(f"insert into {target} by name select * from incoming_quarantine")
     finally:
         run.con.unregister("incoming_quarantine")
 

@@ -209,6 +209,59 @@ def test_large_file_malformed_late_is_rejected_whole_after_earlier_chunks(tmp_pa
     entry = [e for e in result.files if e["path"] == "sell_through/big.csv"][0]
     assert (entry["status"], entry["rows_read"]) == ("rejected", 0)
     assert "line 21" in entry["reason"]
-    # Four chunks had been written inside the file's transaction: all rolled back.
+    # Four chunks had been committed to the loading table: none reached raw, none is left.
     assert count(con, "select count(*) from raw.sell_through") == 0
     assert count(con, "select count(*) from raw.quarantine") == 0
+    assert loading_tables(con) == []
+
+
+def loading_tables(con) -> list[str]:
+    return [
+        row[0]
+        for row in con.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = 'raw' and table_name like '\\_loading%' escape '\\'"
+        ).fetchall()
+    ]
+
+
+def test_crash_in_a_large_file_leaves_nothing_in_raw_and_the_rerun_loads_it_once(
+    tmp_path, monkeypatch
+):
+    landing = make_landing(tmp_path)
+    lines = ["dealer_id,sku,date,qty_sold,unit_price"]
+    lines += [f"D1,S1,2024-01-{day:02d},{day},2.5" for day in range(1, 20)]
+    lines[5] = "D1,S1,2024-01-05,1,-3"  # a price_range row: its quarantine row is staged too
+    (landing / "sell_through" / "big.csv").write_text("\n".join(lines) + "\n")
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    real = ingest_module._write_ledger
+
+    def crash_on_sales(run_state, entry, facts, *, delivery_seq):
+        if entry["feed"] == "sell_through":
+            raise OSError("disk full")
+        real(run_state, entry, facts, delivery_seq=delivery_seq)
+
+    monkeypatch.setattr(ingest_module, "_write_ledger", crash_on_sales)
+    with pytest.raises(OSError, match="disk full"):
+        run(landing, con, "r1", chunk_rows=4)
+    assert count(con, "select count(*) from raw.sell_through") == 0
+    assert count(con, "select count(*) from raw.quarantine") == 0
+    assert loading_tables(con) == []
+
+    monkeypatch.setattr(ingest_module, "_write_ledger", real)
+    rollback_run(con, "r1")
+    result = run(landing, con, "r2", chunk_rows=4)
+    entry = [e for e in result.files if e["path"] == "sell_through/big.csv"][0]
+    assert (entry["status"], entry["rows_accepted"], entry["rows_quarantined"]) == (
+        "partial",
+        18,
+        1,
+    )
+    assert count(con, "select count(*) from raw.sell_through") == 18
+    assert con.execute("select line, rule from raw.quarantine").fetchall() == [(6, "price_range")]
+    assert loading_tables(con) == []
+    seqs = con.execute("select distinct delivery_seq from raw.sell_through").fetchall()
+    ledger_seq = con.execute(
+        "select delivery_seq from raw.file_ledger where source_file = 'sell_through/big.csv'"
+    ).fetchall()
+    assert seqs == ledger_seq and seqs[0][0] is not None
