@@ -29,5 +29,21 @@ def prefect_api() -> Iterator[str | None]:
         with temporary_settings({PREFECT_API_URL: server.api_url}):
             yield server.api_url
     finally:
+        _drain_prefect_workers()
         os.environ.pop("PREFECT_API_URL", None)
         server.stop()
+
+
+def _drain_prefect_workers(timeout: float = 10.0) -> None:
+    """Flush queued logs and events while the server still listens.
+
+    Left for interpreter exit, they would retry against a stopped server for over a minute.
+    """
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        try:
+            worker.drain_all(timeout=timeout)
+        except Exception:  # noqa: BLE001 - flushing is best effort
+            pass

@@ -56,7 +56,7 @@ class RunSettings(BaseModel):
             except ValueError:
                 raise SettingsError(f"--as-of: {as_of!r} is not a date (YYYY-MM-DD)") from None
         return cls(
-            landing=Path(landing).expanduser().resolve(),
+            landing=Path(landing).expanduser().absolute(),  # keep symlinks: see check()
             warehouse=warehouse,
             out=out_dir,
             as_of=as_of,
@@ -68,6 +68,10 @@ class RunSettings(BaseModel):
 
     def check(self) -> None:
         """Raise SettingsError naming the first problem with the paths."""
+        if self.landing.is_symlink() and not self.landing.exists():
+            # A share that is not mounted right now is a transient fault, not a user mistake:
+            # the ingest task raises OSError and retries with backoff.
+            return
         if not self.landing.is_dir():
             raise SettingsError(f"--landing: {self.landing} is not a folder")
         if not (self.landing / "master" / "dealers.csv").is_file():

@@ -136,7 +136,6 @@ def test_simulate_rejects_an_impossible_service_level(tmp_path):
 
 def test_approve_from_the_command_line(tmp_path):
     import pandas as pd
-
     from test_report import make_run_folder
 
     run_dir = make_run_folder(tmp_path / "out", "2025-06-30")
@@ -167,3 +166,14 @@ def test_approve_from_the_command_line(tmp_path):
     assert "by ana" in result.stdout
     assert any((run_dir / "orders").glob("*.csv"))
     assert any((run_dir / "exports").glob("*.xlsx"))
+
+
+def test_an_unmounted_landing_share_fails_the_run_not_the_usage(tmp_path):
+    """A dangling landing link is a transient fault: the run starts, retries and exits 1."""
+    from flows.settings import RunSettings
+
+    share = tmp_path / "landing"
+    share.symlink_to(tmp_path / "not-mounted")
+    settings = RunSettings.from_args(share, tmp_path / "w.duckdb")
+    settings.check()  # no SettingsError: the ingest task raises OSError and retries
+    assert settings.landing == share
