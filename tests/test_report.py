@@ -27,9 +27,17 @@ CATEGORIES = ["brakes", "filters", "lighting", "tyres", "electrical"]
 SERVICE_LEVEL = {"A": 0.98, "B": 0.95, "C": 0.90}
 
 
-def make_run_folder(out_dir: Path, as_of: str = "2025-06-30", *, dealers: int = 3,
-                    skus: int = 10, weeks: int = 104, horizon: int = 13, seed: int = 7,
-                    stale_dealer: int | None = 1) -> Path:
+def make_run_folder(
+    out_dir: Path,
+    as_of: str = "2025-06-30",
+    *,
+    dealers: int = 3,
+    skus: int = 10,
+    weeks: int = 104,
+    horizon: int = 13,
+    seed: int = 7,
+    stale_dealer: int | None = 1,
+) -> Path:
     """Write OUT/runs/<as_of>/ with every contract file; returns the run folder."""
     rng = np.random.default_rng(seed)
     run_dir = Path(out_dir) / "runs" / as_of
@@ -59,25 +67,34 @@ def make_run_folder(out_dir: Path, as_of: str = "2025-06-30", *, dealers: int = 
     qty = rng.poisson(weekly_rate[:, None], size=(n, weeks)).astype(float)
     censored = rng.random((n, weeks)) < 0.03
     qty[censored] = np.floor(qty[censored] / 2)
-    pd.DataFrame({
-        "dealer_id": np.repeat(dealer_col, weeks), "sku": np.repeat(sku_col, weeks),
-        "week_start": np.tile(week_starts, n), "qty_sold": qty.ravel(),
-        "is_censored": censored.ravel(),
-    }).to_csv(run_dir / "history.csv", index=False)
+    pd.DataFrame(
+        {
+            "dealer_id": np.repeat(dealer_col, weeks),
+            "sku": np.repeat(sku_col, weeks),
+            "week_start": np.tile(week_starts, n),
+            "qty_sold": qty.ravel(),
+            "is_censored": censored.ravel(),
+        }
+    ).to_csv(run_dir / "history.csv", index=False)
 
     avg_daily = np.round(qty[:, -26:].mean(axis=1) / 7, 4)
     weekly = avg_daily * 7
-    fc_weeks = pd.date_range(start=last_week + pd.Timedelta(days=7), periods=horizon,
-                             freq="7D").strftime("%Y-%m-%d")
+    fc_weeks = pd.date_range(
+        start=last_week + pd.Timedelta(days=7), periods=horizon, freq="7D"
+    ).strftime("%Y-%m-%d")
     spread = 1.96 * np.sqrt(np.maximum(weekly, 0.25))
     model = np.where(weekly_rate < 1.5, "sba", "ets")
-    pd.DataFrame({
-        "dealer_id": np.repeat(dealer_col, horizon), "sku": np.repeat(sku_col, horizon),
-        "week_start": np.tile(fc_weeks, n), "yhat": np.repeat(np.round(weekly, 3), horizon),
-        "yhat_lo": np.repeat(np.round(np.maximum(0, weekly - spread), 3), horizon),
-        "yhat_hi": np.repeat(np.round(weekly + spread, 3), horizon),
-        "model": np.repeat(model, horizon),
-    }).to_csv(run_dir / "forecast.csv", index=False)
+    pd.DataFrame(
+        {
+            "dealer_id": np.repeat(dealer_col, horizon),
+            "sku": np.repeat(sku_col, horizon),
+            "week_start": np.tile(fc_weeks, n),
+            "yhat": np.repeat(np.round(weekly, 3), horizon),
+            "yhat_lo": np.repeat(np.round(np.maximum(0, weekly - spread), 3), horizon),
+            "yhat_hi": np.repeat(np.round(weekly + spread, 3), horizon),
+            "model": np.repeat(model, horizon),
+        }
+    ).to_csv(run_dir / "forecast.csv", index=False)
 
     on_hand = rng.integers(0, np.maximum(3, (weekly_rate * 4).astype(int)) + 1).astype(float)
     on_hand[rng.random(n) < 0.1] = 0
@@ -98,97 +115,237 @@ def make_run_folder(out_dir: Path, as_of: str = "2025-06-30", *, dealers: int = 
     reason = [
         f"Order-up-to {u:.1f} = demand over {p:.0f} days {d:.1f} + safety stock {s:.1f}; "
         f"position {ip:.0f}; need {r:.1f} rounded to pack {pk} -> {q:.0f}."
-        for u, p, d, s, ip, r, pk, q in zip(order_up_to, protection, demand, safety, position,
-                                             raw_need, pack, suggested, strict=True)
+        for u, p, d, s, ip, r, pk, q in zip(
+            order_up_to,
+            protection,
+            demand,
+            safety,
+            position,
+            raw_need,
+            pack,
+            suggested,
+            strict=True,
+        )
     ]
-    suggestions = pd.DataFrame({
-        "run_id": run_id, "as_of": as_of, "dealer_id": dealer_col, "sku": sku_col,
-        "on_hand": on_hand, "in_transit": in_transit, "on_order": on_order,
-        "inventory_position": position, "avg_daily_demand": avg_daily,
-        "demand_class": np.where(weekly_rate < 1.5, "intermittent", "smooth"),
-        "forecast_model": model, "lead_time_days": lead, "lead_time_sd_days": lead_sd,
-        "review_period_days": review, "protection_days": protection,
-        "demand_over_protection": np.round(demand, 4),
-        "sigma_over_protection": np.round(sigma_p, 4),
-        "service_level": service, "z": np.round(z, 4), "safety_stock": np.round(safety, 4),
-        "order_up_to": np.round(order_up_to, 4), "raw_need": np.round(raw_need, 4),
-        "pack_size": pack, "moq": moq, "suggested_qty": suggested, "reason": reason,
-    })
+    suggestions = pd.DataFrame(
+        {
+            "run_id": run_id,
+            "as_of": as_of,
+            "dealer_id": dealer_col,
+            "sku": sku_col,
+            "on_hand": on_hand,
+            "in_transit": in_transit,
+            "on_order": on_order,
+            "inventory_position": position,
+            "avg_daily_demand": avg_daily,
+            "demand_class": np.where(weekly_rate < 1.5, "intermittent", "smooth"),
+            "forecast_model": model,
+            "lead_time_days": lead,
+            "lead_time_sd_days": lead_sd,
+            "review_period_days": review,
+            "protection_days": protection,
+            "demand_over_protection": np.round(demand, 4),
+            "sigma_over_protection": np.round(sigma_p, 4),
+            "service_level": service,
+            "z": np.round(z, 4),
+            "safety_stock": np.round(safety, 4),
+            "order_up_to": np.round(order_up_to, 4),
+            "raw_need": np.round(raw_need, 4),
+            "pack_size": pack,
+            "moq": moq,
+            "suggested_qty": suggested,
+            "reason": reason,
+        }
+    )
     suggestions.to_csv(run_dir / "suggestions.csv", index=False)
 
     alerts = []
     for k in np.flatnonzero((on_hand == 0) & (avg_daily > 0)):
-        alerts.append(("stockout", "critical", dealer_col[k], sku_col[k], 0.0, 0.0,
-                       f"{sku_col[k]} is out of stock at {dealer_col[k]}"))
+        alerts.append(
+            (
+                "stockout",
+                "critical",
+                dealer_col[k],
+                sku_col[k],
+                0.0,
+                0.0,
+                f"{sku_col[k]} is out of stock at {dealer_col[k]}",
+            )
+        )
     for k in np.flatnonzero((position < safety) & (on_hand > 0)):
-        alerts.append(("below_safety_stock", "warning", dealer_col[k], sku_col[k], position[k],
-                       round(safety[k], 2), f"position {position[k]:.0f} below safety stock "
-                       f"{safety[k]:.1f}"))
+        alerts.append(
+            (
+                "below_safety_stock",
+                "warning",
+                dealer_col[k],
+                sku_col[k],
+                position[k],
+                round(safety[k], 2),
+                f"position {position[k]:.0f} below safety stock {safety[k]:.1f}",
+            )
+        )
     for k in np.flatnonzero((position > 3 * order_up_to) & (order_up_to > 0)):
-        alerts.append(("overstock", "info", dealer_col[k], sku_col[k], position[k],
-                       round(3 * order_up_to[k], 2), "position above 3x order-up-to"))
+        alerts.append(
+            (
+                "overstock",
+                "info",
+                dealer_col[k],
+                sku_col[k],
+                position[k],
+                round(3 * order_up_to[k], 2),
+                "position above 3x order-up-to",
+            )
+        )
     if stale_dealer is not None and stale_dealer < dealers:
-        alerts.append(("stale_feed", "warning", dealer_ids[stale_dealer], "", 12.0, 3.0,
-                       f"sell_through feed of {dealer_ids[stale_dealer]} is 12 days old"))
-    alerts.append(("feed_rejected", "warning", "", "", np.nan, np.nan,
-                   "landing/sell_through/broken.csv rejected: missing column qty_sold"))
-    pd.DataFrame(alerts, columns=["alert_type", "severity", "dealer_id", "sku", "metric",
-                                  "threshold", "message"]).assign(
-        run_id=run_id, as_of=as_of)[
-        ["run_id", "as_of", "alert_type", "severity", "dealer_id", "sku", "metric", "threshold",
-         "message"]].to_csv(run_dir / "alerts.csv", index=False)
+        alerts.append(
+            (
+                "stale_feed",
+                "warning",
+                dealer_ids[stale_dealer],
+                "",
+                12.0,
+                3.0,
+                f"sell_through feed of {dealer_ids[stale_dealer]} is 12 days old",
+            )
+        )
+    alerts.append(
+        (
+            "feed_rejected",
+            "warning",
+            "",
+            "",
+            np.nan,
+            np.nan,
+            "landing/sell_through/broken.csv rejected: missing column qty_sold",
+        )
+    )
+    pd.DataFrame(
+        alerts,
+        columns=["alert_type", "severity", "dealer_id", "sku", "metric", "threshold", "message"],
+    ).assign(run_id=run_id, as_of=as_of)[
+        [
+            "run_id",
+            "as_of",
+            "alert_type",
+            "severity",
+            "dealer_id",
+            "sku",
+            "metric",
+            "threshold",
+            "message",
+        ]
+    ].to_csv(run_dir / "alerts.csv", index=False)
 
     names = np.array([f"Dealer {i}" for i in range(1, dealers + 1)])
     regions = np.array(["north", "south", "east", "west"])[np.arange(dealers) % 4]
-    pd.DataFrame({
-        "dealer_id": dealer_col, "sku": sku_col, "dealer_name": names[d_idx],
-        "region": regions[d_idx], "category": category,
-        "description": [f"{c} part {s[-3:]}" for c, s in zip(category, sku_col, strict=True)],
-        "unit_cost": unit_cost, "abc_class": abc,
-    }).to_csv(run_dir / "items.csv", index=False)
-    pd.DataFrame({
-        "dealer_id": dealer_ids, "days_of_inventory": np.round(rng.uniform(10, 90, dealers), 1),
-        "slow_moving_share": np.round(rng.uniform(0, 0.4, dealers), 3),
-        "sell_through_rate": np.round(rng.uniform(0.2, 0.9, dealers), 3),
-        "stockout_days": rng.integers(0, 30, dealers),
-    }).to_csv(run_dir / "kpis.csv", index=False)
+    pd.DataFrame(
+        {
+            "dealer_id": dealer_col,
+            "sku": sku_col,
+            "dealer_name": names[d_idx],
+            "region": regions[d_idx],
+            "category": category,
+            "description": [f"{c} part {s[-3:]}" for c, s in zip(category, sku_col, strict=True)],
+            "unit_cost": unit_cost,
+            "abc_class": abc,
+        }
+    ).to_csv(run_dir / "items.csv", index=False)
+    pd.DataFrame(
+        {
+            "dealer_id": dealer_ids,
+            "days_of_inventory": np.round(rng.uniform(10, 90, dealers), 1),
+            "slow_moving_share": np.round(rng.uniform(0, 0.4, dealers), 3),
+            "sell_through_rate": np.round(rng.uniform(0.2, 0.9, dealers), 3),
+            "stockout_days": rng.integers(0, 30, dealers),
+        }
+    ).to_csv(run_dir / "kpis.csv", index=False)
     days = np.where(np.arange(dealers) == stale_dealer, 12, 1)
-    pd.DataFrame({
-        "dealer_id": np.repeat(dealer_ids, 2), "feed": np.tile(["sell_through", "inventory"],
-                                                               dealers),
-        "last_report_date": [str((as_of_ts - pd.Timedelta(days=int(d))).date())
-                             for d in np.repeat(days, 2)],
-        "days_since_report": np.repeat(days, 2),
-    }).to_csv(run_dir / "freshness.csv", index=False)
-    pd.DataFrame({
-        "from_dealer_id": [dealer_ids[0]], "to_dealer_id": [dealer_ids[-1]], "sku": [sku_ids[0]],
-        "qty": [float(pack[0])], "reason": ["overstock at the source covers a shortfall"],
-    }).to_csv(run_dir / "transfers.csv", index=False)
-    pd.DataFrame({
-        "run_id": run_id, "source_file": ["landing/inventory/d1.csv"] * 2, "line": [7, 12],
-        "rule": ["on_hand_not_negative", "sku_known"], "column": ["on_hand", "sku"],
-        "value": ["-4", "XX-1"], "raw_record": ['{"on_hand": "-4"}', '{"sku": "XX-1"}'],
-    }).to_csv(run_dir / "quarantine.csv", index=False)
+    pd.DataFrame(
+        {
+            "dealer_id": np.repeat(dealer_ids, 2),
+            "feed": np.tile(["sell_through", "inventory"], dealers),
+            "last_report_date": [
+                str((as_of_ts - pd.Timedelta(days=int(d))).date()) for d in np.repeat(days, 2)
+            ],
+            "days_since_report": np.repeat(days, 2),
+        }
+    ).to_csv(run_dir / "freshness.csv", index=False)
+    pd.DataFrame(
+        {
+            "from_dealer_id": [dealer_ids[0]],
+            "to_dealer_id": [dealer_ids[-1]],
+            "sku": [sku_ids[0]],
+            "qty": [float(pack[0])],
+            "reason": ["overstock at the source covers a shortfall"],
+        }
+    ).to_csv(run_dir / "transfers.csv", index=False)
+    pd.DataFrame(
+        {
+            "run_id": run_id,
+            "source_file": ["landing/inventory/d1.csv"] * 2,
+            "line": [7, 12],
+            "rule": ["on_hand_not_negative", "sku_known"],
+            "column": ["on_hand", "sku"],
+            "value": ["-4", "XX-1"],
+            "raw_record": ['{"on_hand": "-4"}', '{"sku": "XX-1"}'],
+        }
+    ).to_csv(run_dir / "quarantine.csv", index=False)
     files = [
-        {"path": f"landing/sell_through/d{i}.csv", "feed": "sell_through", "status": "accepted",
-         "rows_read": 100, "rows_accepted": 100, "rows_quarantined": 0, "reason": ""}
+        {
+            "path": f"landing/sell_through/d{i}.csv",
+            "feed": "sell_through",
+            "status": "accepted",
+            "rows_read": 100,
+            "rows_accepted": 100,
+            "rows_quarantined": 0,
+            "reason": "",
+        }
         for i in range(3)
     ] + [
-        {"path": "landing/inventory/d1.csv", "feed": "inventory", "status": "partial",
-         "rows_read": 50, "rows_accepted": 48, "rows_quarantined": 2, "reason": "2 rows"},
-        {"path": "landing/sell_through/broken.csv", "feed": "sell_through", "status": "rejected",
-         "rows_read": 0, "rows_accepted": 0, "rows_quarantined": 0, "reason": "missing column"},
-        {"path": "landing/sell_through/d0-copy.csv", "feed": "sell_through",
-         "status": "duplicate", "rows_read": 0, "rows_accepted": 0, "rows_quarantined": 0,
-         "reason": "already ingested"},
+        {
+            "path": "landing/inventory/d1.csv",
+            "feed": "inventory",
+            "status": "partial",
+            "rows_read": 50,
+            "rows_accepted": 48,
+            "rows_quarantined": 2,
+            "reason": "2 rows",
+        },
+        {
+            "path": "landing/sell_through/broken.csv",
+            "feed": "sell_through",
+            "status": "rejected",
+            "rows_read": 0,
+            "rows_accepted": 0,
+            "rows_quarantined": 0,
+            "reason": "missing column",
+        },
+        {
+            "path": "landing/sell_through/d0-copy.csv",
+            "feed": "sell_through",
+            "status": "duplicate",
+            "rows_read": 0,
+            "rows_accepted": 0,
+            "rows_quarantined": 0,
+            "reason": "already ingested",
+        },
     ]
     counts = pd.Series([a[0] for a in alerts]).value_counts().to_dict()
-    (run_dir / "run_summary.json").write_text(json.dumps({
-        "run_id": run_id, "as_of": as_of, "warehouse": None, "files": files,
-        "stages": [{"name": "ingest", "seconds": 1.5, "rows": 300},
-                   {"name": "forecast", "seconds": 12.0, "rows": n}],
-        "alerts": {k: int(v) for k, v in counts.items()},
-    }))
+    (run_dir / "run_summary.json").write_text(
+        json.dumps(
+            {
+                "run_id": run_id,
+                "as_of": as_of,
+                "warehouse": None,
+                "files": files,
+                "stages": [
+                    {"name": "ingest", "seconds": 1.5, "rows": 300},
+                    {"name": "forecast", "seconds": 12.0, "rows": n},
+                ],
+                "alerts": {k: int(v) for k, v in counts.items()},
+            }
+        )
+    )
     return run_dir
 
 
@@ -221,8 +378,9 @@ def test_report_is_self_contained(run_dir: Path) -> None:
     html = path.read_text(encoding="utf-8")
     parser = _Refs()
     parser.feed(html)
-    external = [r for r in parser.refs if "http://" in r[2] or "https://" in r[2] or
-                r[2].startswith("//")]
+    external = [
+        r for r in parser.refs if "http://" in r[2] or "https://" in r[2] or r[2].startswith("//")
+    ]
     assert external == []
     # No script or stylesheet is fetched: every <script> is inline, no <link> at all.
     assert not [r for r in parser.refs if r[0] in ("script", "link")]
@@ -238,14 +396,14 @@ def test_payload_holds_every_line_and_its_series(run_dir: Path) -> None:
     assert data["n"] == len(lines) == 30
     dealers = [data["dealers"][i][0] for i in data["dealer"]]
     assert list(zip(dealers, data["sku"], strict=True)) == list(
-        zip(lines["dealer_id"], lines["sku"], strict=True))
+        zip(lines["dealer_id"], lines["sku"], strict=True)
+    )
     assert data["suggested_qty"] == pytest.approx(lines["suggested_qty"].tolist())
     assert data["reason"] == lines["reason"].tolist()
 
     # History: same matrix as an independent pivot of history.csv.
     history = pd.read_csv(run_dir / "history.csv")
-    pivot = history.pivot_table(index=["dealer_id", "sku"], columns="week_start",
-                                values="qty_sold")
+    pivot = history.pivot_table(index=["dealer_id", "sku"], columns="week_start", values="qty_sold")
     assert data["hist_weeks"] == list(pivot.columns)
     k = 17
     key = (lines.loc[k, "dealer_id"], lines.loc[k, "sku"])
@@ -257,8 +415,9 @@ def test_payload_holds_every_line_and_its_series(run_dir: Path) -> None:
 
     forecast = pd.read_csv(run_dir / "forecast.csv")
     fc = forecast[(forecast.dealer_id == key[0]) & (forecast.sku == key[1])]
-    assert data["yhat_hi"][k] == pytest.approx(fc.sort_values("week_start").yhat_hi.tolist(),
-                                               abs=0.01)
+    assert data["yhat_hi"][k] == pytest.approx(
+        fc.sort_values("week_start").yhat_hi.tolist(), abs=0.01
+    )
 
     # Line value = suggested_qty * unit_cost from items.csv.
     items = pd.read_csv(run_dir / "items.csv")
@@ -282,7 +441,7 @@ def test_header_figures(run_dir: Path) -> None:
 
 def test_exceptions_sorted_by_severity_then_value(run_dir: Path) -> None:
     html = build_report(run_dir).read_text(encoding="utf-8")
-    section = html[html.index('<section id="exceptions">'):html.index("</section>")]
+    section = html[html.index('<section id="exceptions">') : html.index("</section>")]
     rows = re.findall(r'<tr class="sev-(\w+)" data-dealer="([^"]*)" data-sku="([^"]*)">', section)
     alerts = pd.read_csv(run_dir / "alerts.csv", dtype=str, keep_default_na=False)
     assert len(rows) == len(alerts)
@@ -290,10 +449,15 @@ def test_exceptions_sorted_by_severity_then_value(run_dir: Path) -> None:
     ranks = [order[r[0]] for r in rows]
     assert ranks == sorted(ranks)
     # Within a severity, pair alerts come by descending suggested value (independent calc).
-    lines = pd.read_csv(run_dir / "suggestions.csv").merge(pd.read_csv(run_dir / "items.csv"),
-                                                           on=["dealer_id", "sku"])
-    value = {(d, s): q * c for d, s, q, c in
-             zip(lines.dealer_id, lines.sku, lines.suggested_qty, lines.unit_cost, strict=True)}
+    lines = pd.read_csv(run_dir / "suggestions.csv").merge(
+        pd.read_csv(run_dir / "items.csv"), on=["dealer_id", "sku"]
+    )
+    value = {
+        (d, s): q * c
+        for d, s, q, c in zip(
+            lines.dealer_id, lines.sku, lines.suggested_qty, lines.unit_cost, strict=True
+        )
+    }
     criticals = [value[(d, s)] for sev, d, s in rows if sev == "critical"]
     assert criticals and criticals == sorted(criticals, reverse=True)
 
@@ -308,8 +472,17 @@ def test_static_text_is_escaped(run_dir: Path) -> None:
 
 
 def test_optional_files_may_be_missing(run_dir: Path) -> None:
-    for name in ("history.csv", "forecast.csv", "items.csv", "kpis.csv", "freshness.csv",
-                 "transfers.csv", "quarantine.csv", "run_summary.json", "alerts.csv"):
+    for name in (
+        "history.csv",
+        "forecast.csv",
+        "items.csv",
+        "kpis.csv",
+        "freshness.csv",
+        "transfers.csv",
+        "quarantine.csv",
+        "run_summary.json",
+        "alerts.csv",
+    ):
         (run_dir / name).unlink()
     html = build_report(run_dir).read_text(encoding="utf-8")
     data = decode_payload(html)
@@ -376,10 +549,25 @@ def test_size_with_20000_lines(tmp_path: Path) -> None:
 def test_exceptions_without_dealer_level_alerts_keep_line_values():
     from flows.report import exceptions_frame
 
-    lines = pd.DataFrame({"dealer_id": ["D1", "D1"], "sku": ["A", "B"], "dealer_name": ["One", "One"],
-                          "description": ["a", "b"], "value": [10.0, 30.0], "stock_value": [1.0, 2.0]})
-    alerts = pd.DataFrame({"alert_type": ["stockout", "overstock"], "severity": ["critical", "info"],
-                           "dealer_id": ["D1", "D1"], "sku": ["A", "B"], "message": ["m", "n"]})
+    lines = pd.DataFrame(
+        {
+            "dealer_id": ["D1", "D1"],
+            "sku": ["A", "B"],
+            "dealer_name": ["One", "One"],
+            "description": ["a", "b"],
+            "value": [10.0, 30.0],
+            "stock_value": [1.0, 2.0],
+        }
+    )
+    alerts = pd.DataFrame(
+        {
+            "alert_type": ["stockout", "overstock"],
+            "severity": ["critical", "info"],
+            "dealer_id": ["D1", "D1"],
+            "sku": ["A", "B"],
+            "message": ["m", "n"],
+        }
+    )
     out = exceptions_frame(lines, alerts)
     assert out["sku"].tolist() == ["A", "B"]  # critical first, whatever the value
     assert out["value"].tolist() == [10.0, 30.0]
