@@ -255,6 +255,14 @@ def replenish(
             for name in ("suggestions", "alerts", "transfers"):
                 frame = getattr(outputs, name)  # noqa: F841 - scanned by duckdb below
                 con.execute(f"insert into pipeline.{name} by name select * from frame")
+            # The dealer KPIs of this night, kept per run (the mart holds only the latest).
+            con.execute(
+                """insert into pipeline.dealer_kpis
+                   select ?, ?, dealer_id, days_of_inventory, slow_moving_share,
+                          sell_through_rate, stockout_days
+                   from marts.fct_dealer_kpis""",
+                [run_id, as_of],
+            )
     return outputs
 
 

@@ -20,7 +20,14 @@ import duckdb
 
 from flows.warehouse import FEED_TABLES, table_exists, transaction
 
-PIPELINE_OUTPUTS = ("forecasts", "forecast_accuracy", "suggestions", "alerts", "transfers")
+PIPELINE_OUTPUTS = (
+    "forecasts",
+    "forecast_accuracy",
+    "suggestions",
+    "alerts",
+    "transfers",
+    "dealer_kpis",
+)
 
 
 class WarehouseBusy(RuntimeError):

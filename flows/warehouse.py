@@ -61,6 +61,8 @@ PIPELINE_TABLES: dict[str, str] = {
         dealer_id VARCHAR, sku VARCHAR, metric DOUBLE, threshold DOUBLE, message VARCHAR""",
     "transfers": """run_id VARCHAR, as_of DATE, from_dealer_id VARCHAR, to_dealer_id VARCHAR,
         sku VARCHAR, qty DOUBLE, reason VARCHAR""",
+    "dealer_kpis": """run_id VARCHAR, as_of DATE, dealer_id VARCHAR, days_of_inventory DOUBLE,
+        slow_moving_share DOUBLE, sell_through_rate DOUBLE, stockout_days DOUBLE""",
 }
 
 # The feed tables whose rows carry lineage and can be rolled back per run.

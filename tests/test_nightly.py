@@ -177,6 +177,14 @@ def test_rerun_same_landing_counts_files_once_and_gives_same_suggestions(first_r
             "select count(distinct run_id) from pipeline.suggestions where as_of = ?", [as_of]
         ).fetchone()[0]
     assert per_as_of == 1  # the rerun replaced the earlier run's rows
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        kpi_runs = con.execute(
+            "select count(distinct run_id), count(*) from reporting.rpt_dealer_kpis "
+            "where as_of_date = ?",
+            [as_of],
+        ).fetchall()[0]
+        dealers = con.execute("select count(*) from marts.fct_dealer_kpis").fetchall()[0][0]
+    assert kpi_runs == (1, dealers)  # dealer KPIs kept per run, one run per as-of
 
 
 def test_failed_dbt_test_fails_the_run_and_publishes_nothing(first_run, tmp_path):
