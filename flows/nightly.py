@@ -27,7 +27,7 @@ from flows import forecast_stage, replenish_stage, runs
 from flows.artifacts import publish_artifacts
 from flows.dbt_build import run_dbt_build
 from flows.notify import notify_critical_alerts, notify_failure
-from flows.publish import publish_run, run_dir
+from flows.publish import publish_run
 from flows.settings import RunSettings
 from flows.warehouse import connect, transaction
 from replenishment.config import PolicyConfig, load_policy_config
@@ -390,5 +390,3 @@ def _mark_failed(settings: RunSettings, run_id: str) -> None:
     except Exception:  # the original error matters more than the bookkeeping
         pass
 
-
-__all__ = ["nightly_replenishment", "run_dir"]
