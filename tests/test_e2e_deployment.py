@@ -6,12 +6,13 @@ the ingest task's retries, notifies the webhook and publishes nothing new.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
-import time
 from dataclasses import dataclass
 from pathlib import Path
+from uuid import UUID
 
 import duckdb
 import httpx
@@ -87,15 +88,27 @@ def trigger(stack: Stack, deployment: str = "nightly-replenishment/nightly") -> 
 
 
 def wait_terminal(stack: Stack, flow_run_id: str) -> dict:
-    """Poll the flow run until it reaches a terminal state (bounded by RUN_TIMEOUT)."""
-    deadline = time.monotonic() + RUN_TIMEOUT
-    while True:
-        run = httpx.get(f"{stack.api}/flow_runs/{flow_run_id}", timeout=10).json()
-        if run["state"] and run["state"]["type"] in TERMINAL:
-            return run
-        assert stack.worker.poll() is None, (stack.logs / "worker.log").read_text()[-3000:]
-        assert time.monotonic() < deadline, f"flow run still {run['state']['type']}"
-        time.sleep(1.0)  # between polls; the deadline bounds the wait
+    """Wait for the run's terminal state on the API's event stream (bounded by RUN_TIMEOUT)."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import FlowRunWaitTimeout
+    from prefect.flow_runs import wait_for_flow_run
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    async def wait() -> None:
+        async with get_client() as client:
+            await wait_for_flow_run(UUID(flow_run_id), timeout=int(RUN_TIMEOUT), client=client)
+
+    with temporary_settings({PREFECT_API_URL: stack.api}):
+        try:
+            asyncio.run(wait())
+        except FlowRunWaitTimeout:
+            worker_log = (stack.logs / "worker.log").read_text()[-3000:]
+            raise AssertionError(
+                f"flow run not finished in {RUN_TIMEOUT} s\n{worker_log}"
+            ) from None
+    run = httpx.get(f"{stack.api}/flow_runs/{flow_run_id}", timeout=10).json()
+    assert run["state"]["type"] in TERMINAL, run["state"]
+    return run
 
 
 def task_runs(stack: Stack, flow_run_id: str) -> list[dict]:
