@@ -2,24 +2,9 @@
 -- delivery_seq are current.
 with
 
-source as (
-
-    select * from {{ source('vmi', 'dealers') }}
-
-),
-
-latest_delivery as (
-
-    select max(delivery_seq) as delivery_seq from source
-
-),
-
 current_rows as (
 
-    select source.*
-    from source
-    inner join latest_delivery
-        on source.delivery_seq = latest_delivery.delivery_seq
+    {{ latest_delivery_rows(source('vmi', 'dealers')) }}
 
 ),
 

@@ -1,24 +1,9 @@
 -- Master data: only the rows of the latest delivery_seq are current.
 with
 
-source as (
-
-    select * from {{ source('vmi', 'skus') }}
-
-),
-
-latest_delivery as (
-
-    select max(delivery_seq) as delivery_seq from source
-
-),
-
 current_rows as (
 
-    select source.*
-    from source
-    inner join latest_delivery
-        on source.delivery_seq = latest_delivery.delivery_seq
+    {{ latest_delivery_rows(source('vmi', 'skus')) }}
 
 ),
 
