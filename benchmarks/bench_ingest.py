@@ -95,8 +95,8 @@ def peak_rss_mb() -> float:
 
 
 def child_ingest(landing: Path) -> dict:
-    from flows.ingest import ingest_landing
-    from flows.warehouse import connect
+    from landing.ingest import ingest_landing
+    from warehouse.connection import connect
 
     started = time.perf_counter()
     with connect(landing.parent / "warehouse.duckdb") as con:
@@ -114,7 +114,7 @@ def child_ingest(landing: Path) -> dict:
 
 
 def child_peer(csv: Path) -> dict:
-    from flows.readers import CHUNK_ROWS
+    from landing.readers import CHUNK_ROWS
 
     started = time.perf_counter()
     rows = 0

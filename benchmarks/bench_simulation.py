@@ -1,6 +1,6 @@
 """Closed-loop simulation figures: policy versus the ERP min/max baseline, seeds x targets.
 
-For every seed and target cycle service level it runs `replenishment.simulation.simulate`
+For every seed and target cycle service level it runs `simulation.closed_loop.simulate`
 (policy and baseline at the same z), plus the baseline alone over a ladder of safety factors z
 (`baseline_curve`, same demand and lead-time draws) to find the stock the baseline needs to
 reach the policy's fill rate. Prints a table, then one JSON line per cell and a summary line.
@@ -29,7 +29,7 @@ import warnings
 
 import numpy as np
 
-from replenishment.simulation import baseline_curve, simulate
+from simulation.closed_loop import baseline_curve, simulate
 
 # Baseline safety factors z: from its own targets (1.28 / 1.64 / 2.05) up to far beyond them,
 # as a planner would raise z until the min/max fills as much as the policy.

@@ -2,7 +2,7 @@
 
 Each date is one `nightly_replenishment` subflow run, so each appears in the Prefect UI with
 its own tasks, retries and artifacts. A rerun of an as-of replaces that as-of's earlier outputs
-(`flows.runs.replace_earlier_outputs`) and re-delivered files are recognised by their hash, so
+(`warehouse.runs.replace_earlier_outputs`) and re-delivered files are recognised by their hash, so
 running a backfill twice, or over nights that already ran, never double counts.
 
 The first failing date stops the backfill (the failed night has already published nothing);

@@ -94,7 +94,7 @@ def run(
         _fail(str(exc), EXIT_USAGE)
 
     from flows.prefect_api import prefect_api
-    from flows.runs import WarehouseBusy
+    from warehouse.runs import WarehouseBusy
 
     with prefect_api():
         from flows.nightly import nightly_replenishment
@@ -130,7 +130,7 @@ def simulate(
     ] = 0.95,
 ) -> None:
     """Closed-loop backtest of the policy against an ERP min/max baseline."""
-    from replenishment.simulation import simulate as run_simulation
+    from simulation.closed_loop import simulate as run_simulation
 
     try:
         result = run_simulation(
@@ -166,8 +166,8 @@ def approve(
     """Apply overrides, write orders/<dealer_id>.csv and record the approval."""
     import getpass
 
-    from flows.approve import ApprovalError, approve_run
-    from flows.exports import write_dealer_exports
+    from planner.approve import ApprovalError, approve_run
+    from planner.exports import write_dealer_exports
 
     day = _parse_date(as_of, "--as-of")
     try:
@@ -200,7 +200,7 @@ def report(
     ] = None,
 ) -> None:
     """(Re)build report.html for a run and print its path."""
-    from flows.report import build_report
+    from planner.report import build_report
 
     runs_dir = out / "runs"
     day = _parse_date(as_of, "--as-of")

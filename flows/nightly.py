@@ -23,13 +23,14 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
-from flows import forecast_stage, replenish_stage, runs
+from replenishment import demand as forecast_stage, plan as replenish_stage
+from warehouse import runs
 from flows.artifacts import publish_artifacts
 from flows.dbt_build import run_dbt_build
 from flows.notify import notify_critical_alerts, notify_failure
-from flows.publish import publish_run
+from planner.run_folder import publish_run
 from flows.settings import RunSettings
-from flows.warehouse import connect, transaction
+from warehouse.connection import connect, transaction
 from replenishment.config import PolicyConfig, load_policy_config
 
 
@@ -85,7 +86,7 @@ def ingest_and_validate(settings: RunSettings, run_id: str) -> dict:
     A retry starts from a clean slate: whatever an earlier attempt of this run loaded is
     rolled back first, so a file is never counted twice.
     """
-    from flows.ingest import ingest_landing, rollback_run
+    from landing.ingest import ingest_landing, rollback_run
 
     logger = get_run_logger()
     with connect(settings.warehouse) as con:
@@ -113,7 +114,7 @@ def build_validation_docs(validations: list, run_id: str) -> str | None:
     The docs are a view for people, not an output the run depends on: a broken renderer must
     not stop the night's suggestions.
     """
-    from flows.validate import build_data_docs
+    from landing.validate import build_data_docs
 
     try:
         return str(build_data_docs(validations, run_name=run_id))
@@ -125,7 +126,7 @@ def build_validation_docs(validations: list, run_id: str) -> str | None:
 @task(cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
 def resolve_as_of(settings: RunSettings, run_id: str) -> date:
     """The given as-of, or the newest date in the feeds."""
-    from flows.ingest import newest_feed_date
+    from landing.ingest import newest_feed_date
 
     with connect(settings.warehouse) as con:
         as_of = settings.as_of or newest_feed_date(con)
@@ -275,7 +276,7 @@ def publish(
     summary: dict,
 ) -> Path:
     """Write the run folder (CSVs, run_summary.json, report.html) and rename it into place."""
-    from flows.report import build_report
+    from planner.report import build_report
 
     folder = publish_run(settings.out, as_of, run_id, tables, summary, finish=build_report)
     with connect(settings.warehouse) as con:
@@ -288,7 +289,7 @@ def publish(
 @task(cache_policy=NO_CACHE)
 def report_tables(settings: RunSettings, as_of: date) -> dict[str, pd.DataFrame]:
     """The planner-facing extras the report draws: history, items, KPIs, freshness."""
-    from flows.report_data import load_report_tables
+    from warehouse.marts import load_report_tables
 
     with connect(settings.warehouse) as con:
         return load_report_tables(con, as_of)

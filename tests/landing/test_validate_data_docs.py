@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.ingest import ingest_landing
-from flows.validate import PROJECT_ROOT, build_data_docs
+from landing.ingest import ingest_landing
+from landing.validate import PROJECT_ROOT, build_data_docs
 
 DEALERS = (
     "dealer_id,dealer_name,region,territory,lead_time_days,lead_time_sd_days,review_period_days\n"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from flows.warehouse import FEED_TABLES, table_exists, transaction
+from warehouse.connection import FEED_TABLES, table_exists, transaction
 
 PIPELINE_OUTPUTS = (
     "forecasts",

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from flows.report import (
+from planner.report import (
     build_report,
     decode_payload,
     report_summary_markdown,
@@ -547,7 +547,7 @@ def test_size_with_20000_lines(tmp_path: Path) -> None:
 
 
 def test_exceptions_without_dealer_level_alerts_keep_line_values():
-    from flows.report import exceptions_frame
+    from planner.report import exceptions_frame
 
     lines = pd.DataFrame(
         {

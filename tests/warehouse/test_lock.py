@@ -10,8 +10,8 @@ from pathlib import Path
 
 import duckdb
 
-from flows import runs
-from flows.warehouse import connect
+from warehouse import runs
+from warehouse.connection import connect
 
 
 def test_second_run_on_a_held_warehouse_fails_clearly_and_writes_nothing(prefect_api, tmp_path):

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from flows.feeds import BOOLEAN, DATE, INTEGER, NUMBER, Feed
+from landing.schema import BOOLEAN, DATE, INTEGER, NUMBER, Feed
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent / "expectations"
 DATA_SOURCE, ASSET, BATCH_DEFINITION = "feeds", "feed_frame", "whole_frame"

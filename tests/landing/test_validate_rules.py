@@ -10,12 +10,12 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from flows.feeds import FEEDS, SELL_THROUGH, SHIPMENTS
-from flows.ingest import ingest_landing
-from flows.validate import coerce, first_failures, load_suite, validate_frame
+from landing.schema import FEEDS, SELL_THROUGH, SHIPMENTS
+from landing.ingest import ingest_landing
+from landing.validate import coerce, first_failures, load_suite, validate_frame
 
 AS_OF = date(2024, 3, 1)
-SUITES = Path(__file__).resolve().parent.parent / "expectations" / "gx" / "expectations"
+SUITES = Path(__file__).resolve().parents[2] / "expectations" / "gx" / "expectations"
 
 
 def strings(**columns: list[str]) -> pd.DataFrame:
@@ -96,7 +96,7 @@ def test_dates_accept_iso_slash_compact_and_excel_midnight():
 
 
 def test_integers_booleans_and_trimmed_strings():
-    from flows.feeds import DEALER_SKUS, DEALERS
+    from landing.schema import DEALER_SKUS, DEALERS
 
     typed, failures = coerce(
         DEALERS,
@@ -353,7 +353,7 @@ def test_file_whose_rows_all_fail_is_rejected_but_counted(tmp_path):
 def test_data_docs_render_every_suite(tmp_path):
     import shutil
 
-    from flows.validate import PROJECT_ROOT, build_data_docs
+    from landing.validate import PROJECT_ROOT, build_data_docs
 
     project = tmp_path / "expectations"
     shutil.copytree(PROJECT_ROOT, project, ignore=shutil.ignore_patterns("uncommitted"))
@@ -364,7 +364,7 @@ def test_data_docs_render_every_suite(tmp_path):
 
 
 def test_master_suites_check_ranges_uniqueness_and_membership():
-    from flows.feeds import DEALER_SKUS, DEALERS, SKUS
+    from landing.schema import DEALER_SKUS, DEALERS, SKUS
 
     def run(feed, known_dealers=None, known_skus=None, **columns):
         typed, type_failures = coerce(feed, strings(**columns))

@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from flows.forecast_stage import daily_demand
+from replenishment.demand import daily_demand
 
 
 def test_daily_rate_spreads_weeks_over_the_protection_interval():

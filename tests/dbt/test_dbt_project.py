@@ -27,11 +27,11 @@ import duckdb
 import pytest
 
 from flows.dbt_build import release_duckdb
-from flows.warehouse import connect
+from warehouse.connection import connect
 
 pytestmark = pytest.mark.slow
 
-PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
+PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 AS_OF = "2024-03-20"
 LOADED_AT = dt.datetime(2024, 3, 20, 23, 0)
 

@@ -7,7 +7,7 @@ from functools import cache
 import pytest
 from scipy import stats
 
-from replenishment.simulation import baseline_curve, simulate
+from simulation.closed_loop import baseline_curve, simulate
 
 SMALL = dict(weeks=26, dealers=4, skus=30, seed=1)
 METRICS = {

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.ingest import ingest_landing
+from landing.ingest import ingest_landing
 
 DEALERS = (
     "dealer_id,dealer_name,region,territory,lead_time_days,lead_time_sd_days,review_period_days\n"

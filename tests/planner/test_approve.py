@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from flows.approve import ApprovalError, approve_run
-from flows.exports import write_dealer_exports
-from flows.warehouse import connect
+from planner.approve import ApprovalError, approve_run
+from planner.exports import write_dealer_exports
+from warehouse.connection import connect
 
 AS_OF = date(2025, 6, 30)
 SUGGESTION_COLUMNS = [

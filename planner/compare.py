@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from flows.report import read_run_summary, read_run_table
+from planner.report import read_run_summary, read_run_table
 
 CHANGE_COLUMNS = [
     "change_type", "dealer_id", "sku", "alert_type", "severity", "previous_qty", "current_qty",

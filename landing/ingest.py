@@ -31,10 +31,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from flows.feeds import FEED_FOLDERS, FEEDS, FEEDS_BY_NAME, Feed, master_feed_for
-from flows.readers import CHUNK_ROWS, FileFacts, FileRejected, Table, file_facts, open_table
-from flows.validate import coerce, first_failures, load_suite, validate_frame
-from flows.warehouse import FEED_TABLES, ensure_schema, transaction
+from landing.schema import FEED_FOLDERS, FEEDS, FEEDS_BY_NAME, Feed, master_feed_for
+from landing.readers import CHUNK_ROWS, FileFacts, FileRejected, Table, file_facts, open_table
+from landing.validate import coerce, first_failures, load_suite, validate_frame
+from warehouse.connection import FEED_TABLES, ensure_schema, transaction
 
 QUARANTINE_COLUMNS = ["run_id", "source_file", "line", "rule", "column", "value", "raw_record"]
 INGESTED = ("accepted", "partial")
@@ -68,7 +68,7 @@ class IngestResult:
         Run-level remarks (e.g. no master data known, so membership rules were skipped).
     validations
         The GX validation results of the run, trimmed to counts and sample values (one per
-        validated batch or chunk), for `flows.validate.build_data_docs`.
+        validated batch or chunk), for `landing.validate.build_data_docs`.
     """
 
     run_id: str
@@ -145,7 +145,7 @@ def ingest_landing(
         Hidden files, sub-folders and files outside those folders are ignored. A feed folder
         that is absent holds no files.
     con
-        Open warehouse connection (flows.warehouse.connect); raw tables are created if missing.
+        Open warehouse connection (warehouse.connection.connect); raw tables are created if missing.
     run_id
         Stored on every raw, quarantine and ledger row, so `rollback_run` can undo the run.
     as_of

@@ -10,7 +10,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from flows.ingest import ingest_landing
+from landing.ingest import ingest_landing
 
 AS_OF = date(2024, 3, 1)
 DEALERS = (
@@ -336,7 +336,7 @@ def test_legacy_bytes_that_read_as_both_scripts_are_rejected_not_guessed(tmp_pat
 
 
 def test_utf8_check_streams_across_blocks_and_finds_the_first_bad_byte(tmp_path, monkeypatch):
-    import flows.readers as readers
+    import landing.readers as readers
 
     # Tiny read blocks: multi-byte characters straddle block boundaries.
     monkeypatch.setattr(readers, "_READ_BLOCK", 5)

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from flows.approve import ORDER_COLUMNS, order_file_name, replace_dir
-from flows.report import lines_with_items
+from planner.approve import ORDER_COLUMNS, order_file_name, replace_dir
+from planner.report import lines_with_items
 
 EXPORT_COLUMNS = [
     "dealer_id", "dealer_name", "sku", "description", "qty", "suggested_qty", "pack_size",
@@ -28,7 +28,7 @@ def dealer_export_frame(run_dir: Path) -> pd.DataFrame:
     Parameters
     ----------
     run_dir : Path
-        An approved run folder (``orders/`` written by `flows.approve.approve_run`).
+        An approved run folder (``orders/`` written by `planner.approve.approve_run`).
 
     Returns
     -------

@@ -23,7 +23,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEADLINE_SECONDS = 600
 SUGGESTION_KEYS = ["dealer_id", "sku", "suggested_qty", "order_up_to", "inventory_position"]
 RAW_TABLES = (

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from test_report import make_run_folder
 
-from flows.report import build_report
+from planner.report import build_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [

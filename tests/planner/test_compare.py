@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from flows.compare import CHANGE_COLUMNS, compare_runs, find_previous_run
+from planner.compare import CHANGE_COLUMNS, compare_runs, find_previous_run
 
 DEFAULTS = {
     "in_transit": 0.0, "on_order": 0.0, "demand_class": "smooth", "forecast_model": "ets",

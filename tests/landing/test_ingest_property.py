@@ -10,7 +10,7 @@ import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flows.ingest import ingest_landing
+from landing.ingest import ingest_landing
 
 AS_OF = date(2024, 3, 1)
 DEALER_IDS = ["D1", "D2", "D3"]

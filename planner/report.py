@@ -473,7 +473,7 @@ def report_context(run_dir: Path) -> dict[str, Any]:
     alerts = read_run_table(run_dir, "alerts")
     exceptions = exceptions_frame(lines, alerts)
     # Imported here because compare reads run folders through this module.
-    from flows.compare import compare_runs, find_previous_run
+    from planner.compare import compare_runs, find_previous_run
 
     previous = find_previous_run(run_dir)
     changes = None
@@ -505,7 +505,7 @@ def build_report(run_dir: Path) -> Path:
     run_dir : Path
         A published run folder, ``OUT/runs/<as_of>/``. ``suggestions.csv`` is required; every
         other file is optional. When an earlier run folder sits beside it, the page gets a
-        "Since last run" section and ``changes.csv`` is (re)written (see `flows.compare`).
+        "Since last run" section and ``changes.csv`` is (re)written (see `planner.compare`).
 
     Returns
     -------

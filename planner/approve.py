@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from flows.report import read_run_summary, read_run_table
+from planner.report import read_run_summary, read_run_table
 
 OVERRIDE_COLUMNS = ("dealer_id", "sku", "qty", "hold", "note")
 REQUIRED_COLUMNS = ("dealer_id", "sku")
@@ -285,7 +285,7 @@ def _warehouse_path(run_dir: Path, warehouse: Path | None) -> Path | None:
 
 def _insert_warehouse(path: Path, rows: pd.DataFrame, as_of: date) -> int:
     """Replace this as-of's approved lines in raw.approved_lines, all or nothing."""
-    from flows.warehouse import connect, transaction
+    from warehouse.connection import connect, transaction
 
     con = connect(path)
     try:

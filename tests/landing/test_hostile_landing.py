@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-HOSTILE = Path(__file__).parent / "fixtures" / "hostile"
+HOSTILE = Path(__file__).resolve().parents[1] / "fixtures" / "hostile"
 sys.path.insert(0, str(HOSTILE))
 import make_hostile  # noqa: E402
 

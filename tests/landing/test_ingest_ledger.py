@@ -8,8 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-import flows.ingest as ingest_module
-from flows.ingest import ingest_landing, newest_feed_date, rollback_run
+import landing.ingest as ingest_module
+from landing.ingest import ingest_landing, newest_feed_date, rollback_run
 
 AS_OF = date(2024, 3, 1)
 DEALERS = (
