@@ -14,19 +14,34 @@ from pathlib import Path
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 
 
+def dbt_project_dir() -> Path:
+    """The dbt project the run builds: VMI_DBT_PROJECT_DIR when set (a data engineer's working
+    copy), else the project's own `dbt_project/`."""
+    configured = os.environ.get("VMI_DBT_PROJECT_DIR", "").strip()
+    return Path(configured).expanduser().resolve() if configured else DBT_PROJECT_DIR
+
+
 class DbtBuildError(RuntimeError):
     """A dbt model or data test failed."""
 
 
-def dbt_args(selector: str, as_of: date, *, target_path: Path | None = None) -> list[str]:
-    args = ["build", "--selector", selector, "--vars", json.dumps({"as_of": as_of.isoformat()})]
+def dbt_args(
+    selector: str, as_of: date, *, run_id: str | None = None, target_path: Path | None = None
+) -> list[str]:
+    variables = {"as_of": as_of.isoformat(), "run_id": run_id}
+    args = ["build", "--selector", selector, "--vars", json.dumps(variables)]
     if target_path is not None:
         args += ["--target-path", str(target_path)]
     return args
 
 
 def run_dbt_build(
-    warehouse: Path, selector: str, as_of: date, *, nodes_as_tasks: bool = True
+    warehouse: Path,
+    selector: str,
+    as_of: date,
+    *,
+    run_id: str | None = None,
+    nodes_as_tasks: bool = True,
 ) -> int:
     """`dbt build --selector <selector>` on `warehouse`; return the number of nodes run.
 
@@ -35,6 +50,7 @@ def run_dbt_build(
     warehouse : the DuckDB file (passed to the profile as ``VMI_WAREHOUSE``).
     selector : ``core`` (staging, intermediate, marts) or ``reporting``.
     as_of : the run's as-of date, passed as the dbt var ``as_of``.
+    run_id : the run, passed as the dbt var ``run_id`` (models kept per run are keyed by it).
     nodes_as_tasks : show each dbt node as a Prefect task (prefect-dbt); when False run plain
         dbt (used outside a flow run and by benchmarks).
     """
@@ -43,7 +59,7 @@ def run_dbt_build(
     # and logs beside the warehouse instead.
     target = Path(str(warehouse) + ".dbt-target")
     os.environ["DBT_LOG_PATH"] = str(target / "logs")
-    args = dbt_args(selector, as_of, target_path=target)
+    args = dbt_args(selector, as_of, run_id=run_id, target_path=target)
     try:
         return _invoke(args, selector, target, nodes_as_tasks)
     finally:
@@ -54,9 +70,8 @@ def _invoke(args: list[str], selector: str, target: Path, nodes_as_tasks: bool) 
     if nodes_as_tasks:
         from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
 
-        settings = PrefectDbtSettings(
-            project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target_path=target
-        )
+        project = dbt_project_dir()
+        settings = PrefectDbtSettings(project_dir=project, profiles_dir=project, target_path=target)
         runner = PrefectDbtRunner(settings=settings, raise_on_failure=True)
         try:
             result = runner.invoke(args)
@@ -65,9 +80,8 @@ def _invoke(args: list[str], selector: str, target: Path, nodes_as_tasks: bool) 
     else:
         from dbt.cli.main import dbtRunner
 
-        result = dbtRunner().invoke(
-            [*args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-        )
+        project = str(dbt_project_dir())
+        result = dbtRunner().invoke([*args, "--project-dir", project, "--profiles-dir", project])
     if not result.success:
         raise DbtBuildError(
             f"dbt build --selector {selector} failed: {_first_failure(result) or result.exception}"

@@ -23,15 +23,16 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
-from replenishment import demand as forecast_stage, plan as replenish_stage
-from warehouse import runs
 from flows.artifacts import publish_artifacts
 from flows.dbt_build import run_dbt_build
 from flows.notify import notify_critical_alerts, notify_failure
-from planner.run_folder import publish_run
 from flows.settings import RunSettings
-from warehouse.connection import connect, transaction
+from planner.run_folder import publish_run
+from replenishment import demand as forecast_stage
+from replenishment import plan as replenish_stage
 from replenishment.config import PolicyConfig, load_policy_config
+from warehouse import runs
+from warehouse.connection import connect, transaction
 
 
 def is_transient(task, task_run, state) -> bool:
@@ -139,10 +140,14 @@ def resolve_as_of(settings: RunSettings, run_id: str) -> date:
 
 
 @task(cache_policy=NO_CACHE)
-def dbt_build(settings: RunSettings, selector: str, as_of: date) -> int:
+def dbt_build(settings: RunSettings, selector: str, as_of: date, run_id: str) -> int:
     """`dbt build` of one selector; a failed model or data test fails the flow."""
     return run_dbt_build(
-        settings.warehouse, selector, as_of, nodes_as_tasks=settings.dbt_nodes_as_tasks
+        settings.warehouse,
+        selector,
+        as_of,
+        run_id=run_id,
+        nodes_as_tasks=settings.dbt_nodes_as_tasks,
     )
 
 
@@ -330,7 +335,7 @@ def nightly_replenishment(
             run_as_of = resolve_as_of(settings, run_id)
 
             started = time.perf_counter()
-            nodes = dbt_build(settings, "core", run_as_of)
+            nodes = dbt_build(settings, "core", run_as_of, run_id)
             clock.add("dbt_core", started, nodes)
 
             started = time.perf_counter()
@@ -349,7 +354,7 @@ def nightly_replenishment(
             clock.add("replenish", started, len(outputs.suggestions))
 
             started = time.perf_counter()
-            nodes = dbt_build(settings, "reporting", run_as_of)
+            nodes = dbt_build(settings, "reporting", run_as_of, run_id)
             clock.add("dbt_reporting", started, nodes)
 
             started = time.perf_counter()

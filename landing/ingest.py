@@ -31,8 +31,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from landing.schema import FEED_FOLDERS, FEEDS, FEEDS_BY_NAME, Feed, master_feed_for
 from landing.readers import CHUNK_ROWS, FileFacts, FileRejected, Table, file_facts, open_table
+from landing.schema import FEED_FOLDERS, FEEDS, FEEDS_BY_NAME, Feed, master_feed_for
 from landing.validate import coerce, first_failures, load_suite, validate_frame
 from warehouse.connection import FEED_TABLES, ensure_schema, transaction
 

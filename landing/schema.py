@@ -122,6 +122,11 @@ FEEDS_BY_NAME: dict[str, Feed] = {feed.name: feed for feed in FEEDS}
 FEED_FOLDERS: tuple[str, ...] = ("sell_through", "inventory", "shipments")
 SUPPORTED_EXTENSIONS: tuple[str, ...] = (".csv", ".parquet", ".xlsx")
 
+# The words a person may write for a boolean, in any file the project reads (feeds, overrides,
+# published CSVs); compared after trimming and lower-casing.
+TRUE_WORDS: frozenset[str] = frozenset({"true", "t", "yes", "y", "1", "1.0"})
+FALSE_WORDS: frozenset[str] = frozenset({"false", "f", "no", "n", "0", "0.0"})
+
 # Lineage columns every raw feed row carries (docs/architecture.md).
 LINEAGE_COLUMNS: tuple[str, ...] = (
     "file_sha256",

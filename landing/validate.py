@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from landing.schema import BOOLEAN, DATE, INTEGER, NUMBER, Feed
+from landing.schema import BOOLEAN, DATE, FALSE_WORDS, INTEGER, NUMBER, TRUE_WORDS, Feed
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent / "expectations"
 DATA_SOURCE, ASSET, BATCH_DEFINITION = "feeds", "feed_frame", "whole_frame"
@@ -38,8 +38,6 @@ _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
 _DATE = re.compile(r"(\d{4})[-/](\d{2})[-/](\d{2})(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
 _COMPACT_DATE = re.compile(r"\d{8}")
-_TRUE = {"true", "t", "yes", "y", "1", "1.0"}
-_FALSE = {"false", "f", "no", "n", "0", "0.0"}
 
 
 # --- type coercion ---------------------------------------------------------------------------
@@ -132,8 +130,8 @@ def _to_date(text: pd.Series, present: pd.Series) -> tuple[pd.Series, pd.Series]
 def _to_boolean(text: pd.Series, present: pd.Series) -> tuple[pd.Series, pd.Series]:
     lowered = text.str.lower()
     values = pd.Series(pd.NA, index=text.index, dtype="boolean")
-    values[lowered.isin(_TRUE)] = True
-    values[lowered.isin(_FALSE)] = False
+    values[lowered.isin(TRUE_WORDS)] = True
+    values[lowered.isin(FALSE_WORDS)] = False
     bad = present & values.isna()
     return values, bad
 
