@@ -96,7 +96,7 @@ def peak_rss_mb() -> float:
 
 def child_ingest(landing: Path) -> dict:
     from landing.ingest import ingest_landing
-    from warehouse.connection import connect
+    from warehouse import connect
 
     started = time.perf_counter()
     with connect(landing.parent / "warehouse.duckdb") as con:

@@ -94,7 +94,7 @@ def run(
         _fail(str(exc), EXIT_USAGE)
 
     from flows.prefect_api import prefect_api
-    from warehouse.runs import WarehouseBusy
+    from warehouse.lock import WarehouseBusy
 
     with prefect_api():
         from flows.nightly import nightly_replenishment
@@ -201,20 +201,16 @@ def report(
 ) -> None:
     """(Re)build report.html for a run and print its path."""
     from planner.report import build_report
+    from planner.run_folder import latest_run, run_dir, runs_root
 
-    runs_dir = out / "runs"
+    runs_dir = runs_root(out)
     day = _parse_date(as_of, "--as-of")
     if day is None:
-        published = (
-            sorted(p for p in runs_dir.glob("????-??-??") if p.is_dir())
-            if runs_dir.is_dir()
-            else []
-        )
-        if not published:
+        folder = latest_run(out)
+        if folder is None:
             _fail(f"--out: no published runs under {runs_dir}", EXIT_USAGE)
-        folder = published[-1]
     else:
-        folder = runs_dir / day.isoformat()
+        folder = run_dir(out, day)
         if not folder.is_dir():
             _fail(f"--as-of: no run for {day} under {runs_dir}", EXIT_USAGE)
     typer.echo(str(build_report(folder)))

@@ -180,14 +180,11 @@ def _warehouse_as_of(flow_run: Any) -> str | None:
     if not warehouse or started is None or not Path(warehouse).is_file():
         return None
     try:
-        import duckdb
+        from warehouse import connect
+        from warehouse.runs import as_of_of_run_started_since
 
-        with duckdb.connect(str(warehouse), read_only=True) as con:
-            row = con.execute(
-                "select as_of from pipeline.runs where started_at >= ? and as_of is not null "
-                "order by started_at desc limit 1",
-                [started.astimezone(UTC).replace(tzinfo=None)],
-            ).fetchone()
+        with connect(warehouse, read_only=True) as con:
+            as_of = as_of_of_run_started_since(con, started.astimezone(UTC).replace(tzinfo=None))
     except Exception:
         return None
-    return row[0].isoformat() if row and row[0] else None
+    return as_of.isoformat() if as_of else None

@@ -12,8 +12,6 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-FEED_FOLDERS = ("sell_through", "inventory", "shipments")
-
 
 def dbt_nodes_as_tasks_default() -> bool:
     """Each dbt node shows as a Prefect task unless VMI_DBT_NODES_AS_TASKS=0.

@@ -23,7 +23,6 @@ import errno
 import json
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -32,18 +31,35 @@ import duckdb
 import pandas as pd
 
 from landing.readers import CHUNK_ROWS, FileFacts, FileRejected, Table, file_facts, open_table
-from landing.schema import FEED_FOLDERS, FEEDS, FEEDS_BY_NAME, Feed, master_feed_for
-from landing.validate import coerce, first_failures, load_suite, validate_frame
-from warehouse.connection import FEED_TABLES, ensure_schema, transaction
+from landing.schema import (
+    FEED_FOLDERS,
+    FEEDS,
+    FEEDS_BY_NAME,
+    QUARANTINE_COLUMNS,
+    Feed,
+    master_feed_for,
+    raw_tables,
+)
+from landing.validate import coerce, first_failures, validate_frame
+from warehouse import raw
+from warehouse.connection import ensure_tables, transaction
 
-QUARANTINE_COLUMNS = ["run_id", "source_file", "line", "rule", "column", "value", "raw_record"]
-INGESTED = ("accepted", "partial")
 # Small files are validated together until a batch holds this many rows.
 BATCH_ROWS = CHUNK_ROWS
 # DuckDB's memory cap during ingest (it spills beyond it); None keeps the connection's setting.
 DUCKDB_MEMORY_LIMIT: str | None = "512MB"
 
 Progress = Callable[[str], None]
+# One entry per file seen (run_summary.json "files"; statuses in DESIGN.md "Outputs").
+FILE_COLUMNS = [
+    "path",
+    "feed",
+    "status",
+    "rows_read",
+    "rows_accepted",
+    "rows_quarantined",
+    "reason",
+]
 
 
 def _empty_quarantine() -> pd.DataFrame:
@@ -145,9 +161,9 @@ def ingest_landing(
         Hidden files, sub-folders and files outside those folders are ignored. A feed folder
         that is absent holds no files.
     con
-        Open warehouse connection (warehouse.connection.connect); raw tables are created if missing.
+        Open warehouse connection (`warehouse.connect`); raw tables are created if missing.
     run_id
-        Stored on every raw, quarantine and ledger row, so `rollback_run` can undo the run.
+        Stored on every raw, quarantine and ledger row, so `warehouse.runs.rollback_run` undoes it.
     as_of
         Dates after it are quarantined as `future_date`; None means today.
     progress
@@ -171,12 +187,12 @@ def ingest_landing(
     if not landing.is_dir():
         # An unmounted share looks like this too: fail (and retry), never ingest "nothing".
         raise FileNotFoundError(errno.ENOENT, "landing folder not found", str(landing))
-    ensure_schema(con)
+    ensure_tables(con, "raw", raw_tables())
     result = IngestResult(run_id=run_id, rows_accepted={feed.name: 0 for feed in FEEDS})
     run = _Run(con, run_id, as_of, result, progress, chunk_rows=chunk_rows)
     # List every folder first: an unlistable one fails the run before anything is written.
     plan = list(_discover(landing))
-    with _memory_limit(con, DUCKDB_MEMORY_LIMIT):
+    with raw.memory_limit(con, DUCKDB_MEMORY_LIMIT):
         for feed, group in plan:
             if feed is not None and feed.name in ("dealer_skus", "sell_through"):
                 _refresh_known(run)
@@ -188,45 +204,6 @@ def ingest_landing(
             "no dealer or SKU master data loaded: unknown_dealer / unknown_sku rules were skipped"
         )
     return result
-
-
-def rollback_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
-    """Delete every raw feed row, quarantine row and ledger row written by one run."""
-    ensure_schema(con)
-    with transaction(con):
-        for table in (*FEED_TABLES, "quarantine", "file_ledger"):
-            con.execute(f"delete from raw.{table} where run_id = ?", [run_id])
-
-
-def newest_feed_date(con: duckdb.DuckDBPyConnection) -> date | None:
-    """The newest sell-through date or inventory snapshot date in raw (the default as-of)."""
-    ensure_schema(con)
-    return _scalar(
-        con,
-        """select greatest(
-               (select max(date) from raw.sell_through),
-               (select max(snapshot_date) from raw.inventory))""",
-    )
-
-
-@contextmanager
-def _memory_limit(con: duckdb.DuckDBPyConnection, limit: str | None) -> Iterator[None]:
-    """Cap DuckDB's memory while ingesting, then restore the connection's setting.
-
-    DuckDB's default (80 % of RAM) lets its buffer cache and the duplicate-key query of a large
-    file grow with the file; under a cap it spills to its temp folder instead, so the ingest's
-    memory stays flat in the file size.
-    """
-    if not limit:
-        yield
-        return
-    before = _scalar(con, "select current_setting('memory_limit')")
-    # Both values are ours (a constant and DuckDB's own setting), never feed data.
-    con.execute(f"set memory_limit = '{limit}'")
-    try:
-        yield
-    finally:
-        con.execute(f"set memory_limit = '{before}'")
 
 
 # --- discovery -------------------------------------------------------------------------------
@@ -277,34 +254,17 @@ def _discover(landing: Path) -> Iterator[tuple[Feed | None, list[Path]]]:
 
 
 def _refresh_known(run: _Run) -> None:
-    run.known_dealers = _latest_master_ids(run.con, "dealers", "dealer_id")
-    run.known_skus = _latest_master_ids(run.con, "skus", "sku")
-
-
-def _latest_master_ids(con: duckdb.DuckDBPyConnection, table: str, column: str) -> set[str] | None:
-    """Ids of the latest master delivery (each accepted master file replaces the previous)."""
-    latest = _scalar(con, f"select max(delivery_seq) from raw.{table}")
-    if latest is None:
-        return None
-    rows = con.execute(
-        f"select distinct {column} from raw.{table} where delivery_seq = ?", [latest]
-    ).fetchall()
-    return {row[0] for row in rows}
+    run.known_dealers = raw.latest_master_ids(run.con, "dealers", "dealer_id")
+    run.known_skus = raw.latest_master_ids(run.con, "skus", "sku")
 
 
 # --- one file --------------------------------------------------------------------------------
 
 
 def _entry(rel: str, feed_name: str) -> dict:
-    return {
-        "path": rel,
-        "feed": feed_name,
-        "status": "rejected",
-        "rows_read": 0,
-        "rows_accepted": 0,
-        "rows_quarantined": 0,
-        "reason": "",
-    }
+    entry = dict.fromkeys(FILE_COLUMNS, 0)
+    entry.update(path=rel, feed=feed_name, status="rejected", reason="")
+    return entry
 
 
 def _ingest_file(run: _Run, feed: Feed | None, path: Path, rel: str) -> None:
@@ -319,13 +279,8 @@ def _ingest_file(run: _Run, feed: Feed | None, path: Path, rel: str) -> None:
         return
     if any(item.facts.sha256 == facts.sha256 for item in run.pending):
         _flush(run)  # the same content is waiting in this batch: write it so the ledger knows
-    earlier = run.con.execute(
-        "select source_file, run_id from raw.file_ledger"
-        " where file_sha256 = ? and status in (?, ?)",
-        [facts.sha256, *INGESTED],
-    ).fetchall()
+    earlier = raw.ingested_copy(run.con, facts.sha256)
     if earlier:
-        earlier = earlier[0]
         entry.update(
             status="duplicate", reason=f"same content as {earlier[0]} ingested in run {earlier[1]}"
         )
@@ -424,7 +379,7 @@ def _write_file(run: _Run, item: _Prepared, typed: pd.DataFrame, failures: pd.Da
     rows_read = len(item.strings)
     accepted = typed[~typed.index.isin(failures["row"].tolist())]
     with transaction(run.con):
-        seq = _next_delivery_seq(run.con) if len(accepted) else None
+        seq = raw.next_delivery_seq(run.con) if len(accepted) else None
         _write_rows(run, item.feed, accepted, item.facts, item.rel, seq)
         quarantine = _quarantine_frame(run, item.rel, item.table, item.strings, failures)
         _write_quarantine(run, quarantine)
@@ -455,7 +410,7 @@ def _stream_large_file(
     """
     rows_read = accepted_count = 0
     quarantines: list[pd.DataFrame] = []
-    loading, loading_quarantine = _open_loading_tables(run.con, feed)
+    loading, loading_quarantine = raw.open_loading_tables(run.con, feed.name)
 
     def chunks() -> Iterator[pd.DataFrame]:
         yield from head
@@ -493,45 +448,18 @@ def _stream_large_file(
         quarantine = pd.concat(quarantines, ignore_index=True)
         _finish_entry(entry, rows_read, accepted_count, len(quarantine), notes, quarantine)
         with transaction(run.con):
-            seq = _next_delivery_seq(run.con) if accepted_count else None
-            # Fixed table names; the delivery number travels as a bound parameter.
-            run.con.execute(
-                f"insert into raw.{feed.name} by name "
-                f"select * replace (?::bigint as delivery_seq) from {loading}",
-                [seq],
-            )
-            run.con.execute(
-                f"insert into raw.quarantine by name select * from {loading_quarantine}"
-            )
+            seq = raw.next_delivery_seq(run.con) if accepted_count else None
+            raw.publish_loading(run.con, feed.name, loading, loading_quarantine, seq)
             _write_ledger(run, entry, facts, delivery_seq=seq)
     except FileRejected as exc:
-        _drop_loading_tables(run.con, loading, loading_quarantine)
+        raw.drop_loading_tables(run.con, loading, loading_quarantine)
         _reject(run, entry, facts, f"{rel}: {exc}")
         return
     except BaseException:
-        _drop_loading_tables(run.con, loading, loading_quarantine, quiet=True)
+        raw.drop_loading_tables(run.con, loading, loading_quarantine, quiet=True)
         raise
-    _drop_loading_tables(run.con, loading, loading_quarantine)
+    raw.drop_loading_tables(run.con, loading, loading_quarantine)
     _record(run, feed, entry, quarantine)
-
-
-def _open_loading_tables(con: duckdb.DuckDBPyConnection, feed: Feed) -> tuple[str, str]:
-    """Empty loading tables shaped like raw.<feed> and raw.quarantine (replacing leftovers)."""
-    loading, loading_quarantine = f"raw._loading_{feed.name}", "raw._loading_quarantine"
-    con.execute(f"create or replace table {loading} as select * from raw.{feed.name} limit 0")
-    con.execute(
-        f"create or replace table {loading_quarantine} as select * from raw.quarantine limit 0"
-    )
-    return loading, loading_quarantine
-
-
-def _drop_loading_tables(con: duckdb.DuckDBPyConnection, *names: str, quiet: bool = False) -> None:
-    try:
-        for name in names:
-            con.execute(f"drop table if exists {name}")
-    except Exception:
-        if not quiet:
-            raise  # on the error path the original exception matters more
 
 
 def _move_cross_chunk_duplicates(
@@ -541,25 +469,12 @@ def _move_cross_chunk_duplicates(
 
     Their raw_record holds the loaded values (the original strings are no longer in memory).
     """
-    keys = _unique_key(feed)
+    keys = list(feed.key)
     if not keys:
         return _empty_quarantine()
-    key_sql = ", ".join(f'"{name}"' for name in keys)
-    columns_sql = ", ".join(f'"{name}"' for name in feed.column_names)
-    # A grouped count, not a window over every row: DuckDB can spill it to disk.
-    duplicated = run.con.execute(
-        f"""with repeated as (
-                select {key_sql} from {loading} group by {key_sql} having count(*) > 1
-            )
-            select line, {columns_sql} from {loading} semi join repeated using ({key_sql})
-            order by line"""
-    ).df()
+    duplicated = raw.take_duplicate_keys(run.con, loading, keys, feed.column_names)
     if duplicated.empty:
         return _empty_quarantine()
-    run.con.execute(
-        f"delete from {loading} where line in (select unnest(?::integer[]))",
-        [duplicated["line"].astype(int).tolist()],
-    )
     values = (
         duplicated[feed.column_names].astype(str).where(duplicated[feed.column_names].notna(), "")
     )
@@ -581,24 +496,7 @@ def _move_cross_chunk_duplicates(
     return quarantine
 
 
-def _unique_key(feed: Feed) -> list[str]:
-    for expectation in load_suite(feed.name).expectations:
-        if expectation.expectation_type == "expect_compound_columns_to_be_unique":
-            return [name for name in expectation.column_list if name != "source_file"]
-    return []
-
-
 # --- writing ---------------------------------------------------------------------------------
-
-
-def _scalar(con: duckdb.DuckDBPyConnection, sql: str, parameters: list | None = None):
-    # fetchall, not fetchone: DuckDB 2 refuses new work while a result is still open.
-    rows = con.execute(sql, parameters or []).fetchall()
-    return rows[0][0] if rows else None
-
-
-def _next_delivery_seq(con: duckdb.DuckDBPyConnection) -> int:
-    return int(_scalar(con, "select coalesce(max(delivery_seq), 0) + 1 from raw.file_ledger"))
 
 
 def _write_rows(
@@ -620,14 +518,7 @@ def _write_rows(
     frame["delivery_seq"] = seq
     frame["run_id"] = run.run_id
     frame["loaded_at"] = datetime.now(UTC).replace(tzinfo=None)
-    # Fixed table names only; the rows travel as a DataFrame scan.
-    run.con.register("incoming_rows", frame)
-    try:
-        run.con.execute(
-            f"insert into {target or 'raw.' + feed.name} by name select * from incoming_rows"
-        )
-    finally:
-        run.con.unregister("incoming_rows")
+    raw.insert_frame(run.con, target or f"raw.{feed.name}", frame)
 
 
 def _quarantine_frame(
@@ -666,36 +557,26 @@ def _quarantine_frame(
 def _write_quarantine(
     run: _Run, quarantine: pd.DataFrame, *, target: str = "raw.quarantine"
 ) -> None:
-    if quarantine.empty:
-        return
-    run.con.register("incoming_quarantine", quarantine)
-    try:
-        run.con.execute(f"insert into {target} by name select * from incoming_quarantine")
-    finally:
-        run.con.unregister("incoming_quarantine")
+    raw.insert_frame(run.con, target, quarantine)
 
 
 def _write_ledger(run: _Run, entry: dict, facts: FileFacts, *, delivery_seq: int | None) -> None:
-    # One row per content hash; a rejected content delivered again replaces its earlier row.
-    run.con.execute(
-        """insert or replace into raw.file_ledger
-           (file_sha256, source_file, feed, status, size_bytes, rows_read, rows_accepted,
-            rows_quarantined, reason, delivery_seq, run_id, received_at)
-           values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        [
-            facts.sha256,
-            entry["path"],
-            entry["feed"],
-            entry["status"],
-            facts.size_bytes,
-            entry["rows_read"],
-            entry["rows_accepted"],
-            entry["rows_quarantined"],
-            entry["reason"],
-            delivery_seq,
-            run.run_id,
-            datetime.now(UTC).replace(tzinfo=None),
-        ],
+    raw.write_ledger(
+        run.con,
+        {
+            "file_sha256": facts.sha256,
+            "source_file": entry["path"],
+            "feed": entry["feed"],
+            "status": entry["status"],
+            "size_bytes": facts.size_bytes,
+            "rows_read": entry["rows_read"],
+            "rows_accepted": entry["rows_accepted"],
+            "rows_quarantined": entry["rows_quarantined"],
+            "reason": entry["reason"],
+            "delivery_seq": delivery_seq,
+            "run_id": run.run_id,
+            "received_at": datetime.now(UTC).replace(tzinfo=None),
+        },
     )
 
 

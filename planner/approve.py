@@ -11,11 +11,7 @@ and the dbt models count them as ``on_order`` in later runs.
 from __future__ import annotations
 
 import csv
-import json
 import math
-import os
-import re
-import shutil
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -24,18 +20,26 @@ from typing import Any
 
 import pandas as pd
 
-from planner.report import read_run_summary, read_run_table
+from landing.schema import FALSE_WORDS, TRUE_WORDS
+from planner import run_folder
+from planner.run_folder import (
+    APPROVAL_FILE,
+    AUDIT_COLUMNS,
+    ORDER_COLUMNS,
+    ORDERS_DIR,
+    SUMMARY_FILE,
+    atomic_dir,
+    order_file_name,
+    read_run_summary,
+    read_run_table,
+    table_path,
+    write_json,
+)
+from warehouse import connect, transaction
+from warehouse.approvals import create_approved_lines, replace_approved_lines
 
 OVERRIDE_COLUMNS = ("dealer_id", "sku", "qty", "hold", "note")
 REQUIRED_COLUMNS = ("dealer_id", "sku")
-TRUE_WORDS = {"true", "yes", "1", "y", "t"}
-FALSE_WORDS = {"false", "no", "0", "n", "f"}
-ORDER_COLUMNS = ["dealer_id", "sku", "qty", "suggested_qty", "changed", "note"]
-AUDIT_COLUMNS = ["approved_at", "approved_by", "dealer_id", "sku", "suggested_qty",
-                 "approved_qty", "is_held", "note"]
-WAREHOUSE_COLUMNS = ["approval_id", "run_id", "as_of", "dealer_id", "sku", "suggested_qty",
-                     "approved_qty", "is_held", "note", "approved_by", "approved_at"]
-SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
 class ApprovalError(ValueError):
@@ -104,14 +108,17 @@ def _read_rows(path: Path) -> list[tuple[int, list[str]]]:
             workbook = load_workbook(path, read_only=True, data_only=True)
             try:
                 sheet = workbook.worksheets[0]
-                rows = [(number, [_cell_text(v) for v in values])
-                        for number, values in enumerate(sheet.iter_rows(values_only=True),
-                                                        start=1)]
+                rows = [
+                    (number, [_cell_text(v) for v in values])
+                    for number, values in enumerate(sheet.iter_rows(values_only=True), start=1)
+                ]
             finally:
                 workbook.close()
         else:
-            raise ApprovalError(f"{path}: line 1, column -: unsupported file type "
-                                f"'{path.suffix}' (use .csv or .xlsx)")
+            raise ApprovalError(
+                f"{path}: line 1, column -: unsupported file type "
+                f"'{path.suffix}' (use .csv or .xlsx)"
+            )
     except ApprovalError:
         raise
     except FileNotFoundError:
@@ -156,15 +163,19 @@ def read_overrides(path: Path, lines: pd.DataFrame, *, as_of: str) -> pd.DataFra
     path = Path(path)
     rows = _read_rows(path)
     if not rows:
-        raise ApprovalError(f"{path}: line 1, column -: empty file (expected a header "
-                            f"{', '.join(OVERRIDE_COLUMNS)})")
+        raise ApprovalError(
+            f"{path}: line 1, column -: empty file (expected a header "
+            f"{', '.join(OVERRIDE_COLUMNS)})"
+        )
     header_line, header = rows[0]
     names = [h.strip().lower() for h in header]
     errors: list[str] = []
     for position, name in enumerate(names):
         if name and name not in OVERRIDE_COLUMNS:
-            errors.append(f"{path}: line {header_line}, column {header[position]}: unknown "
-                          f"column (expected {', '.join(OVERRIDE_COLUMNS)})")
+            errors.append(
+                f"{path}: line {header_line}, column {header[position]}: unknown "
+                f"column (expected {', '.join(OVERRIDE_COLUMNS)})"
+            )
         elif name and names.index(name) != position:
             errors.append(f"{path}: line {header_line}, column {name}: column appears twice")
     for name in REQUIRED_COLUMNS:
@@ -174,12 +185,17 @@ def read_overrides(path: Path, lines: pd.DataFrame, *, as_of: str) -> pd.DataFra
         raise ApprovalError(errors)
     where = {name: names.index(name) for name in OVERRIDE_COLUMNS if name in names}
 
-    packs = {(d, s): p for d, s, p in zip(lines["dealer_id"], lines["sku"],
-                                          lines["pack_size"].fillna(1.0), strict=True)}
+    packs = {
+        (d, s): p
+        for d, s, p in zip(
+            lines["dealer_id"], lines["sku"], lines["pack_size"].fillna(1.0), strict=True
+        )
+    }
     dealers = set(lines["dealer_id"])
     seen: dict[tuple[str, str], int] = {}
     out = []
     for number, cells in rows[1:]:
+
         def cell(name: str, cells: list[str] = cells) -> str:
             position = where.get(name)
             return cells[position] if position is not None and position < len(cells) else ""
@@ -192,19 +208,21 @@ def read_overrides(path: Path, lines: pd.DataFrame, *, as_of: str) -> pd.DataFra
             fail("dealer_id", "empty dealer_id")
             continue
         if dealer not in dealers:
-            fail("dealer_id", f"unknown dealer '{dealer}' (not in suggestions.csv of run "
-                              f"{as_of})")
+            fail("dealer_id", f"unknown dealer '{dealer}' (not in suggestions.csv of run {as_of})")
             continue
         if not sku:
             fail("sku", "empty sku")
             continue
         if (dealer, sku) not in packs:
-            fail("sku", f"unknown SKU '{sku}' for dealer {dealer} (not in suggestions.csv of "
-                        f"run {as_of})")
+            fail(
+                "sku",
+                f"unknown SKU '{sku}' for dealer {dealer} (not in suggestions.csv of run {as_of})",
+            )
             continue
         if (dealer, sku) in seen:
-            fail("sku", f"duplicate line for {dealer} / {sku} (first on line "
-                        f"{seen[(dealer, sku)]})")
+            fail(
+                "sku", f"duplicate line for {dealer} / {sku} (first on line {seen[(dealer, sku)]})"
+            )
             continue
         seen[(dealer, sku)] = number
 
@@ -229,11 +247,22 @@ def read_overrides(path: Path, lines: pd.DataFrame, *, as_of: str) -> pd.DataFra
             fail("hold", f"hold '{cell('hold')}' is not one of true/false/yes/no/1/0")
             continue
         if hold and qty_text and qty > 0:
-            fail("hold", f"hold is true but qty is {qty_text}: to hold a line leave qty empty "
-                         f"or 0; to change it set hold false")
+            fail(
+                "hold",
+                f"hold is true but qty is {qty_text}: to hold a line leave qty empty "
+                f"or 0; to change it set hold false",
+            )
             continue
-        out.append({"line": number, "dealer_id": dealer, "sku": sku, "qty": qty,
-                    "hold": hold, "note": cell("note")})
+        out.append(
+            {
+                "line": number,
+                "dealer_id": dealer,
+                "sku": sku,
+                "qty": qty,
+                "hold": hold,
+                "note": cell("note"),
+            }
+        )
     if errors:
         raise ApprovalError(errors)
     return pd.DataFrame(out, columns=["line", "dealer_id", "sku", "qty", "hold", "note"])
@@ -244,32 +273,6 @@ def read_overrides(path: Path, lines: pd.DataFrame, *, as_of: str) -> pd.DataFra
 # --------------------------------------------------------------------------------------------
 
 
-def order_file_name(dealer_id: str) -> str:
-    """``<dealer_id>.csv`` with any character unsafe in a file name replaced by ``_``."""
-    name = SAFE_NAME.sub("_", dealer_id).lstrip(".") or "_"
-    return f"{name}.csv"
-
-
-def replace_dir(temp: Path, target: Path) -> None:
-    """Put a fully written temporary folder in place of ``target`` (two renames, no copy).
-
-    A reader sees either the old folder or the new one, never a half-written one; only
-    between the two renames is there briefly no folder at all.
-    """
-    old = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.old")
-    if target.exists():
-        os.replace(target, old)
-    os.replace(temp, target)
-    if old.exists():
-        shutil.rmtree(old)
-
-
-def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temp.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(temp, path)
-
-
 def _warehouse_path(run_dir: Path, warehouse: Path | None) -> Path | None:
     if warehouse is not None:
         return Path(warehouse)
@@ -278,31 +281,31 @@ def _warehouse_path(run_dir: Path, warehouse: Path | None) -> Path | None:
         return None
     path = Path(named)
     if not path.exists():
-        raise ApprovalError(f"{run_dir / 'run_summary.json'}: line -, column warehouse: "
-                            f"warehouse file {path} not found")
+        raise ApprovalError(
+            f"{run_dir / SUMMARY_FILE}: line -, column warehouse: warehouse file {path} not found"
+        )
     return path
 
 
 def _insert_warehouse(path: Path, rows: pd.DataFrame, as_of: date) -> int:
     """Replace this as-of's approved lines in raw.approved_lines, all or nothing."""
-    from warehouse.connection import connect, transaction
-
     con = connect(path)
     try:
+        create_approved_lines(con)
         with transaction(con):
-            con.execute("delete from raw.approved_lines where as_of = ?", [as_of])
-            con.register("approved_rows", rows[WAREHOUSE_COLUMNS])
-            con.execute(
-                f"insert into raw.approved_lines ({', '.join(WAREHOUSE_COLUMNS)}) "
-                f"select {', '.join(WAREHOUSE_COLUMNS)} from approved_rows")
-            con.unregister("approved_rows")
+            return replace_approved_lines(con, as_of, rows)
     finally:
         con.close()
-    return len(rows)
 
 
-def approve_run(out_dir: Path, as_of: date | str, overrides: Path | None, *,
-                approved_by: str, warehouse: Path | None = None) -> ApprovalResult:
+def approve_run(
+    out_dir: Path,
+    as_of: date | str,
+    overrides: Path | None,
+    *,
+    approved_by: str,
+    warehouse: Path | None = None,
+) -> ApprovalResult:
     """Apply the planner's overrides to a run and write its orders.
 
     Parameters
@@ -339,21 +342,26 @@ def approve_run(out_dir: Path, as_of: date | str, overrides: Path | None, *,
     or an override; lines with nothing suggested and no override carry no decision.
     """
     as_of_date = as_of if isinstance(as_of, date) else _parse_date(as_of)
-    run_dir = Path(out_dir) / "runs" / as_of_date.isoformat()
-    if not (run_dir / "suggestions.csv").exists():
-        raise ApprovalError(f"{run_dir / 'suggestions.csv'}: line -, column -: no published run "
-                            f"for as-of {as_of_date.isoformat()}")
+    run_dir = run_folder.run_dir(out_dir, as_of_date)
+    suggestions = table_path(run_dir, "suggestions")
+    if not suggestions.exists():
+        raise ApprovalError(
+            f"{suggestions}: line -, column -: no published run for as-of {as_of_date.isoformat()}"
+        )
     if not approved_by or not approved_by.strip():
         raise ApprovalError("approved_by: line -, column -: who approves must be given")
     lines = read_run_table(run_dir, "suggestions")
     run_id = str(lines["run_id"].iloc[0]) if len(lines) else ""
-    decided = (read_overrides(overrides, lines, as_of=as_of_date.isoformat())
-               if overrides is not None else pd.DataFrame(
-                   columns=["line", "dealer_id", "sku", "qty", "hold", "note"]))
+    decided = (
+        read_overrides(overrides, lines, as_of=as_of_date.isoformat())
+        if overrides is not None
+        else pd.DataFrame(columns=["line", "dealer_id", "sku", "qty", "hold", "note"])
+    )
     warehouse_path = _warehouse_path(run_dir, warehouse)
 
     merged = lines[["dealer_id", "sku", "suggested_qty"]].merge(
-        decided, on=["dealer_id", "sku"], how="left", indicator=True)
+        decided, on=["dealer_id", "sku"], how="left", indicator=True
+    )
     suggested = merged["suggested_qty"].fillna(0.0)
     held = merged["hold"].astype("boolean").fillna(False).astype(bool)
     qty = merged["qty"].astype(float)
@@ -361,12 +369,19 @@ def approve_run(out_dir: Path, as_of: date | str, overrides: Path | None, *,
     note = merged["note"].fillna("").astype(str)
     overridden = merged["_merge"] == "both"
     keep = (suggested > 0) | overridden
-    decisions = pd.DataFrame({
-        "dealer_id": merged["dealer_id"], "sku": merged["sku"], "suggested_qty": suggested,
-        "approved_qty": approved, "is_held": held, "note": note,
-    })[keep].reset_index(drop=True)
-    decisions["changed"] = (decisions["approved_qty"] != decisions["suggested_qty"]) | \
-        decisions["is_held"]
+    decisions = pd.DataFrame(
+        {
+            "dealer_id": merged["dealer_id"],
+            "sku": merged["sku"],
+            "suggested_qty": suggested,
+            "approved_qty": approved,
+            "is_held": held,
+            "note": note,
+        }
+    )[keep].reset_index(drop=True)
+    decisions["changed"] = (decisions["approved_qty"] != decisions["suggested_qty"]) | decisions[
+        "is_held"
+    ]
 
     approved_at = datetime.now(UTC).replace(microsecond=0)
     approval_id = f"{as_of_date.isoformat()}-{uuid.uuid4().hex[:12]}"
@@ -376,31 +391,32 @@ def approve_run(out_dir: Path, as_of: date | str, overrides: Path | None, *,
     for dealer in decisions.loc[decisions["approved_qty"] > 0, "dealer_id"].unique():
         name = order_file_name(dealer)
         if name in names.values():
-            raise ApprovalError(f"{run_dir / 'suggestions.csv'}: line -, column dealer_id: "
-                                f"dealers '{dealer}' and another map to the same file {name}")
+            raise ApprovalError(
+                f"{suggestions}: line -, column dealer_id: "
+                f"dealers '{dealer}' and another map to the same file {name}"
+            )
         names[dealer] = name
 
-    # Everything is validated: write orders to a temporary folder first.
-    temp = run_dir / f".orders.{approval_id}.tmp"
-    temp.mkdir()
-    try:
+    # Everything is validated: write orders to a temporary folder, swapped in at the end.
+    orders = run_dir / ORDERS_DIR
+    with atomic_dir(orders, token=approval_id) as temp:
         order_files = []
         to_ship = decisions[decisions["approved_qty"] > 0]
         for dealer, part in to_ship.groupby("dealer_id", sort=True):
             frame = part.rename(columns={"approved_qty": "qty"})[ORDER_COLUMNS]
             frame.to_csv(temp / names[dealer], index=False)
-            order_files.append(run_dir / "orders" / names[dealer])
+            order_files.append(orders / names[dealer])
         warehouse_rows = 0
         if warehouse_path is not None:
             rows = decisions.assign(
-                approval_id=approval_id, run_id=run_id, as_of=as_of_date,
-                approved_by=approved_by, approved_at=approved_at.replace(tzinfo=None),
-                note=decisions["note"].where(decisions["note"] != "", None))
+                approval_id=approval_id,
+                run_id=run_id,
+                as_of=as_of_date,
+                approved_by=approved_by,
+                approved_at=approved_at.replace(tzinfo=None),
+                note=decisions["note"].where(decisions["note"] != "", None),
+            )
             warehouse_rows = _insert_warehouse(warehouse_path, rows, as_of_date)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
-    replace_dir(temp, run_dir / "orders")
 
     counts = {
         "lines": len(decisions),
@@ -411,23 +427,38 @@ def approve_run(out_dir: Path, as_of: date | str, overrides: Path | None, *,
         "units": float(decisions["approved_qty"].sum()),
         "suggested_units": float(decisions["suggested_qty"].sum()),
     }
-    _write_json(run_dir / "approval.json", {
-        "approval_id": approval_id, "run_id": run_id, "as_of": as_of_date.isoformat(),
-        "approved_by": approved_by, "approved_at": stamp,
-        "overrides": str(overrides) if overrides is not None else None,
-        "warehouse": str(warehouse_path) if warehouse_path is not None else None,
-        "counts": counts,
-        "order_files": [p.name for p in order_files],
-    })
+    write_json(
+        run_dir / APPROVAL_FILE,
+        {
+            "approval_id": approval_id,
+            "run_id": run_id,
+            "as_of": as_of_date.isoformat(),
+            "approved_by": approved_by,
+            "approved_at": stamp,
+            "overrides": str(overrides) if overrides is not None else None,
+            "warehouse": str(warehouse_path) if warehouse_path is not None else None,
+            "counts": counts,
+            "order_files": [p.name for p in order_files],
+        },
+    )
     audit = decisions.assign(approved_at=stamp, approved_by=approved_by)[AUDIT_COLUMNS]
-    audit_path = run_dir / "audit.csv"
+    audit_path = table_path(run_dir, "audit")
     audit.to_csv(audit_path, mode="a", header=not audit_path.exists(), index=False)
 
     return ApprovalResult(
-        approval_id=approval_id, run_id=run_id, as_of=as_of_date, approved_by=approved_by,
-        approved_at=approved_at, run_dir=run_dir, order_files=order_files,
-        lines=counts["lines"], changed=counts["changed"], held=counts["held"],
-        units=counts["units"], warehouse_rows=warehouse_rows, warehouse=warehouse_path,
+        approval_id=approval_id,
+        run_id=run_id,
+        as_of=as_of_date,
+        approved_by=approved_by,
+        approved_at=approved_at,
+        run_dir=run_dir,
+        order_files=order_files,
+        lines=counts["lines"],
+        changed=counts["changed"],
+        held=counts["held"],
+        units=counts["units"],
+        warehouse_rows=warehouse_rows,
+        warehouse=warehouse_path,
     )
 
 
@@ -435,5 +466,6 @@ def _parse_date(text: str) -> date:
     try:
         return date.fromisoformat(str(text))
     except ValueError:
-        raise ApprovalError(f"as_of: line -, column -: '{text}' is not an ISO date "
-                            f"(YYYY-MM-DD)") from None
+        raise ApprovalError(
+            f"as_of: line -, column -: '{text}' is not an ISO date (YYYY-MM-DD)"
+        ) from None

@@ -3,25 +3,27 @@
 A planner reviewing tonight's run wants to know which alerts are new, which cleared, and which
 suggested quantities moved enough to matter, each with the data that moved it: new sales, a
 new stock report, a new forecast, a changed lead time. The comparison reads two published run
-folders only (no warehouse), so it also works on folders copied off the server.
+folders only (no warehouse, and nothing of planner/ but `planner.run_folder`), so it also works
+on folders copied off the server.
 """
 
 from __future__ import annotations
 
-import os
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from planner.report import read_run_summary, read_run_table
+from planner.run_folder import (
+    CHANGE_COLUMNS,
+    read_run_summary,
+    read_run_table,
+    severity_rank,
+    table_path,
+    write_atomic,
+)
 
-CHANGE_COLUMNS = [
-    "change_type", "dealer_id", "sku", "alert_type", "severity", "previous_qty", "current_qty",
-    "qty_delta", "pct_change", "reasons", "detail",
-]
 # change_type values, in the order rows are written.
 CHANGE_TYPES = ("alert_new", "alert_cleared", "qty_changed", "line_added", "line_dropped")
 
@@ -38,49 +40,8 @@ LABELS = {
     "avg_daily_demand": "demand/day", "lead_time_days": "lead time days",
     "lead_time_sd_days": "lead time sd", "service_level": "service level",
     "review_period_days": "review period", "pack_size": "pack", "moq": "MOQ",
-}
+}  # fmt: skip
 PAIR = ["dealer_id", "sku"]
-
-
-def find_previous_run(run_dir: Path) -> Path | None:
-    """The newest run folder beside ``run_dir`` with an earlier as-of date, if any.
-
-    Run folders are named by their ISO as-of date (``OUT/runs/<as_of>/``); folders with other
-    names, or without ``suggestions.csv``, are ignored.
-    """
-    run_dir = Path(run_dir)
-    current = run_as_of(run_dir)
-    if current is None or not run_dir.parent.is_dir():
-        return None
-    earlier = [
-        (folder_date, path)
-        for path in run_dir.parent.iterdir()
-        if path.is_dir() and path != run_dir and (path / "suggestions.csv").exists()
-        and (folder_date := _iso_date(path.name)) is not None and folder_date < current
-    ]
-    return max(earlier)[1] if earlier else None
-
-
-def run_as_of(run_dir: Path) -> date | None:
-    """A run folder's as-of date: from run_summary.json, else suggestions.csv, else its name.
-
-    Publish builds the report in a temporary folder beside the published ones before renaming
-    it, so the folder name alone is not enough.
-    """
-    run_dir = Path(run_dir)
-    as_of = _iso_date(read_run_summary(run_dir).get("as_of"))
-    if as_of is None and (run_dir / "suggestions.csv").exists():
-        head = pd.read_csv(run_dir / "suggestions.csv", nrows=1, dtype=str)
-        if "as_of" in head.columns and len(head):
-            as_of = _iso_date(head["as_of"].iloc[0])
-    return as_of if as_of is not None else _iso_date(run_dir.name)
-
-
-def _iso_date(text: Any) -> date | None:
-    try:
-        return date.fromisoformat(str(text)[:10])
-    except ValueError:
-        return None
 
 
 def _alert_keys(alerts: pd.DataFrame) -> pd.DataFrame:
@@ -90,15 +51,18 @@ def _alert_keys(alerts: pd.DataFrame) -> pd.DataFrame:
     neither dealer nor SKU (a rejected file), where the message is what tells them apart.
     """
     keyed = alerts.assign(
-        key_message=np.where((alerts["dealer_id"] == "") & (alerts["sku"] == ""),
-                             alerts["message"], ""))
-    keyed["rank"] = keyed["severity"].map({"critical": 0, "warning": 1, "info": 2}).fillna(3)
+        key_message=np.where(
+            (alerts["dealer_id"] == "") & (alerts["sku"] == ""), alerts["message"], ""
+        )
+    )
+    keyed["rank"] = severity_rank(keyed["severity"])
     keyed = keyed.sort_values("rank", kind="stable")
     return keyed.drop_duplicates(["alert_type", "dealer_id", "sku", "key_message"])
 
 
-def _sales_news(previous_dir: Path, current_dir: Path,
-                previous_as_of: str) -> tuple[pd.DataFrame, str]:
+def _sales_news(
+    previous_dir: Path, current_dir: Path, previous_as_of: str
+) -> tuple[pd.DataFrame, str]:
     """Per pair: units sold in weeks the previous run had not seen, and restated units.
 
     Returns the frame (``dealer_id, sku, new_units, new_weeks, restated_units``) and the
@@ -112,8 +76,9 @@ def _sales_news(previous_dir: Path, current_dir: Path,
         return empty, previous_as_of
     cutoff = previous["week_start"].max() if len(previous) else previous_as_of
     fresh = current[current["week_start"] > cutoff]
-    news = fresh.groupby(PAIR).agg(new_units=("qty_sold", "sum"),
-                                   new_weeks=("week_start", "nunique"))
+    news = fresh.groupby(PAIR).agg(
+        new_units=("qty_sold", "sum"), new_weeks=("week_start", "nunique")
+    )
     if len(previous):
         both = current.merge(previous, on=[*PAIR, "week_start"], suffixes=("", "_prev"))
         both["diff"] = (both["qty_sold"].fillna(0) - both["qty_sold_prev"].fillna(0)).abs()
@@ -127,8 +92,9 @@ def _sales_news(previous_dir: Path, current_dir: Path,
 def _differs(left: pd.Series, right: pd.Series) -> pd.Series:
     """Numbers that changed beyond float noise; a value appearing or vanishing counts."""
     both_missing = left.isna() & right.isna()
-    close = np.isclose(left.fillna(0).to_numpy(float), right.fillna(0).to_numpy(float),
-                       rtol=1e-6, atol=1e-9)
+    close = np.isclose(
+        left.fillna(0).to_numpy(float), right.fillna(0).to_numpy(float), rtol=1e-6, atol=1e-9
+    )
     return ~both_missing & (~close | (left.isna() != right.isna()))
 
 
@@ -142,8 +108,9 @@ def _explain(merged: pd.DataFrame, cutoff: str) -> tuple[pd.Series, pd.Series]:
     for k in range(len(merged)):
         if new_weeks[k] > 0:
             reasons[k].append("new_sales")
-            details[k].append(f"{new_units[k]:g} units sold in {new_weeks[k]:g} new week(s) "
-                              f"after {cutoff}")
+            details[k].append(
+                f"{new_units[k]:g} units sold in {new_weeks[k]:g} new week(s) after {cutoff}"
+            )
         if restated[k] > 0:
             reasons[k].append("restated_sales")
             details[k].append(f"restated sales ({restated[k]:g} units differ)")
@@ -154,12 +121,15 @@ def _explain(merged: pd.DataFrame, cutoff: str) -> tuple[pd.Series, pd.Series]:
             changed = _differs(before, after).to_numpy()
             flags |= changed
             for k in np.flatnonzero(changed):
-                details[k].append(f"{LABELS[column]} {_short(before.iloc[k])} -> "
-                                  f"{_short(after.iloc[k])}")
+                details[k].append(
+                    f"{LABELS[column]} {_short(before.iloc[k])} -> {_short(after.iloc[k])}"
+                )
         for k in np.flatnonzero(flags):
             reasons[k].append(reason)
-    return (pd.Series([";".join(r) for r in reasons], index=merged.index),
-            pd.Series(["; ".join(d) for d in details], index=merged.index))
+    return (
+        pd.Series([";".join(r) for r in reasons], index=merged.index),
+        pd.Series(["; ".join(d) for d in details], index=merged.index),
+    )
 
 
 def _short(value: Any) -> str:
@@ -168,15 +138,16 @@ def _short(value: Any) -> str:
     return f"{float(value):.3g}" if abs(float(value)) < 100 else f"{float(value):,.0f}"
 
 
-def compare_runs(previous_dir: Path | None, current_dir: Path, *,
-                 qty_threshold: float = 0.25) -> tuple[dict[str, Any], pd.DataFrame]:
+def compare_runs(
+    previous_dir: Path | None, current_dir: Path, *, qty_threshold: float = 0.25
+) -> tuple[dict[str, Any], pd.DataFrame]:
     """Compare two run folders and write ``current_dir/changes.csv``.
 
     Parameters
     ----------
     previous_dir : Path or None
-        The earlier run folder (see `find_previous_run`). ``None``: nothing to compare; the
-        summary says so, the frame is empty and no file is written.
+        The earlier run folder (see `planner.run_folder.find_previous_run`). ``None``: nothing
+        to compare; the summary says so, the frame is empty and no file is written.
     current_dir : Path
         Tonight's run folder.
     qty_threshold : float
@@ -201,11 +172,17 @@ def compare_runs(previous_dir: Path | None, current_dir: Path, *,
     current_summary = read_run_summary(current_dir)
     current_as_of = str(current_summary.get("as_of") or current_dir.name)
     summary: dict[str, Any] = {
-        "previous_as_of": None, "current_as_of": current_as_of,
-        "previous_run_id": None, "current_run_id": current_summary.get("run_id"),
+        "previous_as_of": None,
+        "current_as_of": current_as_of,
+        "previous_run_id": None,
+        "current_run_id": current_summary.get("run_id"),
         "qty_threshold": qty_threshold,
-        "alerts_new": 0, "alerts_cleared": 0, "qty_changed": 0, "lines_added": 0,
-        "lines_dropped": 0, "reasons": {},
+        "alerts_new": 0,
+        "alerts_cleared": 0,
+        "qty_changed": 0,
+        "lines_added": 0,
+        "lines_dropped": 0,
+        "reasons": {},
     }
     if previous_dir is None:
         return summary, pd.DataFrame(columns=CHANGE_COLUMNS)
@@ -218,8 +195,8 @@ def compare_runs(previous_dir: Path | None, current_dir: Path, *,
 
     numeric = ["suggested_qty", *{c for cols in DRIVERS.values() for c in cols}]
     merged = current[[*PAIR, *numeric]].merge(
-        previous[[*PAIR, *numeric]], on=PAIR, how="outer", suffixes=("", "_prev"),
-        indicator=True)
+        previous[[*PAIR, *numeric]], on=PAIR, how="outer", suffixes=("", "_prev"), indicator=True
+    )
     news, cutoff = _sales_news(previous_dir, current_dir, previous_as_of)
     merged = merged.merge(news, on=PAIR, how="left")
     merged["reasons"], merged["detail"] = _explain(merged, cutoff)
@@ -229,18 +206,30 @@ def compare_runs(previous_dir: Path | None, current_dir: Path, *,
     current_alerts = _alert_keys(read_run_table(current_dir, "alerts"))
     previous_alerts = _alert_keys(read_run_table(previous_dir, "alerts"))
     key = ["alert_type", "dealer_id", "sku", "key_message"]
-    for change_type, ours, theirs in (("alert_new", current_alerts, previous_alerts),
-                                      ("alert_cleared", previous_alerts, current_alerts)):
+    for change_type, ours, theirs in (
+        ("alert_new", current_alerts, previous_alerts),
+        ("alert_cleared", previous_alerts, current_alerts),
+    ):
         only = ours.merge(theirs[key], on=key, how="left", indicator=True)
         only = only[only["_merge"] == "left_only"]
         only = only.join(explain, on=PAIR)
-        detail = only["message"].where(only["detail"].fillna("") == "",
-                                       only["message"] + " (" + only["detail"].fillna("") + ")")
-        rows.append(pd.DataFrame({
-            "change_type": change_type, "dealer_id": only["dealer_id"], "sku": only["sku"],
-            "alert_type": only["alert_type"], "severity": only["severity"],
-            "reasons": only["reasons"].fillna(""), "detail": detail,
-        }))
+        detail = only["message"].where(
+            only["detail"].fillna("") == "",
+            only["message"] + " (" + only["detail"].fillna("") + ")",
+        )
+        rows.append(
+            pd.DataFrame(
+                {
+                    "change_type": change_type,
+                    "dealer_id": only["dealer_id"],
+                    "sku": only["sku"],
+                    "alert_type": only["alert_type"],
+                    "severity": only["severity"],
+                    "reasons": only["reasons"].fillna(""),
+                    "detail": detail,
+                }
+            )
+        )
 
     before = merged["suggested_qty_prev"].fillna(0.0)
     after = merged["suggested_qty"].fillna(0.0)
@@ -250,41 +239,52 @@ def compare_runs(previous_dir: Path | None, current_dir: Path, *,
     moved = (merged["_merge"] == "both") & relative & (delta.abs() >= pack) & (delta != 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         pct = np.where(before > 0, delta / before, np.nan)
-    qty_frame = pd.DataFrame({
-        "change_type": "qty_changed", "dealer_id": merged["dealer_id"], "sku": merged["sku"],
-        "previous_qty": before, "current_qty": after, "qty_delta": delta, "pct_change": pct,
-        "reasons": merged["reasons"], "detail": merged["detail"],
-    })
+    qty_frame = pd.DataFrame(
+        {
+            "change_type": "qty_changed",
+            "dealer_id": merged["dealer_id"],
+            "sku": merged["sku"],
+            "previous_qty": before,
+            "current_qty": after,
+            "qty_delta": delta,
+            "pct_change": pct,
+            "reasons": merged["reasons"],
+            "detail": merged["detail"],
+        }
+    )
     rows.append(qty_frame[moved].sort_values("qty_delta", key=abs, ascending=False))
     for change_type, side in (("line_added", "left_only"), ("line_dropped", "right_only")):
         # A line appearing or vanishing has no before/after to explain.
         detail = "new active line" if side == "left_only" else "no longer an active line"
-        part = qty_frame[merged["_merge"] == side].assign(change_type=change_type, reasons="",
-                                                          detail=detail)
+        part = qty_frame[merged["_merge"] == side].assign(
+            change_type=change_type, reasons="", detail=detail
+        )
         rows.append(part)
 
-    changes = pd.concat([r for r in rows if len(r)], ignore_index=True) if any(
-        len(r) for r in rows) else pd.DataFrame(columns=CHANGE_COLUMNS)
+    changes = (
+        pd.concat([r for r in rows if len(r)], ignore_index=True)
+        if any(len(r) for r in rows)
+        else pd.DataFrame(columns=CHANGE_COLUMNS)
+    )
     changes = changes.reindex(columns=CHANGE_COLUMNS)
     for column in ("alert_type", "severity", "reasons", "detail"):
         changes[column] = changes[column].fillna("")
 
     counts = changes["change_type"].value_counts()
-    summary.update({
-        "alerts_new": int(counts.get("alert_new", 0)),
-        "alerts_cleared": int(counts.get("alert_cleared", 0)),
-        "qty_changed": int(counts.get("qty_changed", 0)),
-        "lines_added": int(counts.get("line_added", 0)),
-        "lines_dropped": int(counts.get("line_dropped", 0)),
-    })
+    summary.update(
+        {
+            "alerts_new": int(counts.get("alert_new", 0)),
+            "alerts_cleared": int(counts.get("alert_cleared", 0)),
+            "qty_changed": int(counts.get("qty_changed", 0)),
+            "lines_added": int(counts.get("line_added", 0)),
+            "lines_dropped": int(counts.get("line_dropped", 0)),
+        }
+    )
     reason_counts: dict[str, int] = {}
     for text in changes.loc[changes["change_type"] == "qty_changed", "reasons"]:
         for reason in filter(None, text.split(";")):
             reason_counts[reason] = reason_counts.get(reason, 0) + 1
     summary["reasons"] = reason_counts
 
-    target = current_dir / "changes.csv"
-    temp = current_dir / f".changes.csv.{os.getpid()}.tmp"
-    changes.to_csv(temp, index=False)
-    os.replace(temp, target)
+    write_atomic(table_path(current_dir, "changes"), lambda temp: changes.to_csv(temp, index=False))
     return summary, changes

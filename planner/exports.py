@@ -12,14 +12,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from planner.approve import ORDER_COLUMNS, order_file_name, replace_dir
-from planner.report import lines_with_items
-
-EXPORT_COLUMNS = [
-    "dealer_id", "dealer_name", "sku", "description", "qty", "suggested_qty", "pack_size",
-    "unit_cost", "line_value", "on_hand", "in_transit", "on_order", "avg_daily_demand",
-    "days_cover_before", "days_cover_after", "note",
-]
+from planner.run_folder import (
+    EXPORT_COLUMNS,
+    EXPORTS_DIR,
+    ORDER_COLUMNS,
+    ORDERS_DIR,
+    atomic_dir,
+    lines_with_items,
+    order_file_name,
+)
 
 
 def dealer_export_frame(run_dir: Path) -> pd.DataFrame:
@@ -44,16 +45,23 @@ def dealer_export_frame(run_dir: Path) -> pd.DataFrame:
         The run has not been approved yet.
     """
     run_dir = Path(run_dir)
-    orders_dir = run_dir / "orders"
+    orders_dir = run_dir / ORDERS_DIR
     if not orders_dir.is_dir():
         raise FileNotFoundError(f"{orders_dir}: not approved yet (run `vmi approve` first)")
-    parts = [pd.read_csv(path, dtype={"dealer_id": str, "sku": str, "note": str},
-                         keep_default_na=False, na_values={"qty": [""], "suggested_qty": [""]})
-             for path in sorted(orders_dir.glob("*.csv"))]
+    parts = [
+        pd.read_csv(
+            path,
+            dtype={"dealer_id": str, "sku": str, "note": str},
+            keep_default_na=False,
+            na_values={"qty": [""], "suggested_qty": [""]},
+        )
+        for path in sorted(orders_dir.glob("*.csv"))
+    ]
     orders = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=ORDER_COLUMNS)
     lines = lines_with_items(run_dir)
     frame = orders.drop(columns=["suggested_qty"]).merge(
-        lines, on=["dealer_id", "sku"], how="left", validate="one_to_one")
+        lines, on=["dealer_id", "sku"], how="left", validate="one_to_one"
+    )
     demand = frame["avg_daily_demand"].astype(float)
     position = frame["inventory_position"].astype(float)
     qty = frame["qty"].astype(float)
@@ -83,23 +91,18 @@ def write_dealer_exports(run_dir: Path) -> list[Path]:
     """
     run_dir = Path(run_dir)
     frame = dealer_export_frame(run_dir)
-    temp = run_dir / ".exports.tmp"
-    if temp.exists():
-        import shutil
-
-        shutil.rmtree(temp)
-    temp.mkdir()
+    exports = run_dir / EXPORTS_DIR
     written: list[Path] = []
-    for dealer, part in frame.groupby("dealer_id", sort=True):
-        stem = order_file_name(str(dealer))[: -len(".csv")]
-        part.to_csv(temp / f"{stem}.csv", index=False)
-        with pd.ExcelWriter(temp / f"{stem}.xlsx", engine="xlsxwriter") as writer:
-            part.to_excel(writer, sheet_name="order", index=False)
-            sheet = writer.sheets["order"]
-            sheet.freeze_panes(1, 0)
-            for position, column in enumerate(part.columns):
-                width = max(len(column), *(len(str(v)) for v in part[column].head(200)))
-                sheet.set_column(position, position, min(width + 2, 60))
-        written += [run_dir / "exports" / f"{stem}.csv", run_dir / "exports" / f"{stem}.xlsx"]
-    replace_dir(temp, run_dir / "exports")
+    with atomic_dir(exports) as temp:
+        for dealer, part in frame.groupby("dealer_id", sort=True):
+            stem = order_file_name(str(dealer))[: -len(".csv")]
+            part.to_csv(temp / f"{stem}.csv", index=False)
+            with pd.ExcelWriter(temp / f"{stem}.xlsx", engine="xlsxwriter") as writer:
+                part.to_excel(writer, sheet_name="order", index=False)
+                sheet = writer.sheets["order"]
+                sheet.freeze_panes(1, 0)
+                for position, column in enumerate(part.columns):
+                    width = max(len(column), *(len(str(v)) for v in part[column].head(200)))
+                    sheet.set_column(position, position, min(width + 2, 60))
+            written += [exports / f"{stem}.csv", exports / f"{stem}.xlsx"]
     return written

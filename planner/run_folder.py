@@ -1,25 +1,210 @@
-"""Publish a run folder atomically: build everything in a temp folder, then rename it into place.
+"""The published run folder, ``OUT/runs/<as_of>/``: the one contract every reader and writer uses.
 
-A reader of `OUT/runs/<as_of>/` sees either the previous complete run or the new complete run,
+What it holds (file names and, where fixed, CSV columns), where it lives (`runs_root`,
+`run_dir`), how it is written (one atomic folder swap: build in a temp folder beside the target,
+then rename it into place) and how it is read back (`read_run_table`, `read_run_summary`,
+finding runs). DESIGN.md "Outputs" is the prose version of this module.
+
+A reader of ``OUT/runs/<as_of>/`` sees either the previous complete run or the new complete run,
 never a half-written one. Leftover temp folders of killed runs are removed on the next publish.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from landing.schema import TRUE_WORDS
+from replenishment.alerts import ALERT_COLUMNS, SEVERITY_ORDER
+from replenishment.demand import FORECAST_COLUMNS
+from replenishment.plan import TRANSFER_OUTPUT_COLUMNS
+from replenishment.policy import SUGGESTION_COLUMNS
+
+# --------------------------------------------------------------------------------------------
+# File names and columns
+# --------------------------------------------------------------------------------------------
+
+RUNS = "runs"
+SUMMARY_FILE = "run_summary.json"
+REPORT_FILE = "report.html"
+APPROVAL_FILE = "approval.json"
+ORDERS_DIR = "orders"
+EXPORTS_DIR = "exports"
+
+# Every CSV a run folder may hold (file stem -> contract columns). Publish writes the first
+# nine, the report adds `changes`, `vmi approve` adds `audit` (and orders/, exports/). Extra
+# columns are allowed: `kpis` carries every column of marts.fct_dealer_kpis.
+TABLES: dict[str, list[str]] = {
+    "suggestions": SUGGESTION_COLUMNS,
+    "alerts": ALERT_COLUMNS,
+    "quarantine": ["run_id", "source_file", "line", "rule", "column", "value", "raw_record"],
+    "forecast": FORECAST_COLUMNS,
+    "transfers": TRANSFER_OUTPUT_COLUMNS,
+    "history": ["dealer_id", "sku", "week_start", "qty_sold", "is_censored"],
+    "items": [
+        "dealer_id", "sku", "dealer_name", "region", "category", "description", "unit_cost",
+        "abc_class",
+    ],
+    "kpis": ["dealer_id"],
+    "freshness": ["dealer_id", "feed", "last_report_date", "days_since_report"],
+    "changes": [
+        "change_type", "dealer_id", "sku", "alert_type", "severity", "previous_qty",
+        "current_qty", "qty_delta", "pct_change", "reasons", "detail",
+    ],
+    "audit": [
+        "approved_at", "approved_by", "dealer_id", "sku", "suggested_qty", "approved_qty",
+        "is_held", "note",
+    ],
+}  # fmt: skip
+CHANGE_COLUMNS = TABLES["changes"]
+AUDIT_COLUMNS = TABLES["audit"]
+# orders/<dealer file>.csv
+ORDER_COLUMNS = ["dealer_id", "sku", "qty", "suggested_qty", "changed", "note"]
+# exports/<dealer file>.csv and .xlsx
+EXPORT_COLUMNS = [
+    "dealer_id", "dealer_name", "sku", "description", "qty", "suggested_qty", "pack_size",
+    "unit_cost", "line_value", "on_hand", "in_transit", "on_order", "avg_daily_demand",
+    "days_cover_before", "days_cover_after", "note",
+]  # fmt: skip
+
+# Columns read as numbers; every other column is text (ids such as "NA" or "007" must survive,
+# so text columns are never type-guessed).
+NUMERIC_COLUMNS = {
+    "on_hand", "in_transit", "on_order", "inventory_position", "avg_daily_demand",
+    "lead_time_days", "lead_time_sd_days", "review_period_days", "protection_days",
+    "demand_over_protection", "sigma_over_protection", "service_level", "z", "safety_stock",
+    "order_up_to", "raw_need", "pack_size", "moq", "suggested_qty", "metric", "threshold",
+    "line", "yhat", "yhat_lo", "yhat_hi", "qty", "qty_sold", "unit_cost", "days_since_report",
+    "previous_qty", "current_qty", "qty_delta", "pct_change", "approved_qty",
+}  # fmt: skip
+# Dates kept as ISO text; a writer may have added a midnight time ("2025-06-23 00:00:00").
+DATE_COLUMNS = {"as_of", "week_start", "last_report_date"}
+
+# alerts.csv `severity`, most severe first (the order is replenishment.alerts').
+SEVERITIES = tuple(sorted(SEVERITY_ORDER, key=SEVERITY_ORDER.__getitem__))
+
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 TMP_PREFIX = ".tmp-"
 OLD_PREFIX = ".old-"
 
 
-def run_dir(out_dir: Path, as_of: date) -> Path:
-    return Path(out_dir) / "runs" / as_of.isoformat()
+def runs_root(out_dir: Path) -> Path:
+    """``<out_dir>/runs``: the folder holding one folder per published as-of date."""
+    return Path(out_dir) / RUNS
+
+
+def run_dir(out_dir: Path, as_of: date | str) -> Path:
+    """``<out_dir>/runs/<as_of>``, the folder of one run (``as_of`` a date or an ISO date)."""
+    day = as_of if isinstance(as_of, date) else date.fromisoformat(str(as_of))
+    return runs_root(out_dir) / day.isoformat()[:10]
+
+
+def table_path(folder: Path, name: str) -> Path:
+    """The CSV of table ``name`` (a key of `TABLES`) in a run folder."""
+    return Path(folder) / f"{name}.csv"
+
+
+def order_file_name(dealer_id: str) -> str:
+    """``<dealer_id>.csv`` with any character unsafe in a file name replaced by ``_``."""
+    name = SAFE_NAME.sub("_", dealer_id).lstrip(".") or "_"
+    return f"{name}.csv"
+
+
+def severity_rank(severity: pd.Series) -> pd.Series:
+    """0 for critical, 1 warning, 2 info; unknown severities rank after all known ones."""
+    return severity.map(SEVERITY_ORDER).fillna(len(SEVERITY_ORDER)).astype(int)
+
+
+# --------------------------------------------------------------------------------------------
+# Writing: one atomic swap for folders, one for files
+# --------------------------------------------------------------------------------------------
+
+
+def replace_dir(temp: Path, target: Path, *, token: str | None = None) -> None:
+    """Put a fully written folder ``temp`` in place of ``target`` (two renames, no copy).
+
+    A reader sees either the old folder or the new one, never a half-written one. The old one
+    is parked as ``.old-<target name>--<token>`` between the renames; if the process dies
+    there, `clean_leftovers` puts it back.
+    """
+    old = target.with_name(f"{OLD_PREFIX}{target.name}--{token or uuid.uuid4().hex[:8]}")
+    if target.exists():
+        os.replace(target, old)
+    os.replace(temp, target)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+@contextmanager
+def atomic_dir(target: Path, *, token: str | None = None) -> Iterator[Path]:
+    """Yield an empty temp folder beside ``target``; on success it replaces ``target``.
+
+    Parameters
+    ----------
+    target : Path
+        The folder to (re)place, e.g. ``OUT/runs/<as_of>`` or ``<run>/orders``.
+    token : str, optional
+        Makes the temp name unique (a run or approval id); a random one by default.
+
+    Notes
+    -----
+    An exception inside the block removes the temp folder and leaves ``target`` untouched.
+    """
+    token = token or uuid.uuid4().hex[:8]
+    temp = target.with_name(f"{TMP_PREFIX}{target.name}--{token}")
+    temp.mkdir()
+    try:
+        yield temp
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    replace_dir(temp, target, token=token)
+
+
+def clean_leftovers(folder: Path) -> None:
+    """Remove temp folders of killed writers in ``folder``; restore a lost target folder.
+
+    A crash between the two renames of `replace_dir` leaves ``.old-<name>--<token>`` as the
+    only copy when ``<name>`` is missing: it is put back; otherwise it is stale and removed.
+    """
+    for path in Path(folder).iterdir():
+        if path.name.startswith(TMP_PREFIX) and path.is_dir():
+            shutil.rmtree(path)
+        elif path.name.startswith(OLD_PREFIX) and path.is_dir():
+            target = path.with_name(path.name[len(OLD_PREFIX) :].split("--")[0])
+            if target.exists():
+                shutil.rmtree(path)
+            else:
+                path.rename(target)
+
+
+def write_atomic(path: Path, write: Callable[[Path], object]) -> Path:
+    """Call ``write(temp)`` on a temp file beside ``path``, then rename it over ``path``."""
+    path = Path(path)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(temp)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+    return path
+
+
+def write_json(path: Path, payload: Mapping[str, Any]) -> Path:
+    """Indented JSON (dates and paths as text), written atomically."""
+    text = json.dumps(payload, indent=2, default=str) + "\n"
+    return write_atomic(path, lambda temp: temp.write_text(text, encoding="utf-8"))
 
 
 def publish_run(
@@ -35,39 +220,164 @@ def publish_run(
 
     Parameters
     ----------
-    tables : file stem -> frame, e.g. ``{"suggestions": ..., "alerts": ...}``.
+    tables : file stem -> frame, e.g. ``{"suggestions": ..., "alerts": ...}`` (`TABLES`).
     finish : called on the temp folder after the files are written and before the rename
         (builds report.html), so the published folder is complete from its first instant.
+
+    Returns
+    -------
+    Path
+        The published folder, ``run_dir(out_dir, as_of)``.
     """
-    runs = Path(out_dir) / "runs"
+    runs = runs_root(out_dir)
     runs.mkdir(parents=True, exist_ok=True)
     clean_leftovers(runs)
-    tmp = runs / f"{TMP_PREFIX}{run_id}"
-    tmp.mkdir()
-    for name, frame in tables.items():
-        frame.to_csv(tmp / f"{name}.csv", index=False)
-    (tmp / "run_summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    if finish is not None:
-        finish(tmp)
     target = run_dir(out_dir, as_of)
-    old = runs / f"{OLD_PREFIX}{as_of.isoformat()}--{run_id}"
-    if target.exists():
-        target.rename(old)
-    tmp.rename(target)
-    if old.exists():
-        shutil.rmtree(old)
+    with atomic_dir(target, token=run_id) as temp:
+        for name, frame in tables.items():
+            frame.to_csv(table_path(temp, name), index=False)
+        (temp / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        if finish is not None:
+            finish(temp)
     return target
 
 
-def clean_leftovers(runs: Path) -> None:
-    for path in runs.iterdir():
-        if path.name.startswith(TMP_PREFIX) and path.is_dir():
-            shutil.rmtree(path)
-        elif path.name.startswith(OLD_PREFIX) and path.is_dir():
-            # A crash between the two renames: the old folder is the only copy if the target
-            # is missing, so put it back; otherwise it is stale.
-            as_of_target = runs / path.name[len(OLD_PREFIX) :].split("--")[0]
-            if as_of_target.exists():
-                shutil.rmtree(path)
-            else:
-                path.rename(as_of_target)
+# --------------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------------
+
+
+def read_run_table(folder: Path, name: str) -> pd.DataFrame:
+    """Read one CSV of a run folder with the contract's columns and types.
+
+    Parameters
+    ----------
+    folder : Path
+        The run folder, ``OUT/runs/<as_of>/``.
+    name : str
+        A key of `TABLES` (file name without ``.csv``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The contract columns (missing ones added empty) plus any extra columns in the file.
+        Text columns hold strings (empty string, never NaN); numeric columns hold floats.
+        A missing file gives an empty frame with the contract columns.
+    """
+    columns = TABLES[name]
+    path = table_path(folder, name)
+    if not path.exists():
+        return pd.DataFrame(
+            {c: pd.Series(dtype=float if c in NUMERIC_COLUMNS else object) for c in columns}
+        )
+    header = pd.read_csv(path, nrows=0).columns
+    numeric = [c for c in header if c in NUMERIC_COLUMNS]
+    frame = pd.read_csv(
+        path,
+        dtype={c: str for c in header if c not in NUMERIC_COLUMNS},
+        keep_default_na=False,
+        na_values={c: ["", "nan", "NaN", "NA", "null"] for c in numeric},
+    )
+    for column in columns:
+        if column not in frame.columns:
+            frame[column] = np.nan if column in NUMERIC_COLUMNS else ""
+    for column in numeric:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    for column in DATE_COLUMNS & set(header):
+        frame[column] = frame[column].str.slice(0, 10)
+    return frame
+
+
+def read_run_summary(folder: Path) -> dict[str, Any]:
+    """``run_summary.json`` as a dict, or an empty dict when the file is missing."""
+    path = Path(folder) / SUMMARY_FILE
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def parse_bool(values: pd.Series) -> pd.Series:
+    """`landing.schema.TRUE_WORDS` (any case, trimmed) -> True; anything else -> False."""
+    return values.astype(str).str.strip().str.lower().isin(TRUE_WORDS)
+
+
+def lines_with_items(folder: Path) -> pd.DataFrame:
+    """Suggestions joined with their item master (names, category, unit cost) and line value.
+
+    ``value`` is ``suggested_qty * unit_cost`` (0 where the cost is unknown) and
+    ``stock_value`` is ``on_hand * unit_cost``.
+    """
+    lines = read_run_table(folder, "suggestions")
+    items = read_run_table(folder, "items").drop_duplicates(["dealer_id", "sku"], keep="last")
+    text = ["dealer_name", "region", "category", "description", "abc_class"]
+    lines = lines.merge(
+        items[["dealer_id", "sku", *text, "unit_cost"]], on=["dealer_id", "sku"], how="left"
+    )
+    for column in text:
+        lines[column] = lines[column].fillna("").astype(str)
+    lines["unit_cost"] = lines["unit_cost"].astype(float)
+    cost = lines["unit_cost"].fillna(0.0)
+    lines["value"] = lines["suggested_qty"].fillna(0.0) * cost
+    lines["stock_value"] = lines["on_hand"].fillna(0.0).clip(lower=0) * cost
+    return lines.reset_index(drop=True)
+
+
+def _iso_date(text: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(text)[:10])
+    except ValueError:
+        return None
+
+
+def run_as_of(folder: Path) -> date | None:
+    """A run folder's as-of date: from run_summary.json, else suggestions.csv, else its name.
+
+    Publish builds the report in a temp folder beside the published ones before renaming it,
+    so the folder name alone is not enough.
+    """
+    folder = Path(folder)
+    as_of = _iso_date(read_run_summary(folder).get("as_of"))
+    suggestions = table_path(folder, "suggestions")
+    if as_of is None and suggestions.exists():
+        head = pd.read_csv(suggestions, nrows=1, dtype=str)
+        if "as_of" in head.columns and len(head):
+            as_of = _iso_date(head["as_of"].iloc[0])
+    return as_of if as_of is not None else _iso_date(folder.name)
+
+
+def published_runs(out_dir: Path) -> list[Path]:
+    """The run folders under ``<out_dir>/runs`` (named by their ISO as-of), oldest first."""
+    runs = runs_root(out_dir)
+    if not runs.is_dir():
+        return []
+    return sorted(
+        p for p in runs.iterdir() if p.is_dir() and len(p.name) == 10 and _iso_date(p.name)
+    )
+
+
+def latest_run(out_dir: Path) -> Path | None:
+    """The newest run folder under ``<out_dir>/runs``, if any."""
+    runs = published_runs(out_dir)
+    return runs[-1] if runs else None
+
+
+def find_previous_run(folder: Path) -> Path | None:
+    """The newest run folder beside ``folder`` with an earlier as-of date, if any.
+
+    Run folders are named by their ISO as-of date (``OUT/runs/<as_of>/``); folders with other
+    names, or without ``suggestions.csv``, are ignored.
+    """
+    folder = Path(folder)
+    current = run_as_of(folder)
+    if current is None or not folder.parent.is_dir():
+        return None
+    earlier = [
+        (folder_date, path)
+        for path in folder.parent.iterdir()
+        if path.is_dir()
+        and path != folder
+        and table_path(path, "suggestions").exists()
+        and (folder_date := _iso_date(path.name)) is not None
+        and folder_date < current
+    ]
+    return max(earlier)[1] if earlier else None

@@ -314,21 +314,50 @@ def dead_stock(inputs: AlertInputs, cfg) -> pd.DataFrame:  # noqa: ANN001
 # --- feed rules ----------------------------------------------------------------------------
 
 
+def feed_lateness(freshness: pd.DataFrame, config: PolicyConfig) -> pd.DataFrame:
+    """The one freshness test: per (dealer, feed) row, its limit, days late and whether it is late.
+
+    Returns `limit` (days, per-dealer override or default; inf = never checked), `days` (days
+    since the last report), `never` (no report at all) and `is_late` (never reported, or older
+    than a finite limit), indexed like `freshness`.
+    """
+    pairs = zip(freshness["dealer_id"], freshness["feed"], strict=True)
+    limit = pd.Series(
+        [config.freshness_threshold(d, feed) for d, feed in pairs],
+        index=freshness.index,
+        dtype=float,
+    )
+    days = pd.to_numeric(freshness["days_since_report"], errors="coerce")
+    never = freshness["last_report_date"].isna() | days.isna()
+    is_late = np.isfinite(limit) & (never | (days > limit))
+    return pd.DataFrame({"limit": limit, "days": days, "never": never, "is_late": is_late})
+
+
+def stale_dealers(freshness: pd.DataFrame, config: PolicyConfig) -> pd.DataFrame:
+    """Dealers with a reported feed older than its limit: `dealer_id, is_stale, stale_days`.
+
+    A feed never reported raises `stale_feed` but gives no days late, so it does not mark the
+    dealer's suggestions as resting on old data.
+    """
+    if freshness.empty:
+        return pd.DataFrame(columns=["dealer_id", "is_stale", "stale_days"])
+    lateness = feed_lateness(freshness, config)
+    late = freshness[lateness["is_late"] & ~lateness["never"]]
+    worst = late.groupby("dealer_id", as_index=False)["days_since_report"].max()
+    worst = worst.rename(columns={"days_since_report": "stale_days"})
+    worst["is_stale"] = True
+    return worst
+
+
 @alert_rule("stale_feed")
 def stale_feed(inputs: AlertInputs, cfg) -> pd.DataFrame:  # noqa: ANN001
     """A dealer's feed is older than its freshness threshold (per dealer override)."""
     f = inputs.freshness
     if f.empty:
         return pd.DataFrame(columns=_RULE_COLUMNS)
-    pairs = zip(f["dealer_id"], f["feed"], strict=True)
-    limit = pd.Series(
-        [inputs.config.freshness_threshold(d, feed) for d, feed in pairs],
-        index=f.index,
-        dtype=float,
-    )
-    days = pd.to_numeric(f["days_since_report"], errors="coerce")
-    never = f["last_report_date"].isna() | days.isna()
-    hit_mask = np.isfinite(limit) & (never | (days > limit))
+    lateness = feed_lateness(f, inputs.config)
+    limit, days, never = lateness["limit"], lateness["days"], lateness["never"]
+    hit_mask = lateness["is_late"]
     hit = f[hit_mask]
     critical = never[hit_mask] | (days[hit_mask] > cfg.critical_factor * limit[hit_mask])
     severity = np.where(critical, "critical", cfg.severity)

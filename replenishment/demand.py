@@ -1,7 +1,8 @@
-"""The forecast stage: weekly demand from the marts in, per-pair forecasts and accuracy out.
+"""Demand for the policy: weekly history into the forecaster, weekly forecasts into daily rates.
 
-Weeks in which the dealer was out of stock are censored: what sold there is a floor, not the
-demand, so they reach the forecaster as missing values (NaN), never as zeros.
+Pure functions of DataFrames (no I/O). Weeks in which the dealer was out of stock are censored:
+what sold there is a floor, not the demand, so they reach the forecaster as missing values
+(NaN), never as zeros.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import math
 from datetime import date, timedelta
 
-import duckdb
 import numpy as np
 import pandas as pd
 
@@ -17,22 +17,30 @@ SEASON_LENGTH = 52
 FREQ = "W-MON"
 MIN_HORIZON_WEEKS = 13
 ID_SEP = "|"
-SERIES_PER_CHUNK = 400
-# Below this many series, worker processes cost more to start than they save.
-PARALLEL_MIN_SERIES = 1000
+# Extra lead-time standard deviations the forecast horizon covers beyond the mean lead time.
+HORIZON_LEAD_TIME_SDS = 3
+FORECAST_COLUMNS = ["dealer_id", "sku", "week_start", "yhat", "yhat_lo", "yhat_hi", "model"]
+ACCURACY_COLUMNS = [
+    "run_id",
+    "as_of",
+    "dealer_id",
+    "sku",
+    "model",
+    "demand_class",
+    "mase",
+    "wape",
+    "bias",
+    "sigma",
+    "n_obs",
+]
 
 
-def load_weekly_history(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Long-format history (`unique_id, ds, y`) of every active pair, censored weeks as NaN."""
-    frame = con.execute(
-        """
-        select w.dealer_id, w.sku, w.week_start, w.qty_sold, w.is_censored
-        from marts.fct_weekly_demand w
-        join marts.dim_dealer_skus p using (dealer_id, sku)
-        where p.is_active
-        order by w.dealer_id, w.sku, w.week_start
-        """
-    ).df()
+def forecast_history(weekly: pd.DataFrame) -> pd.DataFrame:
+    """Long-format history (`unique_id, ds, y`) from weekly demand rows, censored weeks as NaN.
+
+    `weekly` has `dealer_id, sku, week_start, qty_sold, is_censored` (marts.fct_weekly_demand).
+    """
+    frame = weekly
     # A censored week that still sold more than nothing tells us little; treat as missing.
     y = frame["qty_sold"].astype(float).where(~frame["is_censored"].astype(bool), np.nan)
     return pd.DataFrame(
@@ -44,33 +52,14 @@ def load_weekly_history(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     )
 
 
-def horizon_weeks(con: duckdb.DuckDBPyConnection) -> int:
-    """Enough weeks to cover the longest protection interval (lead time + review period)."""
-    row = con.execute(
-        """select max(p.lead_time_days_used + 3 * coalesce(p.lead_time_sd_days_used, 0)
-                      + d.review_period_days)
-           from marts.dim_dealer_skus p join marts.dim_dealers d using (dealer_id)"""
-    ).fetchall()[0]
-    longest_days = float(row[0]) if row and row[0] is not None else 0.0
+def horizon_weeks(longest_protection_days: float | None) -> int:
+    """Enough weeks to cover the longest protection interval (lead time + review period).
+
+    `longest_protection_days` is the largest lead time + HORIZON_LEAD_TIME_SDS lead-time sd +
+    review period over the pairs (None when there are none).
+    """
+    longest_days = float(longest_protection_days or 0.0)
     return max(MIN_HORIZON_WEEKS, math.ceil(longest_days / 7) + 2)
-
-
-def chunk_count(history: pd.DataFrame) -> int:
-    """About SERIES_PER_CHUNK series per task: big enough to amortise a task, small enough to
-    keep both cores busy to the end."""
-    return max(1, math.ceil(history["unique_id"].nunique() / SERIES_PER_CHUNK))
-
-
-def active_pair_count(con: duckdb.DuckDBPyConnection) -> int:
-    row = con.execute("select count(*) from marts.dim_dealer_skus where is_active").fetchall()[0]
-    return int(row[0]) if row else 0
-
-
-def chunk_ids(history: pd.DataFrame, n_chunks: int) -> list[list[str]]:
-    """Split the series ids into `n_chunks` lists of similar total length."""
-    ids = history["unique_id"].drop_duplicates().tolist()
-    n_chunks = max(1, min(n_chunks, len(ids)))
-    return [ids[i::n_chunks] for i in range(n_chunks)]
 
 
 def split_ids(frame: pd.DataFrame) -> pd.DataFrame:
@@ -85,7 +74,7 @@ def forecast_output(forecasts: pd.DataFrame) -> pd.DataFrame:
     """DESIGN's forecast.csv columns: dealer_id, sku, week_start, yhat, yhat_lo, yhat_hi, model."""
     out = split_ids(forecasts).rename(columns={"ds": "week_start"})
     out["week_start"] = pd.to_datetime(out["week_start"]).dt.date
-    return out[["dealer_id", "sku", "week_start", "yhat", "yhat_lo", "yhat_hi", "model"]]
+    return out[FORECAST_COLUMNS]
 
 
 def daily_demand(
@@ -137,18 +126,4 @@ def accuracy_output(diagnostics: pd.DataFrame, run_id: str, as_of: date) -> pd.D
     out = split_ids(diagnostics)
     out.insert(0, "run_id", run_id)
     out.insert(1, "as_of", as_of)
-    return out[
-        [
-            "run_id",
-            "as_of",
-            "dealer_id",
-            "sku",
-            "model",
-            "demand_class",
-            "mase",
-            "wape",
-            "bias",
-            "sigma",
-            "n_obs",
-        ]
-    ]
+    return out[ACCURACY_COLUMNS]

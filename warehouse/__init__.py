@@ -1,0 +1,36 @@
+"""The DuckDB warehouse: every SQL statement the Python code runs lives in this package.
+
+`connect` opens the file and makes sure the schemas and the pipeline's own tables exist; the
+raw tables are created from landing's feed schema when a load starts. dbt owns `staging`,
+`intermediate`, `marts` and `reporting` (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from warehouse.connection import ensure_tables, scalar, transaction
+from warehouse.pipeline import pipeline_tables
+
+# TODO(planner): moves to warehouse/approvals.py
+APPROVAL_TABLES = {
+    "approved_lines": """approval_id VARCHAR, run_id VARCHAR, as_of DATE, dealer_id VARCHAR,
+        sku VARCHAR, suggested_qty DOUBLE, approved_qty DOUBLE, is_held BOOLEAN, note VARCHAR,
+        approved_by VARCHAR, approved_at TIMESTAMP"""
+}
+
+__all__ = ["connect", "ensure_tables", "scalar", "transaction"]
+
+
+def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse file, creating its folder, schemas and the pipeline's tables."""
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    if not read_only:
+        ensure_tables(con, "raw", APPROVAL_TABLES)
+        ensure_tables(con, "pipeline", pipeline_tables())
+    return con

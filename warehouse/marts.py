@@ -1,44 +1,70 @@
-"""Extra tables published with each run for the report: history, items, KPIs, freshness."""
+"""Reads of the dbt marts: one function per mart, each returning a DataFrame.
+
+The marts are the contract between dbt and Python (dbt_project/models/marts/_marts__models.yml,
+and the exposures that name these readers). A column a data engineer adds to a mart reaches the
+reader with no Python change where the reader selects `*`.
+"""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import duckdb
 import pandas as pd
 
-HISTORY_WEEKS = 104
+from warehouse.connection import scalar
 
 
-def load_report_tables(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, pd.DataFrame]:
-    since = as_of - timedelta(weeks=HISTORY_WEEKS)
-    history = con.execute(
+def weekly_demand(con: duckdb.DuckDBPyConnection, *, since: date | None = None) -> pd.DataFrame:
+    """marts.fct_weekly_demand of the active pairs (`week_start >= since` when given)."""
+    return con.execute(
         """
         select w.dealer_id, w.sku, w.week_start, w.qty_sold, w.is_censored
         from marts.fct_weekly_demand w
         join marts.dim_dealer_skus p using (dealer_id, sku)
-        where p.is_active and w.week_start >= ?
+        where p.is_active and (cast(? as date) is null or w.week_start >= ?)
         order by w.dealer_id, w.sku, w.week_start
         """,
-        [since],
+        [since, since],
     ).df()
-    items = con.execute(
-        """
-        select p.dealer_id, p.sku, d.dealer_name, d.region, s.category, s.description,
-               s.unit_cost, s.abc_class
-        from marts.dim_dealer_skus p
-        join marts.dim_dealers d using (dealer_id)
-        join marts.dim_skus s using (sku)
-        where p.is_active
-        order by p.dealer_id, p.sku
-        """
+
+
+def replenishment_inputs(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """marts.fct_replenishment_inputs: one row per active pair, position and attributes."""
+    return con.execute("select * from marts.fct_replenishment_inputs order by dealer_id, sku").df()
+
+
+def active_pair_count(con: duckdb.DuckDBPyConnection) -> int:
+    """Number of active dealer x SKU pairs (marts.dim_dealer_skus)."""
+    return int(scalar(con, "select count(*) from marts.dim_dealer_skus where is_active") or 0)
+
+
+def dealer_skus(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """marts.dim_dealer_skus of the active pairs: first and last sale dates."""
+    return con.execute(
+        "select dealer_id, sku, first_sale_date, last_sale_date from marts.dim_dealer_skus "
+        "where is_active"
     ).df()
-    kpis = con.execute(
-        "select dealer_id, days_of_inventory, slow_moving_share, sell_through_rate, stockout_days "
-        "from marts.fct_dealer_kpis order by dealer_id"
-    ).df()
-    freshness = con.execute(
+
+
+def dealers(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """marts.dim_dealers."""
+    return con.execute("select * from marts.dim_dealers").df()
+
+
+def feed_freshness(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """marts.fct_feed_freshness: last report date and days since, per dealer and feed."""
+    return con.execute(
         "select dealer_id, feed, last_report_date, days_since_report "
         "from marts.fct_feed_freshness order by dealer_id, feed"
     ).df()
-    return {"history": history, "items": items, "kpis": kpis, "freshness": freshness}
+
+
+def sales_exceptions(con: duckdb.DuckDBPyConnection, *, since: date) -> pd.DataFrame:
+    """marts.fct_sales_exceptions after `since`."""
+    return con.execute("select * from marts.fct_sales_exceptions where date > ?", [since]).df()
+
+
+def dealer_kpis(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """marts.fct_dealer_kpis, every column (a KPI added in dbt reaches kpis.csv as it is)."""
+    return con.execute("select * from marts.fct_dealer_kpis order by dealer_id").df()

@@ -1,4 +1,4 @@
-"""Run bookkeeping: run ids, the one-writer lock on a warehouse, and clean-up of abandoned runs.
+"""Run lifecycle (write-audit-publish): run ids and rows, stage timings, rollback of runs.
 
 A run is `running` from its first write until `published` (or `failed`). Whatever a run that
 never reached `published` wrote to the warehouse is rolled back before the next run starts,
@@ -7,31 +7,16 @@ so a run killed at any stage (even by SIGKILL) leaves nothing a later run can do
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
 
-from warehouse.connection import FEED_TABLES, table_exists, transaction
+from warehouse.connection import scalar, tables_with_column, transaction
 
-PIPELINE_OUTPUTS = (
-    "forecasts",
-    "forecast_accuracy",
-    "suggestions",
-    "alerts",
-    "transfers",
-    "dealer_kpis",
-)
-
-
-class WarehouseBusy(RuntimeError):
-    """Another run holds the warehouse."""
+# Schemas whose tables carry run_id: what a run wrote, and which of it are outputs.
+RUN_SCHEMAS = ("raw", "pipeline", "reporting")
+OUTPUT_SCHEMAS = ("pipeline", "reporting")
 
 
 def new_run_id(as_of: date | None = None, now: datetime | None = None) -> str:
@@ -40,78 +25,58 @@ def new_run_id(as_of: date | None = None, now: datetime | None = None) -> str:
     return f"{stamp}-{as_of.isoformat()}" if as_of else stamp
 
 
-@contextmanager
-def warehouse_lock(warehouse: Path) -> Iterator[Path]:
-    """Hold an exclusive lock beside the warehouse file for the length of a run.
-
-    The lock is an advisory `flock` that the kernel drops when the process dies, so a killed
-    run never leaves a stale lock behind. A second run exits at once with a clear message.
-    """
-    lock_path = Path(str(warehouse) + ".run-lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(lock_path, "a+")  # noqa: SIM115 - held for the whole block
-    try:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise WarehouseBusy(
-                f"warehouse {warehouse} is in use by another run ({holder}); "
-                "only one run may write to a warehouse at a time"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(
-            json.dumps(
-                {
-                    "pid": os.getpid(),
-                    "host": socket.gethostname(),
-                    "since": datetime.now(UTC).isoformat(timespec="seconds"),
-                }
-            )
-        )
-        handle.flush()
-        yield lock_path
-    finally:
-        handle.close()
-
-
 def rollback_unpublished(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Remove every row written by runs that never published; return their run ids."""
-    run_ids = [
+    """Remove every row written by runs that never published; return their run ids.
+
+    Runs marked `running` or `failed`, and rows whose run never got a runs row at all (killed
+    before it was written), go from every table that carries a run_id.
+    """
+    marked = [
         r[0]
         for r in con.execute(
             "select run_id from pipeline.runs where status in ('running', 'failed')"
         ).fetchall()
     ]
-    # Rows whose run never got a runs row at all (killed before it was written) go too.
-    orphan_sql = " union ".join(
-        f"select distinct run_id from raw.{t}" for t in (*FEED_TABLES, "file_ledger", "quarantine")
-    )
-    orphans = [
-        r[0]
-        for r in con.execute(
-            f"select run_id from ({orphan_sql}) where run_id is not null "
-            "and run_id not in (select run_id from pipeline.runs)"
-        ).fetchall()
-    ]
-    stale = sorted(set(run_ids) | set(orphans))
-    if not stale:
-        return []
-    with transaction(con):
-        for table in (*FEED_TABLES, "file_ledger", "quarantine"):
-            con.execute(f"delete from raw.{table} where run_id in (select unnest(?))", [stale])
-        for table in PIPELINE_OUTPUTS:
-            if table_exists(con, "pipeline", table):
-                con.execute(
-                    f"delete from pipeline.{table} where run_id in (select unnest(?))", [stale]
-                )
-        con.execute(
-            "delete from pipeline.stage_timings where run_id in (select unnest(?))", [stale]
-        )
-        con.execute("delete from pipeline.runs where run_id in (select unnest(?))", [stale])
+    raw_tables = tables_with_column(con, "run_id", ("raw",))
+    orphans: list[str] = []
+    if raw_tables:
+        orphan_sql = " union ".join(f"select distinct run_id from {t}" for t in raw_tables)
+        orphans = [
+            r[0]
+            for r in con.execute(
+                f"select run_id from ({orphan_sql}) where run_id is not null "
+                "and run_id not in (select run_id from pipeline.runs)"
+            ).fetchall()
+        ]
+    stale = sorted(set(marked) | set(orphans))
+    if stale:
+        with transaction(con):
+            delete_run_rows(con, stale, RUN_SCHEMAS)
+            con.execute("delete from pipeline.runs where run_id in (select unnest(?))", [stale])
     return stale
+
+
+def rollback_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Undo what one run wrote so far (a retried ingest starts from a clean slate).
+
+    Its pipeline.runs row stays: the run is still going.
+    """
+    with transaction(con):
+        delete_run_rows(con, [run_id], RUN_SCHEMAS)
+
+
+def delete_run_rows(
+    con: duckdb.DuckDBPyConnection, run_ids: list[str], schemas: tuple[str, ...]
+) -> None:
+    """Delete the rows of `run_ids` from every base table in `schemas` with a run_id column.
+
+    The one rollback: raw feeds, ledger, quarantine, loading tables, pipeline outputs, stage
+    timings and the per-run tables dbt keeps (reporting.rpt_dealer_kpis). pipeline.runs is left
+    to the caller. Tables are found in the catalog, so a table added later is covered too.
+    """
+    for table in tables_with_column(con, "run_id", schemas):
+        if table != "pipeline.runs":
+            con.execute(f"delete from {table} where run_id in (select unnest(?))", [run_ids])
 
 
 def start_run(con: duckdb.DuckDBPyConnection, run_id: str, out_dir: Path) -> None:
@@ -144,15 +109,28 @@ def replace_earlier_outputs(con: duckdb.DuckDBPyConnection, run_id: str, as_of: 
     ]
     if not earlier:
         return
-    for table in PIPELINE_OUTPUTS:
-        if table_exists(con, "pipeline", table):
-            con.execute(
-                f"delete from pipeline.{table} where run_id in (select unnest(?))", [earlier]
-            )
+    # The raw feeds of the earlier run stay: they are data, not outputs.
+    delete_run_rows(con, earlier, OUTPUT_SCHEMAS)
     con.execute(
         "update pipeline.runs set status = 'replaced' where run_id in (select unnest(?))",
         [earlier],
     )
+
+
+def as_of_of_run_started_since(con: duckdb.DuckDBPyConnection, started: datetime) -> date | None:
+    """The as-of resolved by the newest run that started at or after `started` (UTC, naive)."""
+    return scalar(
+        con,
+        "select as_of from pipeline.runs where started_at >= ? and as_of is not null "
+        "order by started_at desc limit 1",
+        [started],
+    )
+
+
+def record_stages(con: duckdb.DuckDBPyConnection, run_id: str, stages: list[dict]) -> None:
+    """Store a run's stage timings (`name, seconds, rows` per stage)."""
+    for stage in stages:
+        record_stage(con, run_id, stage["name"], stage["seconds"], stage["rows"])
 
 
 def record_stage(

@@ -24,10 +24,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from flows.dbt_build import release_duckdb
-from warehouse.connection import connect
+from landing.schema import raw_tables
+from warehouse import connect, ensure_tables
 
 pytestmark = pytest.mark.slow
 
@@ -120,6 +122,8 @@ def lineage(seq: int, line: int) -> tuple:
 def load_world(path: Path) -> None:
     """Create a warehouse at `path` holding the hand-made world above."""
     con = connect(path)
+    # The raw feed tables a load creates, from landing's feed schema (the one definition).
+    ensure_tables(con, "raw", raw_tables())
     try:
         con.executemany(
             "insert into raw.dealers values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -200,16 +204,23 @@ def dbt_env(warehouse: Path, work: Path) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def run_dbt(args: list[str], warehouse: Path, work: Path, vars_: dict | None = None):
+def run_dbt(
+    args: list[str],
+    warehouse: Path,
+    work: Path,
+    vars_: dict | None = None,
+    *,
+    project: Path = PROJECT_DIR,
+):
     """Invoke real dbt in-process against `warehouse`; target and logs stay under `work`."""
     from dbt.cli.main import dbtRunner
 
     cli = [
         *args,
         "--project-dir",
-        str(PROJECT_DIR),
+        str(project),
         "--profiles-dir",
-        str(PROJECT_DIR),
+        str(project),
         "--target-path",
         str(work / "target"),
         "--log-path",
@@ -438,6 +449,117 @@ def test_pair_lead_time_blends_its_own_receipts_with_the_dealers(built):
     assert pairs[("D1", "B")][2] == pytest.approx(
         (2 * statistics.stdev([9, 3]) + k * d1_sd) / (2 + k)
     )
+
+
+# --- replenishment inputs ---------------------------------------------------------------------
+
+# Each column of marts.fct_replenishment_inputs, in order, and the mart column it is taken from
+# (the join replenishment/plan.py used to write in Python).
+REPLENISHMENT_INPUTS: dict[str, tuple[str, str]] = {
+    "dealer_id": ("fct_inventory_position", "dealer_id"),
+    "sku": ("fct_inventory_position", "sku"),
+    "dealer_name": ("dim_dealers", "dealer_name"),
+    "region": ("dim_dealers", "region"),
+    "category": ("dim_skus", "category"),
+    "description": ("dim_skus", "description"),
+    "abc_class": ("dim_skus", "abc_class"),
+    "on_hand": ("fct_inventory_position", "on_hand"),
+    "in_transit": ("fct_inventory_position", "in_transit"),
+    "on_order": ("fct_inventory_position", "on_order"),
+    "backorders": ("fct_inventory_position", "backorders"),
+    "inventory_position": ("fct_inventory_position", "inventory_position"),
+    "lead_time_days": ("dim_dealer_skus", "lead_time_days_used"),
+    "lead_time_sd_days": ("dim_dealer_skus", "lead_time_sd_days_used"),
+    "review_period_days": ("dim_dealers", "review_period_days"),
+    "pack_size": ("dim_skus", "pack_size"),
+    "moq": ("dim_skus", "moq"),
+    "unit_cost": ("dim_skus", "unit_cost"),
+    "service_level": ("dim_dealer_skus", "service_level"),
+    "min_qty": ("dim_dealer_skus", "min_qty"),
+    "max_qty": ("dim_dealer_skus", "max_qty"),
+}
+
+
+def frame(warehouse: Path, sql: str, params: list | None = None) -> pd.DataFrame:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql, params or []).df()
+    finally:
+        con.close()
+
+
+def test_replenishment_inputs_equal_an_independent_join(built):
+    # Every column of each built table, prefixed with the table's name, joined in pandas.
+    tables = {
+        name: frame(built, f"select * from marts.{name}").add_prefix(f"{name}.")
+        for name in ("fct_inventory_position", "dim_dealers", "dim_skus", "dim_dealer_skus")
+    }
+    pairs = tables["dim_dealer_skus"]
+    joined = (
+        tables["fct_inventory_position"]
+        .merge(
+            tables["dim_dealers"],
+            left_on="fct_inventory_position.dealer_id",
+            right_on="dim_dealers.dealer_id",
+        )
+        .merge(tables["dim_skus"], left_on="fct_inventory_position.sku", right_on="dim_skus.sku")
+        .merge(
+            pairs[pairs["dim_dealer_skus.is_active"]],
+            left_on=["fct_inventory_position.dealer_id", "fct_inventory_position.sku"],
+            right_on=["dim_dealer_skus.dealer_id", "dim_dealer_skus.sku"],
+        )
+    )
+    expected = (
+        pd.DataFrame(
+            {
+                column: joined[f"{table}.{source}"]
+                for column, (table, source) in REPLENISHMENT_INPUTS.items()
+            }
+        )
+        .sort_values(["dealer_id", "sku"])
+        .reset_index(drop=True)
+    )
+    # How Python reads it.
+    actual = frame(built, "select * from marts.fct_replenishment_inputs order by dealer_id, sku")
+    assert list(actual.columns) == list(REPLENISHMENT_INPUTS)
+    pd.testing.assert_frame_equal(actual, expected)
+
+    # The seven active pairs, one row each. D3 A: listed in the master, never counted or sold;
+    # D1 B: its own receipts (9 and 3 days) move its lead time off the dealer's.
+    assert len(actual) == 7
+    d3 = actual[actual["dealer_id"] == "D3"].iloc[0]
+    assert (d3["sku"], d3["dealer_name"], d3["region"], d3["category"], d3["abc_class"]) == (
+        "A",
+        "East Parts",
+        "E",
+        "parts",
+        "A",
+    )
+    assert (d3["on_hand"], d3["inventory_position"], d3["review_period_days"]) == (0.0, 0.0, 14)
+    assert (d3["lead_time_days"], d3["lead_time_sd_days"], d3["service_level"]) == (7.0, 1.0, 0.99)
+    d1_b = actual[(actual["dealer_id"] == "D1") & (actual["sku"] == "B")].iloc[0]
+    d1_lead = rows(
+        built, "select lead_time_days_used from marts.dim_dealers where dealer_id = 'D1'"
+    )
+    assert d1_b["lead_time_days"] != pytest.approx(d1_lead[0][0])
+    assert d1_b["inventory_position"] == 12.0
+
+
+def test_replenishment_inputs_keep_the_types_of_their_sources(built):
+    types = {
+        (table, column): data_type
+        for table, column, data_type in rows(
+            built,
+            "select table_name, column_name, data_type from information_schema.columns "
+            "where table_schema = 'marts' order by table_name, ordinal_position",
+        )
+    }
+    mart = [
+        (column, data_type)
+        for (table, column), data_type in types.items()
+        if table == "fct_replenishment_inputs"
+    ]
+    assert mart == [(column, types[source]) for column, source in REPLENISHMENT_INPUTS.items()]
 
 
 # --- skus -------------------------------------------------------------------------------------
@@ -688,6 +810,159 @@ def test_reporting_selector_builds_run_comparisons(built, tmp_path):
         ("r2", "dbt", 4.5, 90),
         ("r2", "forecast", 20.0, 90),
     ]
+    # Built without a run_id: the per-run KPI table exists, with its columns, and holds nothing.
+    assert rows(warehouse, "select count(*) from reporting.rpt_dealer_kpis") == [(0,)]
+    assert columns_of(warehouse, "reporting", "rpt_dealer_kpis") == RPT_DEALER_KPIS_COLUMNS
+
+
+# --- dealer KPIs kept per run -----------------------------------------------------------------
+
+RPT_DEALER_KPIS_COLUMNS = [
+    "run_id",
+    "dealer_id",
+    "days_of_inventory",
+    "slow_moving_share",
+    "sell_through_rate",
+    "stockout_days",
+    "on_hand",
+    "dealer_name",
+    "region",
+    "as_of_date",
+]
+DEALER_NAMES = {dealer: name for dealer, name, *_ in DEALERS}
+
+
+def columns_of(warehouse: Path, schema: str, table: str) -> list[str]:
+    return [
+        r[0]
+        for r in rows(
+            warehouse,
+            "select column_name from information_schema.columns "
+            "where table_schema = ? and table_name = ? order by ordinal_position",
+            [schema, table],
+        )
+    ]
+
+
+def build_kpis(warehouse: Path, work: Path, run_id: str | None, **kwargs) -> None:
+    """`dbt build` of rpt_dealer_kpis (its data and unit tests too) as a run would."""
+    result = run_dbt(
+        ["build", "--select", "rpt_dealer_kpis"],
+        warehouse,
+        work,
+        {"as_of": AS_OF, "run_id": run_id},
+        **kwargs,
+    )
+    assert result.success, failed_nodes(result)
+
+
+def kpi_runs(warehouse: Path) -> dict[str, int]:
+    return dict(
+        rows(warehouse, "select run_id, count(*) from reporting.rpt_dealer_kpis group by run_id")
+    )
+
+
+def test_dealer_kpis_are_kept_per_run(built, tmp_path):
+    warehouse = tmp_path / "kpis.duckdb"
+    shutil.copy(built, warehouse)
+
+    # No run_id: the table is created with its columns and nothing in it.
+    build_kpis(warehouse, tmp_path, None)
+    assert columns_of(warehouse, "reporting", "rpt_dealer_kpis") == RPT_DEALER_KPIS_COLUMNS
+    assert kpi_runs(warehouse) == {}
+
+    # Two runs: both kept, one row per dealer each.
+    build_kpis(warehouse, tmp_path, "r1")
+    build_kpis(warehouse, tmp_path, "r2")
+    assert kpi_runs(warehouse) == {"r1": 3, "r2": 3}
+    kpis = frame(warehouse, "select * from marts.fct_dealer_kpis order by dealer_id")
+    for run_id in ("r1", "r2"):
+        kept = frame(
+            warehouse,
+            "select * from reporting.rpt_dealer_kpis where run_id = ? order by dealer_id",
+            [run_id],
+        )
+        pd.testing.assert_frame_equal(kept[list(kpis.columns)], kpis)
+        assert dict(zip(kept["dealer_id"], kept["dealer_name"], strict=True)) == DEALER_NAMES
+        assert set(kept["as_of_date"].astype(str)) == {AS_OF}
+
+    # The same run again replaces its own rows (no duplicates) and leaves r1's alone: the mart
+    # changes in between, as if the run had been redone.
+    con = duckdb.connect(str(warehouse))
+    con.execute("update marts.fct_dealer_kpis set stockout_days = 99 where dealer_id = 'D1'")
+    con.close()
+    build_kpis(warehouse, tmp_path, "r2")
+    assert kpi_runs(warehouse) == {"r1": 3, "r2": 3}
+    assert as_dict(
+        warehouse,
+        "select run_id, stockout_days from reporting.rpt_dealer_kpis where dealer_id = 'D1'",
+    ) == {"r1": 2, "r2": 99}
+
+    # A build without a run_id adds nothing and keeps the history.
+    build_kpis(warehouse, tmp_path, None)
+    assert kpi_runs(warehouse) == {"r1": 3, "r2": 3}
+
+
+def copy_project(work: Path) -> Path:
+    """A copy of the dbt project without its build output (a data engineer's working copy)."""
+    project = work / "dbt_project"
+    shutil.copytree(
+        PROJECT_DIR,
+        project,
+        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".user.yml"),
+    )
+    return project
+
+
+def add_kpi_probe(project: Path) -> None:
+    """Add a KPI `kpi_probe = stockout_days + 100` to fct_dealer_kpis, as a data engineer would."""
+    model = project / "models" / "marts" / "fct_dealer_kpis.sql"
+    sql = model.read_text()
+    assert sql.rstrip().endswith("select * from final")
+    model.write_text(
+        sql.rstrip().removesuffix("select * from final")
+        + "select\n    final.*,\n    final.stockout_days + 100 as kpi_probe\nfrom final\n"
+    )
+
+
+def test_kpi_column_added_to_the_mart_is_appended_to_the_history(built, tmp_path):
+    warehouse = tmp_path / "kpis.duckdb"
+    shutil.copy(built, warehouse)
+    build_kpis(warehouse, tmp_path, "r1")
+
+    project = copy_project(tmp_path)
+    add_kpi_probe(project)
+    result = run_dbt(
+        ["build", "--select", "fct_dealer_kpis", "rpt_dealer_kpis"],
+        warehouse,
+        tmp_path,
+        {"as_of": AS_OF, "run_id": "r2"},
+        project=project,
+    )
+    assert result.success, failed_nodes(result)
+
+    assert columns_of(warehouse, "reporting", "rpt_dealer_kpis") == [
+        *RPT_DEALER_KPIS_COLUMNS,
+        "kpi_probe",
+    ]
+    probe = {
+        (r[0], r[1]): r[2:]
+        for r in rows(
+            warehouse,
+            "select run_id, dealer_id, stockout_days, kpi_probe from reporting.rpt_dealer_kpis",
+        )
+    }
+    # r1 ran before the KPI existed: null there; r2 carries it for every dealer.
+    assert {key: value[1] for key, value in probe.items() if key[0] == "r1"} == {
+        ("r1", "D1"): None,
+        ("r1", "D2"): None,
+        ("r1", "D3"): None,
+    }
+    assert {key: value for key, value in probe.items() if key[0] == "r2"} == {
+        ("r2", "D1"): (2, 102),
+        ("r2", "D2"): (1, 101),
+        ("r2", "D3"): (0, 100),
+    }
 
 
 def test_docs_generate(built, tmp_path):
@@ -698,3 +973,51 @@ def test_docs_generate(built, tmp_path):
     manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
     node = manifest["nodes"]["model.dealer_vmi.fct_inventory_position"]
     assert node["description"] and all(c["description"] for c in node["columns"].values())
+
+    inputs = manifest["nodes"]["model.dealer_vmi.fct_replenishment_inputs"]
+    assert list(inputs["columns"]) == list(REPLENISHMENT_INPUTS)
+    assert inputs["description"] and all(c["description"] for c in inputs["columns"].values())
+    # The KPI history is dbt's now: no pipeline copy, no staging view over it.
+    assert "model.dealer_vmi.stg_pipeline__dealer_kpis" not in manifest["nodes"]
+    assert "source.dealer_vmi.pipeline.dealer_kpis" not in manifest["sources"]
+
+
+def test_exposures_end_the_lineage_of_every_mart(built, tmp_path):
+    result = run_dbt(["parse"], built, tmp_path)
+    assert result.success
+    manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
+    exposures = {e["name"]: e for e in manifest["exposures"].values()}
+
+    def models(*names: str) -> set[str]:
+        return {f"model.dealer_vmi.{name}" for name in names}
+
+    assert {name: set(e["depends_on"]["nodes"]) for name, e in exposures.items()} == {
+        "nightly_forecast": models("fct_weekly_demand", "dim_dealer_skus", "dim_dealers"),
+        "nightly_replenishment_policy": models(
+            "fct_replenishment_inputs",
+            "fct_feed_freshness",
+            "fct_sales_exceptions",
+            "dim_dealer_skus",
+            "dim_dealers",
+        ),
+        "planner_report": models(
+            "fct_weekly_demand",
+            "fct_replenishment_inputs",
+            "fct_dealer_kpis",
+            "fct_feed_freshness",
+            "rpt_suggestions",
+            "rpt_alert_summary",
+            "rpt_dealer_kpis",
+            "rpt_forecast_accuracy",
+            "rpt_run_history",
+        ),
+    }
+    for exposure in exposures.values():
+        assert exposure["type"] in {"ml", "application", "dashboard"}
+        assert exposure["owner"]["name"] and exposure["description"]
+        assert not exposure.get("url")
+    # No dead ends: every mart and reporting model feeds another model or an exposure.
+    for unique_id, node in manifest["nodes"].items():
+        if node["resource_type"] == "model" and node["fqn"][1] in {"marts", "reporting"}:
+            children = manifest["child_map"][unique_id]
+            assert any(c.split(".")[0] in {"model", "exposure"} for c in children), unique_id

@@ -219,8 +219,8 @@ def test_approved_unshipped_lines_count_as_on_order_next_night(first_run, tmp_pa
     """Two nights in a row never order the same need twice."""
     from datetime import timedelta
 
-    from planner.approve import approve_run
     from flows.nightly import nightly_replenishment
+    from planner.approve import approve_run
 
     folder, landing, warehouse, _ = first_run
     wh = tmp_path / "wh.duckdb"

@@ -9,7 +9,9 @@ import duckdb
 import pytest
 
 import landing.ingest as ingest_module
-from landing.ingest import ingest_landing, newest_feed_date, rollback_run
+from landing.ingest import ingest_landing
+from warehouse.raw import newest_feed_date
+from warehouse.runs import rollback_run
 
 AS_OF = date(2024, 3, 1)
 DEALERS = (

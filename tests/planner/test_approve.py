@@ -12,15 +12,36 @@ from openpyxl import Workbook, load_workbook
 
 from planner.approve import ApprovalError, approve_run
 from planner.exports import write_dealer_exports
-from warehouse.connection import connect
+from warehouse import connect
 
 AS_OF = date(2025, 6, 30)
 SUGGESTION_COLUMNS = [
-    "run_id", "as_of", "dealer_id", "sku", "on_hand", "in_transit", "on_order",
-    "inventory_position", "avg_daily_demand", "demand_class", "forecast_model", "lead_time_days",
-    "lead_time_sd_days", "review_period_days", "protection_days", "demand_over_protection",
-    "sigma_over_protection", "service_level", "z", "safety_stock", "order_up_to", "raw_need",
-    "pack_size", "moq", "suggested_qty", "reason",
+    "run_id",
+    "as_of",
+    "dealer_id",
+    "sku",
+    "on_hand",
+    "in_transit",
+    "on_order",
+    "inventory_position",
+    "avg_daily_demand",
+    "demand_class",
+    "forecast_model",
+    "lead_time_days",
+    "lead_time_sd_days",
+    "review_period_days",
+    "protection_days",
+    "demand_over_protection",
+    "sigma_over_protection",
+    "service_level",
+    "z",
+    "safety_stock",
+    "order_up_to",
+    "raw_need",
+    "pack_size",
+    "moq",
+    "suggested_qty",
+    "reason",
 ]
 # dealer, sku, on_hand, in_transit, position, daily demand, pack, suggested
 LINES = [
@@ -37,29 +58,61 @@ def make_run(out_dir: Path, as_of: date = AS_OF, warehouse: Path | None = None) 
     run_dir.mkdir(parents=True)
     rows = []
     for dealer, sku, on_hand, in_transit, position, daily, pack, suggested in LINES:
-        rows.append({
-            "run_id": f"run-{as_of}", "as_of": as_of.isoformat(), "dealer_id": dealer,
-            "sku": sku, "on_hand": on_hand, "in_transit": in_transit, "on_order": 0,
-            "inventory_position": position, "avg_daily_demand": daily, "demand_class": "smooth",
-            "forecast_model": "ets", "lead_time_days": 7, "lead_time_sd_days": 1,
-            "review_period_days": 7, "protection_days": 14,
-            "demand_over_protection": daily * 14, "sigma_over_protection": 1.0,
-            "service_level": 0.95, "z": 1.645, "safety_stock": 1.645,
-            "order_up_to": daily * 14 + 1.645, "raw_need": 0, "pack_size": pack, "moq": pack,
-            "suggested_qty": suggested, "reason": "hand-made line",
-        })
-    pd.DataFrame(rows, columns=SUGGESTION_COLUMNS).to_csv(run_dir / "suggestions.csv",
-                                                          index=False)
-    pd.DataFrame({"dealer_id": ["D1", "D1", "D1", "D2", "D2"],
-                  "sku": ["S1", "S2", "S3", "S1", "S2"],
-                  "dealer_name": ["North Motors"] * 3 + ["South Bikes"] * 2,
-                  "region": "n", "category": "brakes", "description": "pad",
-                  "unit_cost": [10.0, 2.5, 1.0, 10.0, 2.5], "abc_class": "A"}).to_csv(
-        run_dir / "items.csv", index=False)
-    (run_dir / "run_summary.json").write_text(json.dumps({
-        "run_id": f"run-{as_of}", "as_of": as_of.isoformat(),
-        "warehouse": str(warehouse) if warehouse else None, "files": [], "stages": [],
-        "alerts": {}}))
+        rows.append(
+            {
+                "run_id": f"run-{as_of}",
+                "as_of": as_of.isoformat(),
+                "dealer_id": dealer,
+                "sku": sku,
+                "on_hand": on_hand,
+                "in_transit": in_transit,
+                "on_order": 0,
+                "inventory_position": position,
+                "avg_daily_demand": daily,
+                "demand_class": "smooth",
+                "forecast_model": "ets",
+                "lead_time_days": 7,
+                "lead_time_sd_days": 1,
+                "review_period_days": 7,
+                "protection_days": 14,
+                "demand_over_protection": daily * 14,
+                "sigma_over_protection": 1.0,
+                "service_level": 0.95,
+                "z": 1.645,
+                "safety_stock": 1.645,
+                "order_up_to": daily * 14 + 1.645,
+                "raw_need": 0,
+                "pack_size": pack,
+                "moq": pack,
+                "suggested_qty": suggested,
+                "reason": "hand-made line",
+            }
+        )
+    pd.DataFrame(rows, columns=SUGGESTION_COLUMNS).to_csv(run_dir / "suggestions.csv", index=False)
+    pd.DataFrame(
+        {
+            "dealer_id": ["D1", "D1", "D1", "D2", "D2"],
+            "sku": ["S1", "S2", "S3", "S1", "S2"],
+            "dealer_name": ["North Motors"] * 3 + ["South Bikes"] * 2,
+            "region": "n",
+            "category": "brakes",
+            "description": "pad",
+            "unit_cost": [10.0, 2.5, 1.0, 10.0, 2.5],
+            "abc_class": "A",
+        }
+    ).to_csv(run_dir / "items.csv", index=False)
+    (run_dir / "run_summary.json").write_text(
+        json.dumps(
+            {
+                "run_id": f"run-{as_of}",
+                "as_of": as_of.isoformat(),
+                "warehouse": str(warehouse) if warehouse else None,
+                "files": [],
+                "stages": [],
+                "alerts": {},
+            }
+        )
+    )
     return run_dir
 
 
@@ -76,13 +129,17 @@ D2,S2,4,false,new customer
 
 
 def read_order(run_dir: Path, dealer: str) -> pd.DataFrame:
-    return pd.read_csv(run_dir / "orders" / f"{dealer}.csv", dtype={"dealer_id": str, "sku": str},
-                       keep_default_na=False)
+    return pd.read_csv(
+        run_dir / "orders" / f"{dealer}.csv",
+        dtype={"dealer_id": str, "sku": str},
+        keep_default_na=False,
+    )
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 def test_approve_without_overrides_ships_the_suggestions(tmp_path: Path) -> None:
@@ -103,12 +160,21 @@ def test_good_overrides(tmp_path: Path) -> None:
 
     d1 = read_order(run_dir, "D1")
     # S2 is held: it is not shipped.
-    assert d1.to_dict("records") == [{"dealer_id": "D1", "sku": "S1", "qty": 18,
-                                      "suggested_qty": 12, "changed": True,
-                                      "note": "promo next week"}]
+    assert d1.to_dict("records") == [
+        {
+            "dealer_id": "D1",
+            "sku": "S1",
+            "qty": 18,
+            "suggested_qty": 12,
+            "changed": True,
+            "note": "promo next week",
+        }
+    ]
     d2 = read_order(run_dir, "D2")
     assert d2[["sku", "qty", "suggested_qty", "changed", "note"]].values.tolist() == [
-        ["S1", 6, 6, False, ""], ["S2", 4, 0, True, "new customer"]]
+        ["S1", 6, 6, False, ""],
+        ["S2", 4, 0, True, "new customer"],
+    ]
 
     approval = json.loads((run_dir / "approval.json").read_text())
     assert approval["approved_by"] == "ana" and approval["as_of"] == "2025-06-30"
@@ -118,8 +184,16 @@ def test_good_overrides(tmp_path: Path) -> None:
     assert (result.held, result.changed, result.units) == (1, 3, 28)
 
     audit = pd.read_csv(run_dir / "audit.csv", dtype={"note": str}, keep_default_na=False)
-    assert list(audit.columns) == ["approved_at", "approved_by", "dealer_id", "sku",
-                                   "suggested_qty", "approved_qty", "is_held", "note"]
+    assert list(audit.columns) == [
+        "approved_at",
+        "approved_by",
+        "dealer_id",
+        "sku",
+        "suggested_qty",
+        "approved_qty",
+        "is_held",
+        "note",
+    ]
     held = audit[audit.sku.eq("S2") & audit.dealer_id.eq("D1")].iloc[0]
     assert held.approved_qty == 0 and bool(held.is_held) and held.suggested_qty == 3
     assert set(audit.approved_by) == {"ana"}
@@ -129,8 +203,11 @@ def test_xlsx_overrides(tmp_path: Path) -> None:
     run_dir = make_run(tmp_path)
     book = Workbook()
     sheet = book.active
-    for row in [["Dealer_ID ", "SKU", "Qty", "Hold", "Note"],
-                ["D1", "S1", 18, None, "promo"], ["D1", "S2", None, True, None]]:
+    for row in [
+        ["Dealer_ID ", "SKU", "Qty", "Hold", "Note"],
+        ["D1", "S1", 18, None, "promo"],
+        ["D1", "S2", None, True, None],
+    ]:
         sheet.append(row)
     book.save(tmp_path / "overrides.xlsx")
     approve_run(tmp_path, AS_OF, tmp_path / "overrides.xlsx", approved_by="ana")
@@ -159,19 +236,26 @@ BAD_CASES = {
     "qty not a number": ("dealer_id,sku,qty\nD1,S1,lots\n", 2, "qty", "not a number"),
     "held with a quantity": ("dealer_id,sku,qty,hold\nD1,S1,12,true\n", 2, "hold", "hold is true"),
     "bad hold word": ("dealer_id,sku,hold\nD1,S1,maybe\n", 2, "hold", "maybe"),
-    "duplicate line": ("dealer_id,sku,qty\nD1,S1,6\nD1,S2,1\nD1,S1,12\n", 4, "sku",
-                       "duplicate line"),
+    "duplicate line": (
+        "dealer_id,sku,qty\nD1,S1,6\nD1,S2,1\nD1,S1,12\n",
+        4,
+        "sku",
+        "duplicate line",
+    ),
     "unknown column": ("dealer_id,sku,qyt\nD1,S1,6\n", 1, "qyt", "unknown column"),
     "missing column": ("dealer_id,qty\nD1,6\n", 1, "sku", "missing required column"),
     # A quoted note spanning two physical lines: numbering follows the file, not the records.
-    "line numbers are physical": ('dealer_id,sku,note\nD1,S1,"two\nlines"\n\nD9,S1,x\n', 5,
-                                  "dealer_id", "unknown dealer"),
+    "line numbers are physical": (
+        'dealer_id,sku,note\nD1,S1,"two\nlines"\n\nD9,S1,x\n',
+        5,
+        "dealer_id",
+        "unknown dealer",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(BAD_CASES))
-def test_bad_overrides_name_file_line_column_and_write_nothing(tmp_path: Path,
-                                                               case: str) -> None:
+def test_bad_overrides_name_file_line_column_and_write_nothing(tmp_path: Path, case: str) -> None:
     text, line, column, words = BAD_CASES[case]
     run_dir = make_run(tmp_path)
     warehouse = tmp_path / "wh.duckdb"
@@ -220,7 +304,8 @@ def test_warehouse_rows_replace_the_same_as_of(tmp_path: Path) -> None:
         rows = con.execute(
             "select as_of, dealer_id, sku, suggested_qty, approved_qty, is_held, note, "
             "approved_by, run_id, approval_id from raw.approved_lines "
-            "order by as_of, dealer_id, sku").fetchall()
+            "order by as_of, dealer_id, sku"
+        ).fetchall()
     finally:
         con.close()
     earlier = [r for r in rows if r[0] == date(2025, 6, 23)]
@@ -246,9 +331,9 @@ def test_dealer_exports(tmp_path: Path) -> None:
     d2 = pd.read_csv(run_dir / "exports" / "D2.csv")
     # D2/S1: position 2, 2.0 a day -> 1 day of cover; +6 -> 4 days.
     # D2/S2: position 3 (1 on hand + 2 in transit), 0.25 a day -> 12 days; +4 -> 28 days.
-    assert d2[["sku", "qty", "on_hand", "days_cover_before", "days_cover_after",
-               "line_value"]].values.tolist() == [
-        ["S1", 6, 2, 1.0, 4.0, 60.0], ["S2", 4, 1, 12.0, 28.0, 10.0]]
+    assert d2[
+        ["sku", "qty", "on_hand", "days_cover_before", "days_cover_after", "line_value"]
+    ].values.tolist() == [["S1", 6, 2, 1.0, 4.0, 60.0], ["S2", 4, 1, 12.0, 28.0, 10.0]]
     assert set(d2.dealer_name) == {"South Bikes"}
     sheet = load_workbook(run_dir / "exports" / "D1.xlsx", read_only=True).worksheets[0]
     rows = list(sheet.iter_rows(values_only=True))

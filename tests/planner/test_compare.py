@@ -8,30 +8,44 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from planner.compare import CHANGE_COLUMNS, compare_runs, find_previous_run
+from planner.compare import compare_runs
+from planner.run_folder import CHANGE_COLUMNS, find_previous_run
 
 DEFAULTS = {
-    "in_transit": 0.0, "on_order": 0.0, "demand_class": "smooth", "forecast_model": "ets",
-    "lead_time_days": 7.0, "lead_time_sd_days": 1.0, "review_period_days": 7.0,
-    "service_level": 0.95, "pack_size": 1, "moq": 1, "on_hand": 10.0, "avg_daily_demand": 1.0,
+    "in_transit": 0.0,
+    "on_order": 0.0,
+    "demand_class": "smooth",
+    "forecast_model": "ets",
+    "lead_time_days": 7.0,
+    "lead_time_sd_days": 1.0,
+    "review_period_days": 7.0,
+    "service_level": 0.95,
+    "pack_size": 1,
+    "moq": 1,
+    "on_hand": 10.0,
+    "avg_daily_demand": 1.0,
     "reason": "r",
 }
 
 
-def write_run(root: Path, as_of: str, lines: list[dict], alerts: list[tuple] = (),
-              history: list[tuple] = ()) -> Path:
+def write_run(
+    root: Path, as_of: str, lines: list[dict], alerts: list[tuple] = (), history: list[tuple] = ()
+) -> Path:
     run_dir = root / "runs" / as_of
     run_dir.mkdir(parents=True)
     frame = pd.DataFrame([{**DEFAULTS, **line} for line in lines])
     frame.insert(0, "run_id", f"run-{as_of}")
     frame.insert(1, "as_of", as_of)
     frame.to_csv(run_dir / "suggestions.csv", index=False)
-    pd.DataFrame(list(alerts), columns=["alert_type", "severity", "dealer_id", "sku",
-                                        "message"]).to_csv(run_dir / "alerts.csv", index=False)
+    pd.DataFrame(
+        list(alerts), columns=["alert_type", "severity", "dealer_id", "sku", "message"]
+    ).to_csv(run_dir / "alerts.csv", index=False)
     pd.DataFrame(list(history), columns=["dealer_id", "sku", "week_start", "qty_sold"]).assign(
-        is_censored=False).to_csv(run_dir / "history.csv", index=False)
-    (run_dir / "run_summary.json").write_text(json.dumps({"run_id": f"run-{as_of}",
-                                                          "as_of": as_of}))
+        is_censored=False
+    ).to_csv(run_dir / "history.csv", index=False)
+    (run_dir / "run_summary.json").write_text(
+        json.dumps({"run_id": f"run-{as_of}", "as_of": as_of})
+    )
     return run_dir
 
 
@@ -42,28 +56,52 @@ def line(dealer: str, sku: str, qty: float, **values) -> dict:
 @pytest.fixture
 def runs(tmp_path: Path) -> tuple[Path, Path]:
     previous = write_run(
-        tmp_path, "2025-06-23",
-        [line("D1", "S1", 10, on_hand=5), line("D1", "S2", 20, pack_size=10, avg_daily_demand=2.0),
-         line("D1", "S3", 8), line("D1", "S4", 4), line("D1", "S5", 10, pack_size=6),
-         line("D2", "S1", 0, pack_size=5), line("D2", "S9", 5)],
-        alerts=[("stockout", "critical", "D1", "S1", "S1 out of stock, 0 on hand"),
-                ("overstock", "info", "D2", "S1", "3x order-up-to"),
-                ("feed_rejected", "warning", "", "", "a.csv rejected")],
-        history=[("D1", "S1", "2025-06-09", 4), ("D1", "S1", "2025-06-16", 6),
-                 ("D1", "S2", "2025-06-16", 3)],
+        tmp_path,
+        "2025-06-23",
+        [
+            line("D1", "S1", 10, on_hand=5),
+            line("D1", "S2", 20, pack_size=10, avg_daily_demand=2.0),
+            line("D1", "S3", 8),
+            line("D1", "S4", 4),
+            line("D1", "S5", 10, pack_size=6),
+            line("D2", "S1", 0, pack_size=5),
+            line("D2", "S9", 5),
+        ],
+        alerts=[
+            ("stockout", "critical", "D1", "S1", "S1 out of stock, 0 on hand"),
+            ("overstock", "info", "D2", "S1", "3x order-up-to"),
+            ("feed_rejected", "warning", "", "", "a.csv rejected"),
+        ],
+        history=[
+            ("D1", "S1", "2025-06-09", 4),
+            ("D1", "S1", "2025-06-16", 6),
+            ("D1", "S2", "2025-06-16", 3),
+        ],
     )
     current = write_run(
-        tmp_path, "2025-06-30",
-        [line("D1", "S1", 14, on_hand=2), line("D1", "S2", 30, pack_size=10, avg_daily_demand=2.5),
-         line("D1", "S3", 9, lead_time_days=10.0), line("D1", "S4", 5),
-         line("D1", "S5", 14, pack_size=6),
-         line("D2", "S1", 5, pack_size=5, lead_time_days=10.0), line("D2", "S2", 3)],
-        alerts=[("stockout", "critical", "D1", "S1", "S1 out of stock, 2 days"),
-                ("below_safety_stock", "warning", "D1", "S2", "position below safety stock"),
-                ("feed_rejected", "warning", "", "", "b.csv rejected")],
-        history=[("D1", "S1", "2025-06-09", 4), ("D1", "S1", "2025-06-16", 6),
-                 ("D1", "S1", "2025-06-23", 7), ("D1", "S2", "2025-06-16", 5),
-                 ("D1", "S2", "2025-06-23", 0)],
+        tmp_path,
+        "2025-06-30",
+        [
+            line("D1", "S1", 14, on_hand=2),
+            line("D1", "S2", 30, pack_size=10, avg_daily_demand=2.5),
+            line("D1", "S3", 9, lead_time_days=10.0),
+            line("D1", "S4", 5),
+            line("D1", "S5", 14, pack_size=6),
+            line("D2", "S1", 5, pack_size=5, lead_time_days=10.0),
+            line("D2", "S2", 3),
+        ],
+        alerts=[
+            ("stockout", "critical", "D1", "S1", "S1 out of stock, 2 days"),
+            ("below_safety_stock", "warning", "D1", "S2", "position below safety stock"),
+            ("feed_rejected", "warning", "", "", "b.csv rejected"),
+        ],
+        history=[
+            ("D1", "S1", "2025-06-09", 4),
+            ("D1", "S1", "2025-06-16", 6),
+            ("D1", "S1", "2025-06-23", 7),
+            ("D1", "S2", "2025-06-16", 5),
+            ("D1", "S2", "2025-06-23", 0),
+        ],
     )
     return previous, current
 
@@ -75,7 +113,10 @@ def test_moved_quantities_and_their_reasons(runs: tuple[Path, Path]) -> None:
     # Largest move first. D1/S3 (+12.5%), D1/S4 (+25%, not more) and D1/S5 (+4 < one pack of 6)
     # stay out.
     assert moved[["dealer_id", "sku", "previous_qty", "current_qty"]].values.tolist() == [
-        ["D1", "S2", 20, 30], ["D2", "S1", 0, 5], ["D1", "S1", 10, 14]]
+        ["D1", "S2", 20, 30],
+        ["D2", "S1", 0, 5],
+        ["D1", "S1", 10, 14],
+    ]
     reasons = dict(zip(moved.sku + "@" + moved.dealer_id, moved.reasons, strict=True))
     assert set(reasons["S1@D1"].split(";")) == {"new_sales", "new_stock_report"}
     assert set(reasons["S2@D1"].split(";")) == {"new_sales", "restated_sales", "new_forecast"}
@@ -86,8 +127,13 @@ def test_moved_quantities_and_their_reasons(runs: tuple[Path, Path]) -> None:
     s2 = moved.set_index(["dealer_id", "sku"]).loc[("D1", "S2")]
     assert s2["pct_change"] == pytest.approx(0.5) and s2["qty_delta"] == 10
     assert summary["qty_changed"] == 3
-    assert summary["reasons"] == {"new_sales": 2, "new_stock_report": 1, "restated_sales": 1,
-                                  "new_forecast": 1, "lead_time_changed": 1}
+    assert summary["reasons"] == {
+        "new_sales": 2,
+        "new_stock_report": 1,
+        "restated_sales": 1,
+        "new_forecast": 1,
+        "lead_time_changed": 1,
+    }
 
 
 def test_new_and_cleared_alerts(runs: tuple[Path, Path]) -> None:
@@ -96,10 +142,13 @@ def test_new_and_cleared_alerts(runs: tuple[Path, Path]) -> None:
     cleared = changes[changes.change_type == "alert_cleared"]
     # The stockout on D1/S1 persists (only its message changed): neither new nor cleared.
     assert sorted(zip(new.alert_type, new.dealer_id, new.sku, strict=True)) == [
-        ("below_safety_stock", "D1", "S2"), ("feed_rejected", "", "")]
+        ("below_safety_stock", "D1", "S2"),
+        ("feed_rejected", "", ""),
+    ]
     assert sorted(zip(cleared.alert_type, cleared.dealer_id, cleared.detail, strict=True)) == [
-        ("feed_rejected", "", "a.csv rejected"), ("overstock", "D2", "3x order-up-to (lead "
-                                                                 "time days 7 -> 10)")]
+        ("feed_rejected", "", "a.csv rejected"),
+        ("overstock", "D2", "3x order-up-to (lead time days 7 -> 10)"),
+    ]
     assert (summary["alerts_new"], summary["alerts_cleared"]) == (2, 2)
     # The new alert carries why its line changed.
     assert "new_forecast" in new[new.sku == "S2"].reasons.iloc[0]
@@ -108,13 +157,16 @@ def test_new_and_cleared_alerts(runs: tuple[Path, Path]) -> None:
 def test_added_and_dropped_lines_and_file(runs: tuple[Path, Path]) -> None:
     previous, current = runs
     summary, changes = compare_runs(previous, current)
-    assert changes[changes.change_type == "line_added"][["dealer_id", "sku"]].values.tolist() \
-        == [["D2", "S2"]]
-    assert changes[changes.change_type == "line_dropped"][["dealer_id", "sku"]].values.tolist() \
-        == [["D2", "S9"]]
+    assert changes[changes.change_type == "line_added"][["dealer_id", "sku"]].values.tolist() == [
+        ["D2", "S2"]
+    ]
+    assert changes[changes.change_type == "line_dropped"][["dealer_id", "sku"]].values.tolist() == [
+        ["D2", "S9"]
+    ]
     assert (summary["lines_added"], summary["lines_dropped"]) == (1, 1)
-    assert summary["previous_as_of"] == "2025-06-23" and summary["current_run_id"] == \
-        "run-2025-06-30"
+    assert (
+        summary["previous_as_of"] == "2025-06-23" and summary["current_run_id"] == "run-2025-06-30"
+    )
     written = pd.read_csv(current / "changes.csv", keep_default_na=False)
     assert list(written.columns) == CHANGE_COLUMNS
     assert len(written) == len(changes) == 2 + 2 + 3 + 1 + 1
@@ -124,8 +176,7 @@ def test_threshold_is_a_parameter(runs: tuple[Path, Path]) -> None:
     _, changes = compare_runs(*runs, qty_threshold=0.1)
     moved = changes[changes.change_type == "qty_changed"]
     # 12.5% and 25% now count; D1/S5 still moved less than a pack.
-    assert set(moved.sku + "@" + moved.dealer_id) == {"S1@D1", "S2@D1", "S3@D1", "S4@D1",
-                                                       "S1@D2"}
+    assert set(moved.sku + "@" + moved.dealer_id) == {"S1@D1", "S2@D1", "S3@D1", "S4@D1", "S1@D2"}
 
 
 def test_no_previous_run(runs: tuple[Path, Path]) -> None:

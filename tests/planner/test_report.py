@@ -20,8 +20,8 @@ from scipy.stats import norm
 from planner.report import (
     build_report,
     decode_payload,
-    report_summary_markdown,
 )
+from planner.summary import report_summary_markdown
 
 CATEGORIES = ["brakes", "filters", "lighting", "tyres", "electrical"]
 SERVICE_LEVEL = {"A": 0.98, "B": 0.95, "C": 0.90}
@@ -367,6 +367,41 @@ class _Refs(HTMLParser):
                 self.refs.append((tag, name, value))
 
 
+class _Table(HTMLParser):
+    """Header and body cells (text) of the first table inside ``<section id=...>``."""
+
+    def __init__(self, section: str) -> None:
+        super().__init__()
+        self.section, self.inside, self.cell = section, False, None
+        self.head: list[str] = []
+        self.rows: list[list[str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "section" and dict(attrs).get("id") == self.section:
+            self.inside = True
+        elif self.inside and tag == "tr":
+            self.rows.append([])
+        elif self.inside and tag in ("th", "td"):
+            self.cell = ""
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "section":
+            self.inside = False
+        elif self.inside and tag in ("th", "td") and self.cell is not None:
+            (self.head if tag == "th" else self.rows[-1]).append(" ".join(self.cell.split()))
+            self.cell = None
+
+
+def read_table(html: str, section: str) -> pd.DataFrame:
+    parser = _Table(section)
+    parser.feed(html)
+    return pd.DataFrame([row for row in parser.rows if row], columns=parser.head)
+
+
 @pytest.fixture
 def run_dir(tmp_path: Path) -> Path:
     return make_run_folder(tmp_path / "out")
@@ -547,7 +582,7 @@ def test_size_with_20000_lines(tmp_path: Path) -> None:
 
 
 def test_exceptions_without_dealer_level_alerts_keep_line_values():
-    from planner.report import exceptions_frame
+    from planner.figures import exceptions_frame
 
     lines = pd.DataFrame(
         {
@@ -571,3 +606,36 @@ def test_exceptions_without_dealer_level_alerts_keep_line_values():
     out = exceptions_frame(lines, alerts)
     assert out["sku"].tolist() == ["A", "B"]  # critical first, whatever the value
     assert out["value"].tolist() == [10.0, 30.0]
+
+
+def test_kpi_table_shows_every_column_of_kpis_csv(run_dir: Path) -> None:
+    """A KPI column added to marts.fct_dealer_kpis reaches the page with no Python change."""
+    kpis = pd.read_csv(run_dir / "kpis.csv", dtype={"dealer_id": str})
+    kpis["inventory_turns"] = [4.34, 11.0, np.nan]
+    kpis["fill_rate"] = [0.914, 0.5, 1.0]
+    kpis["tier"] = ["gold", "silver", ""]
+    kpis["as_of"] = "2025-06-30"  # names the run, not a KPI
+    kpis.to_csv(run_dir / "kpis.csv", index=False)
+    table = read_table(build_report(run_dir).read_text(encoding="utf-8"), "kpis")
+
+    header = list(table.columns)
+    assert header[0] == "Dealer"
+    assert header[-7:] == [
+        "Days of inventory", "Slow-moving share", "Sell-through", "Stockout days",
+        "Inventory turns", "Fill rate", "Tier",
+    ]  # fmt: skip
+    assert "As of" not in header and "as_of" not in header
+    assert table["Dealer"].tolist() == ["D001 Dealer 1", "D002 Dealer 2", "D003 Dealer 3"]
+    assert table["Inventory turns"].tolist() == ["4.3", "11", ""]
+    assert table["Fill rate"].tolist() == ["91%", "50%", "100%"]
+    assert table["Tier"].tolist() == ["gold", "silver", ""]
+    assert table["Stockout days"].tolist() == [f"{v:,.0f}" for v in kpis["stockout_days"]]
+
+
+def test_kpi_table_without_kpis_csv_keeps_the_run_columns(run_dir: Path) -> None:
+    (run_dir / "kpis.csv").unlink()
+    table = read_table(build_report(run_dir).read_text(encoding="utf-8"), "kpis")
+    assert list(table.columns) == [
+        "Dealer", "Region", "Lines", "With order", "Order value", "Critical", "Warnings",
+    ]  # fmt: skip
+    assert table["Lines"].tolist() == ["10", "10", "10"]

@@ -25,9 +25,16 @@ from planner.report import build_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--window-size=1400,1000", "--remote-debugging-pipe",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,1000",
+    "--remote-debugging-pipe",
 ]
 # A generous safety net against a hung browser, not a speed assertion.
 DEADLINE_SECONDS = 180
@@ -49,8 +56,11 @@ class Browser:
         self._log = log.open("wb")
         self.process = subprocess.Popen(
             [str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
-            pass_fds=(3, 4), preexec_fn=wire_pipes,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=self._log,
+            pass_fds=(3, 4),
+            preexec_fn=wire_pipes,
         )
         os.close(command_read)
         os.close(event_write)
@@ -72,11 +82,14 @@ class Browser:
         message, self._buffer = self._buffer.split(b"\0", 1)
         return json.loads(message)
 
-    def send(self, method: str, params: dict | None = None, session: str | None = None,
-             ) -> dict[str, Any]:
+    def send(
+        self,
+        method: str,
+        params: dict | None = None,
+        session: str | None = None,
+    ) -> dict[str, Any]:
         self._next_id += 1
-        message: dict[str, Any] = {"id": self._next_id, "method": method,
-                                   "params": params or {}}
+        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
         if session:
             message["sessionId"] = session
         os.write(self._command_write, json.dumps(message).encode() + b"\0")
@@ -121,8 +134,9 @@ class Page:
     def __init__(self, browser: Browser) -> None:
         self.browser = browser
         target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        self.session = browser.send("Target.attachToTarget",
-                                    {"targetId": target, "flatten": True})["sessionId"]
+        self.session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
+            "sessionId"
+        ]
         for domain in ("Runtime", "Log", "Page", "Network"):
             browser.send(f"{domain}.enable", session=self.session)
 
@@ -137,16 +151,23 @@ class Page:
         })""")
 
     def evaluate(self, expression: str) -> Any:
-        result = self.browser.send("Runtime.evaluate", {
-            "expression": expression, "awaitPromise": True, "returnByValue": True,
-        }, session=self.session)
+        result = self.browser.send(
+            "Runtime.evaluate",
+            {
+                "expression": expression,
+                "awaitPromise": True,
+                "returnByValue": True,
+            },
+            session=self.session,
+        )
         if "exceptionDetails" in result:
             raise AssertionError(f"page script failed: {result['exceptionDetails']}")
         return result["result"].get("value")
 
     def screenshot(self, path: Path) -> Path:
-        data = self.browser.send("Page.captureScreenshot", {"format": "png"},
-                                 session=self.session)["data"]
+        data = self.browser.send("Page.captureScreenshot", {"format": "png"}, session=self.session)[
+            "data"
+        ]
         path.write_bytes(base64.b64decode(data))
         return path
 
@@ -171,8 +192,10 @@ class Page:
 @pytest.fixture
 def browser(tmp_path: Path):
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (`make browser` or "
-                    f"`apt-get install chromium`) to run the browser tests")
+        pytest.skip(
+            f"{CHROMIUM} not found: install Debian's chromium (`make browser` or "
+            f"`apt-get install chromium`) to run the browser tests"
+        )
     instance = Browser(tmp_path / "profile", tmp_path / "chromium.log")
     try:
         yield instance
@@ -251,10 +274,15 @@ def test_load_time_with_20000_lines(tmp_path: Path, browser: Browser) -> None:
     # One page of rows in the DOM, not 20,000.
     assert page.evaluate("document.querySelectorAll('#lines-body tr').length") == 100
     assert page.evaluate("document.getElementById('count').textContent") == "20000 of 20000 lines"
-    assert page.evaluate("""(() => {
+    assert (
+        page.evaluate("""(() => {
         document.querySelector('#lines-body tr[data-i]').click();
         return document.querySelectorAll('#drill svg').length;
-    })()""") == 2
-    print(f"\n20,000-line report: {report.stat().st_size / 1e6:.2f} MB, ready "
-          f"{in_page / 1000:.2f} s after navigation start (in page), {wall:.2f} s wall")
+    })()""")
+        == 2
+    )
+    print(
+        f"\n20,000-line report: {report.stat().st_size / 1e6:.2f} MB, ready "
+        f"{in_page / 1000:.2f} s after navigation start (in page), {wall:.2f} s wall"
+    )
     assert page.problems() == {"errors": [], "requests": []}

@@ -1,16 +1,28 @@
--- Dealer inventory KPIs run by run, for channel managers comparing nights: the published
--- runs only (a rerun of an as-of replaces the earlier run's rows), with dealer attributes.
+-- Dealer KPIs kept run by run, for channel managers comparing nights. Each build appends the
+-- rows of fct_dealer_kpis under var('run_id'), with the run's as-of date and the dealer's name
+-- and region; a second build of the same run replaces that run's rows (delete+insert on
+-- run_id, dealer_id). Every column of fct_dealer_kpis is carried (`kpis.*`), so a KPI added
+-- there reaches this table with no edit here: on_schema_change appends it, and earlier runs
+-- hold null in it.
+--
+-- Without a run_id (a developer's `dbt build` without --vars) nothing is added, but the table
+-- is still created with its columns. Rows of failed or replaced runs are deleted by the flow,
+-- so no run status is read here. `--full-refresh` rebuilds the table and drops the history.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['run_id', 'dealer_id'],
+        on_schema_change='append_new_columns',
+    )
+}}
+{%- set run_id = var('run_id') %}
+
 with
 
 kpis as (
 
-    select * from {{ ref('stg_pipeline__dealer_kpis') }}
-
-),
-
-runs as (
-
-    select * from {{ ref('stg_pipeline__runs') }}
+    select * from {{ ref('fct_dealer_kpis') }}
 
 ),
 
@@ -20,23 +32,40 @@ dealers as (
 
 ),
 
+as_of as (
+
+    select as_of_date from {{ ref('int_as_of_date') }}
+
+),
+
+run as (
+
+    select
+        cast(
+            {% if run_id is none -%}
+                null
+            {%- else -%}
+                '{{ run_id | string | replace("'", "''") }}'
+            {%- endif %} as {{ dbt.type_string() }}
+        ) as run_id
+
+),
+
 final as (
 
     select
-        kpis.run_id,
-        kpis.dealer_id,
+        run.run_id,
+        -- every KPI column, dealer_id first; listed by name nowhere, so new ones flow through
+        kpis.*,
         dealers.dealer_name,
         dealers.region,
-        kpis.days_of_inventory,
-        kpis.slow_moving_share,
-        kpis.sell_through_rate,
-        kpis.stockout_days,
-        kpis.as_of_date
+        as_of.as_of_date
     from kpis
-    inner join runs
-        on kpis.run_id = runs.run_id
+    cross join run
+    cross join as_of
     left join dealers
         on kpis.dealer_id = dealers.dealer_id
+    where run.run_id is not null
 
 )
 

@@ -1,0 +1,263 @@
+"""The nightly flow's tasks: each loads its inputs from the warehouse, makes one pure call into
+a package that knows the job (landing/, forecasting/, replenishment/, planner/), and stores the
+result. Side-effecting tasks use NO_CACHE; only transient faults are retried (`is_transient`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
+
+from flows.dbt_build import run_dbt_build
+from flows.settings import RunSettings
+from landing.ingest import FILE_COLUMNS, ingest_landing
+from landing.validate import build_data_docs
+from planner.run_folder import publish_run
+from replenishment import demand, plan
+from replenishment.config import PolicyConfig, load_policy_config
+from warehouse import connect, marts, pipeline, raw, runs, transaction
+
+SERIES_PER_CHUNK = 400  # big enough to amortise a task, small enough to keep both cores busy
+PARALLEL_MIN_SERIES = 1000  # below this, worker processes cost more to start than they save
+HISTORY_WEEKS = 104  # weeks of history the report draws
+ITEM_COLUMNS = ["dealer_id", "sku", "dealer_name", "region", "category", "description"]
+ITEM_COLUMNS += ["unit_cost", "abc_class"]
+
+
+def is_transient(task, task_run, state) -> bool:
+    """Retry only faults that can pass: file-system and I/O errors, a busy warehouse file.
+
+    A bug or bad data fails at once instead of three more times.
+    """
+    try:
+        state.result()
+    except (OSError, duckdb.IOException, duckdb.TransactionException):
+        return True
+    except Exception:
+        return False
+    return False
+
+
+TRANSIENT_RETRIES = dict(retries=3, retry_delay_seconds=[2, 5, 15], retry_condition_fn=is_transient)
+STAGE = dict(cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
+
+
+class StageClock:
+    """Seconds and rows per stage, for run_summary.json and pipeline.stage_timings."""
+
+    def __init__(self) -> None:
+        self.stages: list[dict] = []
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[dict]:
+        """Time the block; the block sets `rows` on the dict it gets."""
+        record, started = {"name": name, "rows": 0}, time.perf_counter()
+        yield record
+        seconds = round(time.perf_counter() - started, 3)
+        self.stages.append({"name": name, "seconds": seconds, "rows": int(record["rows"])})
+
+
+@task(cache_policy=NO_CACHE)
+def check_configuration(settings: RunSettings) -> PolicyConfig:
+    """Validate paths and the policy file before anything is written (not transient)."""
+    settings.check()
+    return load_policy_config(settings.policy_config)
+
+
+@task(**STAGE)
+def begin_run(settings: RunSettings, run_id: str) -> list[str]:
+    """Roll back what unfinished runs left, then register this run as `running`."""
+    with connect(settings.warehouse) as con:
+        cleaned = runs.rollback_unpublished(con)
+        runs.start_run(con, run_id, settings.out)
+    return cleaned
+
+
+@task(**STAGE)
+def ingest_and_validate(settings: RunSettings, run_id: str) -> dict:
+    """Read every landing file, validate it with Great Expectations, load accepted rows.
+
+    A retry starts from a clean slate: what an earlier attempt of this run loaded is rolled back.
+    Rows dated after today are quarantined; rows after a backfill's as-of are kept (the marts
+    ignore them), so a later run can use them.
+    """
+    with connect(settings.warehouse) as con:
+        runs.rollback_run(con, run_id)
+        result = ingest_landing(
+            settings.landing, con, run_id=run_id, as_of=None, progress=get_run_logger().info
+        )
+    return {
+        "files": result.files,
+        "quarantine": result.quarantine,
+        "validations": result.validations,
+    }
+
+
+@task(cache_policy=NO_CACHE)
+def build_validation_docs(validations: list, run_id: str) -> str | None:
+    """GX Data Docs of this run's validations; a view for people, so a failure only warns."""
+    try:
+        return str(build_data_docs(validations, run_name=run_id))
+    except Exception as exc:  # noqa: BLE001 - reported, never fatal
+        get_run_logger().warning("Data Docs not built: %s: %s", type(exc).__name__, exc)
+        return None
+
+
+@task(**STAGE)
+def resolve_as_of(settings: RunSettings, run_id: str) -> date:
+    """The given as-of, or the newest date in the feeds."""
+    with connect(settings.warehouse) as con:
+        as_of = settings.as_of or raw.newest_feed_date(con)
+        if as_of is None:
+            raise ValueError(
+                f"no sell-through or inventory rows were accepted from {settings.landing}"
+            )
+        runs.set_run_as_of(con, run_id, as_of)
+    return as_of
+
+
+@task(cache_policy=NO_CACHE)
+def dbt_build(settings: RunSettings, selector: str, as_of: date, run_id: str) -> int:
+    """`dbt build` of one selector; a failed model or data test fails the flow."""
+    nodes_as_tasks = settings.dbt_nodes_as_tasks
+    return run_dbt_build(
+        settings.warehouse, selector, as_of, run_id=run_id, nodes_as_tasks=nodes_as_tasks
+    )
+
+
+@task(**STAGE)
+def load_history(settings: RunSettings) -> tuple[pd.DataFrame, int]:
+    """Weekly demand per active pair (censored weeks as missing) and the horizon in weeks."""
+    with connect(settings.warehouse) as con:
+        history = demand.forecast_history(marts.weekly_demand(con))
+        inputs = marts.replenishment_inputs(con)
+    longest = plan.longest_protection_days(inputs, demand.HORIZON_LEAD_TIME_SDS)
+    return history, demand.horizon_weeks(longest)
+
+
+@task(cache_policy=NO_CACHE)
+def forecast_chunk(history: pd.DataFrame, horizon: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Forecast one chunk of series (runs in a worker process or on a Dask worker)."""
+    from forecasting import forecast_with_diagnostics
+
+    return forecast_with_diagnostics(
+        history, horizon=horizon, season_length=demand.SEASON_LENGTH, freq=demand.FREQ, level=95
+    )
+
+
+def chunk_ids(history: pd.DataFrame) -> list[list[str]]:
+    """The series ids in chunks of about SERIES_PER_CHUNK series of similar total length."""
+    ids = history["unique_id"].drop_duplicates().tolist()
+    n_chunks = max(1, min(math.ceil(len(ids) / SERIES_PER_CHUNK), len(ids)))
+    return [ids[i::n_chunks] for i in range(n_chunks)]
+
+
+def forecast_task_runner(settings: RunSettings):
+    """Dask cluster when VMI_DASK_ADDRESS is set; worker processes for big nights; else inline."""
+    address = os.environ.get("VMI_DASK_ADDRESS")
+    if address:
+        from prefect_dask import DaskTaskRunner
+
+        return DaskTaskRunner(address=address)
+    workers = int(os.environ.get("VMI_FORECAST_WORKERS", os.cpu_count() or 1))
+    with connect(settings.warehouse) as con:
+        n_series = marts.active_pair_count(con)
+    if workers > 1 and n_series >= PARALLEL_MIN_SERIES:
+        return ProcessPoolTaskRunner(max_workers=workers)
+    return ThreadPoolTaskRunner(max_workers=1)
+
+
+@task(**STAGE)
+def store_forecasts(
+    settings: RunSettings,
+    run_id: str,
+    as_of: date,
+    forecasts: pd.DataFrame,
+    diagnostics: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """forecast.csv rows and accuracy rows, stored in the warehouse for this run."""
+    out = demand.forecast_output(forecasts)
+    accuracy = demand.accuracy_output(diagnostics, run_id, as_of)
+    frames = {"forecasts": out.assign(run_id=run_id), "forecast_accuracy": accuracy}
+    with connect(settings.warehouse) as con, transaction(con):
+        runs.replace_earlier_outputs(con, run_id, as_of)
+        pipeline.store_outputs(con, frames)
+    return out, accuracy
+
+
+@task(**STAGE)
+def replenish(
+    settings: RunSettings,
+    config: PolicyConfig,
+    run_id: str,
+    as_of: date,
+    forecasts: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
+    files: list[dict],
+) -> plan.ReplenishmentPlan:
+    """Safety stock, order-up-to and suggested quantities; alerts; transfers."""
+    raw_forecasts, diagnostics, accuracy = forecasts
+    rejected = pd.DataFrame([f for f in files if f["status"] == "rejected"], columns=FILE_COLUMNS)
+    with connect(settings.warehouse) as con:
+        freshness = marts.feed_freshness(con)
+        positions = plan.positions_with_staleness(
+            marts.replenishment_inputs(con), freshness, config
+        )
+        exceptions = marts.sales_exceptions(con, since=plan.exceptions_since(as_of))
+        last_sales, dealers = marts.dealer_skus(con), marts.dealers(con)
+    daily = demand.daily_demand(raw_forecasts, diagnostics, plan.protection_days(positions), as_of)
+    outputs = plan.plan_replenishment(
+        positions, daily, accuracy=accuracy, rejected_files=rejected, freshness=freshness,
+        sales_exceptions=exceptions, last_sales=last_sales, dealers=dealers, config=config,
+        run_id=run_id, as_of=as_of,
+    )  # fmt: skip
+    with connect(settings.warehouse) as con, transaction(con):
+        tables = ("suggestions", "alerts", "transfers")
+        pipeline.store_outputs(con, {name: getattr(outputs, name) for name in tables})
+    return outputs
+
+
+@task(cache_policy=NO_CACHE)
+def report_tables(settings: RunSettings, as_of: date) -> dict[str, pd.DataFrame]:
+    """The planner-facing extras the report draws: history, items, KPIs, freshness."""
+    since = as_of - timedelta(weeks=HISTORY_WEEKS)
+    with connect(settings.warehouse) as con:
+        return {
+            "history": marts.weekly_demand(con, since=since),
+            "items": marts.replenishment_inputs(con)[ITEM_COLUMNS],
+            "kpis": marts.dealer_kpis(con),
+            "freshness": marts.feed_freshness(con),
+        }
+
+
+@task(**STAGE)
+def publish(
+    settings: RunSettings, run_id: str, as_of: date, tables: dict[str, pd.DataFrame], summary: dict
+) -> Path:
+    """Write the run folder (CSVs, run_summary.json, report.html) and rename it into place."""
+    from planner.report import build_report
+
+    folder = publish_run(settings.out, as_of, run_id, tables, summary, finish=build_report)
+    with connect(settings.warehouse) as con:
+        runs.record_stages(con, run_id, summary["stages"])
+        runs.finish_run(con, run_id, "published")
+    return folder
+
+
+def mark_failed(settings: RunSettings, run_id: str) -> None:
+    """Record a failed run (best effort: the original error matters more than the bookkeeping)."""
+    try:
+        with connect(settings.warehouse) as con:
+            runs.finish_run(con, run_id, "failed")
+    except Exception:
+        pass
