@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 from prefect.artifacts import (
     create_link_artifact,
     create_markdown_artifact,
@@ -21,18 +20,8 @@ from planner.summary import report_summary_markdown, top_exceptions
 TOP_EXCEPTIONS = 25
 
 
-def publish_artifacts(
-    folder: Path, summary: dict | None = None, alerts: pd.DataFrame | None = None
-) -> None:
-    """Markdown summary, top exceptions table and a link to report.html of a published run.
-
-    Parameters
-    ----------
-    folder : Path
-        The published run folder.
-    summary, alerts
-        Not used: the folder holds both (kept so that existing callers keep working).
-    """
+def publish_artifacts(folder: Path) -> None:
+    """Markdown summary, top exceptions table and a link to report.html of a published run."""
     folder = Path(folder)
     as_of = read_run_summary(folder).get("as_of") or folder.name
     create_markdown_artifact(

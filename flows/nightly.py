@@ -110,6 +110,6 @@ def nightly_replenishment(
         except BaseException:
             tasks.mark_failed(settings, run_id)
             raise
-    publish_artifacts(folder, summary, outputs.alerts)
+    publish_artifacts(folder)
     print(f"published {folder}")
     return str(folder)

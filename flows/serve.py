@@ -21,7 +21,9 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-import httpx
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.workers.process import ProcessWorker
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 POOL = "vmi-process"
@@ -53,25 +55,27 @@ def start_server(host: str, port: int, env: Mapping[str, str], log_file: Path) -
 def wait_healthy(
     api_url: str, timeout: float = 90.0, process: subprocess.Popen | None = None
 ) -> None:
-    """Poll `<api>/health` until it answers; raise if `process` exits or `timeout` passes."""
+    """Ask the API's health check until it answers; raise if `process` exits or `timeout` passes."""
     deadline = time.monotonic() + timeout
-    while True:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"prefect server exited with code {process.returncode}")
-        try:
-            if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no Prefect API at {api_url} after {timeout:.0f} s")
-        time.sleep(0.25)  # between polls; the deadline above bounds the wait
+    with SyncPrefectClient(api_url) as client:
+        while client.api_healthcheck() is not None:
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"prefect server exited with code {process.returncode}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no Prefect API at {api_url} after {timeout:.0f} s")
+            time.sleep(0.25)  # between polls; the deadline above bounds the wait
 
 
 def create_pool(env: Mapping[str, str], name: str = POOL, concurrency_limit: int = 1) -> None:
-    """Create (or update) the process work pool and cap it at `concurrency_limit` flow runs."""
-    _prefect(["work-pool", "create", name, "--type", "process", "--overwrite"], env)
-    _prefect(["work-pool", "set-concurrency-limit", name, str(concurrency_limit)], env)
+    """Create (or replace) the process work pool, capped at `concurrency_limit` flow runs."""
+    pool = WorkPoolCreate(
+        name=name,
+        type="process",
+        concurrency_limit=concurrency_limit,
+        base_job_template=ProcessWorker.get_default_base_job_template(),
+    )
+    with SyncPrefectClient(env["PREFECT_API_URL"]) as client:
+        client.create_work_pool(pool, overwrite=True)
 
 
 def deploy(env: Mapping[str, str], names: list[str] | None = None) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from landing.schema import TRUE_WORDS
+from landing.schema import QUARANTINE_COLUMNS, TRUE_WORDS
 from replenishment.alerts import ALERT_COLUMNS, SEVERITY_ORDER
 from replenishment.demand import FORECAST_COLUMNS
 from replenishment.plan import TRANSFER_OUTPUT_COLUMNS
@@ -48,7 +48,7 @@ EXPORTS_DIR = "exports"
 TABLES: dict[str, list[str]] = {
     "suggestions": SUGGESTION_COLUMNS,
     "alerts": ALERT_COLUMNS,
-    "quarantine": ["run_id", "source_file", "line", "rule", "column", "value", "raw_record"],
+    "quarantine": QUARANTINE_COLUMNS,
     "forecast": FORECAST_COLUMNS,
     "transfers": TRANSFER_OUTPUT_COLUMNS,
     "history": ["dealer_id", "sku", "week_start", "qty_sold", "is_censored"],

@@ -11,15 +11,9 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.approvals import create_approved_lines
 from warehouse.connection import ensure_tables, scalar, transaction
 from warehouse.pipeline import pipeline_tables
-
-# TODO(planner): moves to warehouse/approvals.py
-APPROVAL_TABLES = {
-    "approved_lines": """approval_id VARCHAR, run_id VARCHAR, as_of DATE, dealer_id VARCHAR,
-        sku VARCHAR, suggested_qty DOUBLE, approved_qty DOUBLE, is_held BOOLEAN, note VARCHAR,
-        approved_by VARCHAR, approved_at TIMESTAMP"""
-}
 
 __all__ = ["connect", "ensure_tables", "scalar", "transaction"]
 
@@ -31,6 +25,6 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
         path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), read_only=read_only)
     if not read_only:
-        ensure_tables(con, "raw", APPROVAL_TABLES)
+        create_approved_lines(con)
         ensure_tables(con, "pipeline", pipeline_tables())
     return con
