@@ -1,12 +1,7 @@
-"""Backfill: the nightly run for every as-of date of a range, oldest first, one at a time.
+"""Backfill: the nightly run (a subflow each) for every as-of of a range, oldest first.
 
-Each date is one `nightly_replenishment` subflow run, so each appears in the Prefect UI with
-its own tasks, retries and artifacts. A rerun of an as-of replaces that as-of's earlier outputs
-(`warehouse.runs.replace_earlier_outputs`) and re-delivered files are recognised by their hash, so
-running a backfill twice, or over nights that already ran, never double counts.
-
-The first failing date stops the backfill (the failed night has already published nothing);
-run it again from that date once the cause is fixed.
+A rerun of an as-of replaces its earlier outputs and re-delivered files are known by their hash,
+so a backfill run twice never double counts. The first failing date stops it; rerun from there.
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ bad configuration, with a one-line reason on stderr (never a traceback for a use
 from __future__ import annotations
 
 import json
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -216,9 +215,5 @@ def report(
     typer.echo(str(build_report(folder)))
 
 
-def main() -> None:  # pragma: no cover - console entry
-    app()
-
-
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())
+    app()

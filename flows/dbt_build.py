@@ -11,28 +11,19 @@ import os
 from datetime import date
 from pathlib import Path
 
+from warehouse.connection import release_duckdb
+
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 
 
 def dbt_project_dir() -> Path:
-    """The dbt project the run builds: VMI_DBT_PROJECT_DIR when set (a data engineer's working
-    copy), else the project's own `dbt_project/`."""
+    """VMI_DBT_PROJECT_DIR when set (a data engineer's working copy), else `dbt_project/`."""
     configured = os.environ.get("VMI_DBT_PROJECT_DIR", "").strip()
     return Path(configured).expanduser().resolve() if configured else DBT_PROJECT_DIR
 
 
 class DbtBuildError(RuntimeError):
     """A dbt model or data test failed."""
-
-
-def dbt_args(
-    selector: str, as_of: date, *, run_id: str | None = None, target_path: Path | None = None
-) -> list[str]:
-    variables = {"as_of": as_of.isoformat(), "run_id": run_id}
-    args = ["build", "--selector", selector, "--vars", json.dumps(variables)]
-    if target_path is not None:
-        args += ["--target-path", str(target_path)]
-    return args
 
 
 def run_dbt_build(
@@ -59,7 +50,8 @@ def run_dbt_build(
     # and logs beside the warehouse instead.
     target = Path(str(warehouse) + ".dbt-target")
     os.environ["DBT_LOG_PATH"] = str(target / "logs")
-    args = dbt_args(selector, as_of, run_id=run_id, target_path=target)
+    variables = json.dumps({"as_of": as_of.isoformat(), "run_id": run_id})
+    args = ["build", "--selector", selector, "--vars", variables, "--target-path", str(target)]
     try:
         return _invoke(args, selector, target, nodes_as_tasks)
     finally:
@@ -87,20 +79,6 @@ def _invoke(args: list[str], selector: str, target: Path, nodes_as_tasks: bool) 
             f"dbt build --selector {selector} failed: {_first_failure(result) or result.exception}"
         )
     return len(result.result or []) if result.result is not None else 0
-
-
-def release_duckdb() -> None:
-    """Close the database handle dbt-duckdb keeps open in-process after an invocation.
-
-    Until it is closed no other process can open the warehouse, this one cannot open it
-    read-only, and a copy of the file may miss rows still in the write-ahead log.
-    """
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-
-    with DuckDBConnectionManager._LOCK:
-        if DuckDBConnectionManager._ENV is not None:
-            DuckDBConnectionManager._ENV.close()
-            DuckDBConnectionManager._ENV = None
 
 
 def _first_failure(result) -> str | None:

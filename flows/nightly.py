@@ -20,6 +20,7 @@ from flows.artifacts import publish_artifacts
 from flows.notify import notify_critical_alerts, notify_failure
 from flows.settings import RunSettings
 from flows.tasks import ingest_and_validate, is_transient  # noqa: F401 - the flow's public API
+from planner.run_folder import run_summary
 from warehouse.lock import warehouse_lock
 from warehouse.runs import new_run_id
 
@@ -97,15 +98,10 @@ def nightly_replenishment(
                     **tasks.report_tables(settings, run_as_of),
                 }
                 stage["rows"] = sum(len(table) for table in tables.values())
-            summary = {
-                "run_id": run_id,
-                "as_of": run_as_of.isoformat(),
-                "warehouse": str(settings.warehouse),
-                "data_docs": data_docs,
-                "files": ingested["files"],
-                "stages": clock.stages,
-                "alerts": outputs.alerts["alert_type"].value_counts().sort_index().to_dict(),
-            }
+            summary = run_summary(
+                run_id, run_as_of, settings.warehouse, data_docs, ingested["files"],
+                clock.stages, outputs.alerts,
+            )  # fmt: skip
             folder = tasks.publish(settings, run_id, run_as_of, tables, summary)
         except BaseException:
             tasks.mark_failed(settings, run_id)

@@ -1,9 +1,7 @@
 """Make sure a Prefect API is there for a run started from the command line.
 
-With `PREFECT_API_URL` set (a `prefect server start` or Prefect Cloud), runs report there.
-Without it, one temporary local server is started on loopback for the length of the command
-and its address is exported, so forecast workers in other processes report to the same server
-instead of each starting their own.
+With `PREFECT_API_URL` set, runs report there. Without it, one temporary server is started on
+loopback for the command and its address exported, so forecast worker processes report to it.
 """
 
 from __future__ import annotations

@@ -1,13 +1,9 @@
 """Run dealer-vmi on a schedule on one machine: Prefect server, work pool, deployments, worker.
 
-    python -m flows.serve            # or: make serve
-
-starts `prefect server start` on loopback (unless `--api-url` names a running server), creates
-the process work pool `vmi-process` with concurrency limit 1, deploys every deployment of
-prefect.yaml with the paths from VMI_LANDING / VMI_WAREHOUSE_FILE / VMI_OUT, and runs a worker
-in the foreground until Ctrl-C, which stops what it started. docs/operations.md is the runbook.
-
-The functions are also what the end-to-end test uses to stand the same setup up.
+`python -m flows.serve` (or `make serve`) starts `prefect server start` on loopback (unless
+`--api-url` names one), creates the process pool `vmi-process` (concurrency 1), deploys
+prefect.yaml with the paths from VMI_LANDING / VMI_WAREHOUSE_FILE / VMI_OUT and runs a worker
+until Ctrl-C (docs/operations.md). The end-to-end test stands the same setup up with these.
 """
 
 from __future__ import annotations

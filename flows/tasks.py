@@ -23,23 +23,17 @@ from flows.dbt_build import run_dbt_build
 from flows.settings import RunSettings
 from landing.ingest import FILE_COLUMNS, ingest_landing
 from landing.validate import build_data_docs
-from planner.run_folder import publish_run
+from planner.run_folder import HISTORY_WEEKS, TABLES, publish_run
 from replenishment import demand, plan
 from replenishment.config import PolicyConfig, load_policy_config
 from warehouse import connect, marts, pipeline, raw, runs, transaction
 
 SERIES_PER_CHUNK = 400  # big enough to amortise a task, small enough to keep both cores busy
 PARALLEL_MIN_SERIES = 1000  # below this, worker processes cost more to start than they save
-HISTORY_WEEKS = 104  # weeks of history the report draws
-ITEM_COLUMNS = ["dealer_id", "sku", "dealer_name", "region", "category", "description"]
-ITEM_COLUMNS += ["unit_cost", "abc_class"]
 
 
 def is_transient(task, task_run, state) -> bool:
-    """Retry only faults that can pass: file-system and I/O errors, a busy warehouse file.
-
-    A bug or bad data fails at once instead of three more times.
-    """
+    """Retry only faults that can pass (I/O errors, a busy warehouse file); a bug fails at once."""
     try:
         state.result()
     except (OSError, duckdb.IOException, duckdb.TransactionException):
@@ -86,22 +80,16 @@ def begin_run(settings: RunSettings, run_id: str) -> list[str]:
 
 @task(**STAGE)
 def ingest_and_validate(settings: RunSettings, run_id: str) -> dict:
-    """Read every landing file, validate it with Great Expectations, load accepted rows.
+    """Read, validate (GX) and load every landing file; a retry first rolls back this run's rows.
 
-    A retry starts from a clean slate: what an earlier attempt of this run loaded is rolled back.
-    Rows dated after today are quarantined; rows after a backfill's as-of are kept (the marts
-    ignore them), so a later run can use them.
+    Rows dated after today are quarantined; rows after a backfill's as-of are kept for later runs.
     """
     with connect(settings.warehouse) as con:
         runs.rollback_run(con, run_id)
         result = ingest_landing(
             settings.landing, con, run_id=run_id, as_of=None, progress=get_run_logger().info
         )
-    return {
-        "files": result.files,
-        "quarantine": result.quarantine,
-        "validations": result.validations,
-    }
+    return {key: getattr(result, key) for key in ("files", "quarantine", "validations")}
 
 
 @task(cache_policy=NO_CACHE)
@@ -120,9 +108,7 @@ def resolve_as_of(settings: RunSettings, run_id: str) -> date:
     with connect(settings.warehouse) as con:
         as_of = settings.as_of or raw.newest_feed_date(con)
         if as_of is None:
-            raise ValueError(
-                f"no sell-through or inventory rows were accepted from {settings.landing}"
-            )
+            raise ValueError(f"no sell-through or inventory rows accepted from {settings.landing}")
         runs.set_run_as_of(con, run_id, as_of)
     return as_of
 
@@ -130,10 +116,8 @@ def resolve_as_of(settings: RunSettings, run_id: str) -> date:
 @task(cache_policy=NO_CACHE)
 def dbt_build(settings: RunSettings, selector: str, as_of: date, run_id: str) -> int:
     """`dbt build` of one selector; a failed model or data test fails the flow."""
-    nodes_as_tasks = settings.dbt_nodes_as_tasks
-    return run_dbt_build(
-        settings.warehouse, selector, as_of, run_id=run_id, nodes_as_tasks=nodes_as_tasks
-    )
+    tasks = settings.dbt_nodes_as_tasks
+    return run_dbt_build(settings.warehouse, selector, as_of, run_id=run_id, nodes_as_tasks=tasks)
 
 
 @task(**STAGE)
@@ -234,7 +218,7 @@ def report_tables(settings: RunSettings, as_of: date) -> dict[str, pd.DataFrame]
     with connect(settings.warehouse) as con:
         return {
             "history": marts.weekly_demand(con, since=since),
-            "items": marts.replenishment_inputs(con)[ITEM_COLUMNS],
+            "items": marts.replenishment_inputs(con)[TABLES["items"]],
             "kpis": marts.dealer_kpis(con),
             "freshness": marts.feed_freshness(con),
         }

@@ -92,6 +92,26 @@ NUMERIC_COLUMNS = {
 DATE_COLUMNS = {"as_of", "week_start", "last_report_date"}
 
 # alerts.csv `severity`, most severe first (the order is replenishment.alerts').
+HISTORY_WEEKS = 104  # weeks of history the report draws
+
+
+def run_summary(
+    run_id: str,
+    as_of: date,
+    warehouse: Path,
+    data_docs: str | None,
+    files: list[dict],
+    stages: list[dict],
+    alerts: pd.DataFrame,
+) -> dict[str, Any]:
+    """The run_summary.json of a run (DESIGN.md "Outputs"), before it is published."""
+    counts = alerts["alert_type"].value_counts().sort_index().to_dict()
+    return {
+        "run_id": run_id, "as_of": as_of.isoformat(), "warehouse": str(warehouse),
+        "data_docs": data_docs, "files": files, "stages": stages, "alerts": counts,
+    }  # fmt: skip
+
+
 SEVERITIES = tuple(sorted(SEVERITY_ORDER, key=SEVERITY_ORDER.__getitem__))
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")

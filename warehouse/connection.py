@@ -71,3 +71,17 @@ def tables_with_column(
         [column, list(schemas)],
     ).fetchall()
     return [f"{schema}.{table}" for schema, table in rows]
+
+
+def release_duckdb() -> None:
+    """Close the database handle dbt-duckdb keeps open in-process after an invocation.
+
+    Until it is closed no other process can open the warehouse, this one cannot open it
+    read-only, and a copy of the file may miss rows still in the write-ahead log.
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        if DuckDBConnectionManager._ENV is not None:
+            DuckDBConnectionManager._ENV.close()
+            DuckDBConnectionManager._ENV = None

@@ -27,9 +27,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from flows.dbt_build import release_duckdb
 from landing.schema import raw_tables
 from warehouse import connect, ensure_tables
+from warehouse.connection import release_duckdb
 
 pytestmark = pytest.mark.slow
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from flows import notify
+from planner import notices
 
 
 class Receiver:
@@ -73,26 +74,26 @@ ALERTS = [
 def test_critical_counts_only_critical_rows_per_type(tmp_path):
     folder = write_alerts(tmp_path / "2026-11-20", ALERTS)
     # By hand from ALERTS: two critical stockout_risk, one critical stale_feed.
-    assert notify.critical_alert_counts(folder) == {"stale_feed": 1, "stockout_risk": 2}
+    assert notices.critical_alert_counts(folder) == {"stale_feed": 1, "stockout_risk": 2}
 
 
 def test_no_critical_alerts_means_no_notice(tmp_path):
     folder = write_alerts(tmp_path / "2026-11-20", [("overstock", "warning")])
-    assert notify.critical_notice(None, None, folder) is None
+    assert notices.critical_notice(None, None, folder) is None
 
 
 def test_post_notice_without_url_sends_nothing(monkeypatch):
     monkeypatch.delenv(notify.WEBHOOK_ENV, raising=False)
-    assert notify.webhook_url() is None
-    assert notify.post_notice({"text": "x"}) is False
+    assert notices.webhook_url() is None
+    assert notices.post_notice({"text": "x"}) is False
 
 
 def test_post_notice_reports_receiver_errors_without_raising(monkeypatch):
     with Receiver(status=500) as r:
-        assert notify.post_notice({"text": "x"}, url=r.url) is False
+        assert notices.post_notice({"text": "x"}, url=r.url) is False
         assert r.bodies == [{"text": "x"}]
     # Nobody listening at all (the receiver above is closed now).
-    assert notify.post_notice({"text": "x"}, url=r.url) is False
+    assert notices.post_notice({"text": "x"}, url=r.url) is False
 
 
 def test_failed_nightly_run_posts_failure_notice_with_its_flow_run_id(
