@@ -10,8 +10,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from landing.schema import FEEDS, SELL_THROUGH, SHIPMENTS
 from landing.ingest import ingest_landing
+from landing.schema import FEEDS, SELL_THROUGH, SHIPMENTS
 from landing.validate import coerce, first_failures, load_suite, validate_frame
 
 AS_OF = date(2024, 3, 1)

@@ -14,12 +14,28 @@ def test_daily_rate_spreads_weeks_over_the_protection_interval():
     # as_of is Wednesday 2026-11-25; the first forecast week starts Monday 2026-11-30.
     weeks = pd.to_datetime(["2026-11-30", "2026-12-07", "2026-12-14"])
     forecasts = pd.DataFrame(
-        {"unique_id": "D1|S1", "ds": weeks, "yhat": [70.0, 14.0, 700.0],
-         "yhat_lo": 0.0, "yhat_hi": 0.0, "model": "m"}
+        {
+            "unique_id": "D1|S1",
+            "ds": weeks,
+            "yhat": [70.0, 14.0, 700.0],
+            "yhat_lo": 0.0,
+            "yhat_hi": 0.0,
+            "model": "m",
+        }
     )
     diagnostics = pd.DataFrame(
-        {"unique_id": ["D1|S1"], "model": ["m"], "demand_class": ["smooth"], "sigma": [7.0],
-         "mase": [1.0], "wape": [0.1], "bias": [0.0], "n_obs": [50], "adi": [1.0], "cv2": [0.1]}
+        {
+            "unique_id": ["D1|S1"],
+            "model": ["m"],
+            "demand_class": ["smooth"],
+            "sigma": [7.0],
+            "mase": [1.0],
+            "wape": [0.1],
+            "bias": [0.0],
+            "n_obs": [50],
+            "adi": [1.0],
+            "cv2": [0.1],
+        }
     )
     protection = pd.DataFrame({"dealer_id": ["D1"], "sku": ["S1"], "protection_days": [12.0]})
     out = daily_demand(forecasts, diagnostics, protection, date(2026, 11, 25))
