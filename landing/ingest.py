@@ -5,9 +5,9 @@ dealers and SKUs are known), then sell_through/, inventory/, shipments/, each fo
 name. Per file:
 
 - sha256 of the bytes; content already ingested (accepted or partial) -> `duplicate`, not read;
-- read as strings (flows/readers.py), header checked -> `rejected` with a reason naming the file
+- read as strings (landing/readers.py), header checked -> `rejected` with a reason naming the file
   and the column when the file cannot be used at all;
-- types coerced and the feed's GX suite run (flows/validate.py); failing rows -> raw.quarantine;
+- types coerced and the feed's GX suite run (landing/validate.py); failing rows -> raw.quarantine;
 - accepted rows appended to raw.<feed> with lineage columns, the quarantine rows and the
   raw.file_ledger row written in one transaction, so a crash never leaves half a file loaded.
 

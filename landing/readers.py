@@ -1,7 +1,7 @@
 """Read one landing file (CSV, Parquet or XLSX) as chunks of strings, keeping line numbers.
 
 Every value is read as the string the dealer sent (no type guessing, no NA guessing) so that a
-quarantined row can show its original values; flows/validate.py coerces types afterwards.
+quarantined row can show its original values; landing/validate.py coerces types afterwards.
 A file that cannot be read as a table raises `FileRejected` with a one-line reason.
 """
 

@@ -2,7 +2,7 @@
 
 Two steps, both giving failures as (row, rule, column):
 
-1. `coerce` turns each column into its type (flows/feeds.py); a value that does not parse is a
+1. `coerce` turns each column into its type (landing/schema.py); a value that does not parse is a
    `type` failure and the row skips GX.
 2. `validate_frame` runs the feed's committed suite (expectations/gx/expectations/<feed>.json)
    once over a DataFrame with result_format COMPLETE and reads the failing row indexes. The

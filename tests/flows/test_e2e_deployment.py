@@ -78,13 +78,12 @@ def stack(tmp_path_factory):
 
 
 def trigger(stack: Stack, deployment: str = "nightly-replenishment/nightly") -> str:
-    found = httpx.get(f"{stack.api}/deployments/name/{deployment}", timeout=10)
-    found.raise_for_status()
-    created = httpx.post(
-        f"{stack.api}/deployments/{found.json()['id']}/create_flow_run", json={}, timeout=10
-    )
-    created.raise_for_status()
-    return created.json()["id"]
+    """Start a run of a deployment through Prefect's client (which retries the server's 503s)."""
+    from prefect.client.orchestration import SyncPrefectClient
+
+    with SyncPrefectClient(stack.api) as client:
+        found = client.read_deployment_by_name(deployment)
+        return str(client.create_flow_run_from_deployment(found.id).id)
 
 
 def wait_terminal(stack: Stack, flow_run_id: str) -> dict:
