@@ -177,7 +177,7 @@ def test_good_night_completes_and_publishes_then_broken_share_fails_after_retrie
         )
     assert statuses == [("failed",), ("published",)]
     # The operator heard about it, with the flow run's id.
-    notices = [b for b in stack.receiver.bodies if b.get("flow_run_id") == failed_id]
+    notices = stack.receiver.wait_for(lambda b: b.get("flow_run_id") == failed_id)
     assert [n["event"] for n in notices] == ["vmi.run.failed"]
     assert notices[0]["as_of"] is None  # the run failed before it resolved its as-of
     assert os.path.islink(feed)

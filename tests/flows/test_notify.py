@@ -20,12 +20,15 @@ class Receiver:
     def __init__(self, status: int = 200) -> None:
         self.bodies: list[dict] = []
         self.status = status
+        self.arrived = threading.Condition()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("Content-Length", 0))
-                receiver.bodies.append(json.loads(self.rfile.read(length)))
+                with receiver.arrived:
+                    receiver.bodies.append(json.loads(self.rfile.read(length)))
+                    receiver.arrived.notify_all()
                 self.send_response(receiver.status)
                 self.end_headers()
 
@@ -35,6 +38,16 @@ class Receiver:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def wait_for(self, predicate, timeout: float = 60.0) -> list[dict]:
+        """The bodies matching `predicate`, waiting until one has arrived (or `timeout`).
+
+        A flow run's state hooks run after its terminal state is set, so a test that has seen
+        the state must still wait for the hook's notice to arrive.
+        """
+        with self.arrived:
+            self.arrived.wait_for(lambda: any(predicate(b) for b in self.bodies), timeout)
+            return [b for b in self.bodies if predicate(b)]
 
     def __enter__(self) -> Receiver:
         self.thread.start()
