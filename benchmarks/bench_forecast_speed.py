@@ -5,9 +5,14 @@ smooth to lumpy rates, yearly seasonality, trends, promotions, new and dying SKU
 stockout-censored weeks as NaN), times ``forecasting.forecast_with_diagnostics`` and scores
 the 13 held-out weeks. With ``--statsforecast`` the same data go, through a parquet file, to
 statsforecast (AutoETS season_length=52 and CrostonOptimized) running in its own virtualenv
-at benchmarks/.envs/statsforecast, created on first use. Prints one JSON line.
+at benchmarks/.envs/statsforecast, created on first use. With ``--pooled`` the same series are
+forecast a second time with seasonal profiles pooled by SKU category
+(``forecasting.seasonal_profiles`` once over the panel, then ``profiles=``, as the nightly flow
+does); ``--category-season`` draws each series' yearly season from its category (shared phase
+and amplitude, per-series jitter) instead of independently. Prints one JSON line.
 
     python benchmarks/bench_forecast_speed.py [--series 10000] [--n-jobs 2] [--statsforecast]
+        [--pooled] [--category-season]
 """
 
 from __future__ import annotations
@@ -29,14 +34,24 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from forecasting import forecast_with_diagnostics  # noqa: E402
+from forecasting import forecast_with_diagnostics, seasonal_profiles  # noqa: E402
 
 WEEKS, HORIZON, SEASON = 104, 13, 52
 START = pd.Timestamp("2023-01-02")  # a Monday
 SF_ENV = ROOT / "benchmarks" / ".envs" / "statsforecast"
+#: SKU categories for --pooled: SKU S<k> belongs to category k % N_CATEGORIES.
+N_CATEGORIES = 10
 
 
-def dealer_demand(n_series: int, seed: int = 0) -> pd.DataFrame:
+def series_ids(n_series: int) -> list[str]:
+    return [f"D{i // 50:04d}-S{i % 50:02d}" for i in range(n_series)]
+
+
+def category_of(n_series: int) -> np.ndarray:
+    return (np.arange(n_series) % 50) % N_CATEGORIES
+
+
+def dealer_demand(n_series: int, seed: int = 0, category_season: bool = False) -> pd.DataFrame:
     """Long frame ``unique_id, ds, y`` of ``WEEKS + HORIZON`` weeks per series."""
     rng = np.random.default_rng(seed)
     n_weeks = WEEKS + HORIZON
@@ -44,6 +59,13 @@ def dealer_demand(n_series: int, seed: int = 0) -> pd.DataFrame:
     rate = np.exp(rng.normal(-0.4, 1.4, n_series))  # median ~0.7 units/week, long right tail
     amplitude = rng.uniform(0, 0.6, n_series)
     phase = rng.uniform(0, 2 * np.pi, n_series)
+    if category_season:  # own stream: the default data stay exactly as they were
+        shared = np.random.default_rng([seed, 1])
+        category = category_of(n_series)
+        category_amplitude = shared.uniform(0, 0.6, N_CATEGORIES)
+        amplitude = category_amplitude[category] * shared.uniform(0.7, 1.3, n_series)
+        phase = shared.uniform(0, 2 * np.pi, N_CATEGORIES)[category]
+        phase = phase + shared.normal(0, 0.3, n_series)
     trend = rng.normal(0, 0.004, n_series)
     mean = (
         rate[:, None]
@@ -62,7 +84,7 @@ def dealer_demand(n_series: int, seed: int = 0) -> pd.DataFrame:
     y[censored] = np.nan
     first_week = np.where(rng.random(n_series) < 0.1, rng.integers(20, WEEKS - 1, n_series), 0)
     keep = t[None, :] >= first_week[:, None]  # new SKUs: history starts late
-    ids = np.repeat([f"D{i // 50:04d}-S{i % 50:02d}" for i in range(n_series)], n_weeks)
+    ids = np.repeat(series_ids(n_series), n_weeks)
     ds = np.tile(pd.date_range(START, periods=n_weeks, freq="W-MON").values, n_series)
     frame = pd.DataFrame({"unique_id": ids, "ds": ds, "y": y.ravel()})
     return frame[keep.ravel()].reset_index(drop=True)
@@ -226,9 +248,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--statsforecast", action="store_true", help="also run statsforecast")
+    parser.add_argument("--pooled", action="store_true", help="also run with pooled seasonality")
+    parser.add_argument(
+        "--category-season", action="store_true", help="seasons shared by SKU category"
+    )
     args = parser.parse_args(argv)
 
-    history, test = split(dealer_demand(args.series, args.seed))
+    history, test = split(dealer_demand(args.series, args.seed, args.category_season))
     with TreeMemory() as memory:
         started = time.perf_counter()
         frame, diagnostics = forecast_with_diagnostics(
@@ -241,6 +267,7 @@ def main(argv: list[str] | None = None) -> dict:
         "weeks": WEEKS,
         "horizon": HORIZON,
         "n_jobs": args.n_jobs,
+        "category_season": args.category_season,
         "forecasting": {
             "seconds": round(seconds, 2),
             "series_per_second": round(args.series / seconds, 1),
@@ -253,6 +280,30 @@ def main(argv: list[str] | None = None) -> dict:
             "models": diagnostics.model.value_counts().to_dict(),
         },
     }
+    if args.pooled:
+        groups = pd.DataFrame(
+            {"unique_id": series_ids(args.series), "category": category_of(args.series)}
+        )
+        started = time.perf_counter()
+        profiles = seasonal_profiles(history, groups=groups, season_length=SEASON, freq="W-MON")
+        profile_seconds = time.perf_counter() - started
+        pooled_frame, pooled_diagnostics = forecast_with_diagnostics(
+            history,
+            horizon=HORIZON,
+            season_length=SEASON,
+            freq="W-MON",
+            n_jobs=args.n_jobs,
+            profiles=profiles,
+        )
+        seconds = time.perf_counter() - started
+        seasonal = pooled_diagnostics.model.str.endswith("+season")
+        result["pooled"] = {
+            "seconds": round(seconds, 2),
+            "profile_seconds": round(profile_seconds, 2),
+            "series_per_second": round(args.series / seconds, 1),
+            **accuracy(history, test, pooled_frame, "yhat"),
+            "seasonal_share": round(float(seasonal.mean()), 4),
+        }
     if args.statsforecast:
         peer = run_statsforecast(history, args.n_jobs)
         if peer is None:

@@ -124,30 +124,22 @@ def simulate(
     dealers: Annotated[int, typer.Option(min=1)] = 5,
     skus: Annotated[int, typer.Option(min=1)] = 40,
     seed: Annotated[int, typer.Option()] = 7,
-    service_level: Annotated[
-        float, typer.Option(min=0.5, max=0.9999, help="Target cycle service level.")
-    ] = 0.95,
+    service_level: Annotated[float, typer.Option(help="Target cycle service level.")] = 0.95,
+    forecaster: Annotated[
+        str, typer.Option(help="forecasting|ses|ses_flat|oracle")
+    ] = "forecasting",
+    baseline_z: Annotated[str | None, typer.Option(help="Default: the policy's z.")] = None,
 ) -> None:
     """Closed-loop backtest of the policy against an ERP min/max baseline."""
-    from simulation.closed_loop import simulate as run_simulation
+    from simulation.command import simulate_to_json
 
     try:
-        result = run_simulation(
-            weeks=weeks, dealers=dealers, skus=skus, seed=seed, service_level=service_level
+        lines = simulate_to_json(
+            json_path, weeks, dealers, skus, seed, service_level, forecaster, baseline_z
         )
     except ValueError as exc:
         _fail(str(exc), EXIT_USAGE)
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(result, indent=2) + "\n")
-    for side in ("policy", "baseline"):
-        m = result[side]
-        typer.echo(
-            f"{side:8s} fill rate {m['fill_rate']:.3f}"
-            f"  cycle service {m['cycle_service_level']:.3f}"
-            f"  avg on hand {m['avg_on_hand_units']:.1f} units / {m['avg_on_hand_value']:.0f} value"
-            f"  stockout days {m['stockout_days']}"
-        )
-    typer.echo(f"written {json_path}")
+    typer.echo("\n".join(lines))
 
 
 @app.command()

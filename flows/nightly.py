@@ -21,19 +21,22 @@ from flows.notify import notify_critical_alerts, notify_failure
 from flows.settings import RunSettings
 from flows.tasks import ingest_and_validate, is_transient  # noqa: F401 - the flow's public API
 from planner.run_folder import run_summary
+from replenishment import demand
 from warehouse.lock import warehouse_lock
 from warehouse.runs import new_run_id
 
 
 @flow(name="forecast-demand")
-def forecast_demand(settings: RunSettings) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def forecast_demand(settings: RunSettings) -> tuple[pd.DataFrame, ...]:
     """Fan the series out in chunks over the task runner; only the settings travel the API."""
-    history, horizon = tasks.load_history(settings)
-    chunks = [history[history["unique_id"].isin(ids)] for ids in tasks.chunk_ids(history)]
-    results = [future.result() for future in tasks.forecast_chunk.map(chunks, horizon)]
+    history, horizon, profiles = tasks.load_history(settings)
+    ids = tasks.chunk_ids(history)
+    chunks = [history[history["unique_id"].isin(part)] for part in ids]
+    shares = [profiles[profiles["unique_id"].isin(part)] for part in ids]
+    results = [f.result() for f in tasks.forecast_chunk.map(chunks, horizon, shares)]
     forecasts = pd.concat([r[0] for r in results], ignore_index=True)
     diagnostics = pd.concat([r[1] for r in results], ignore_index=True)
-    return forecasts, diagnostics, history
+    return forecasts, diagnostics, history, profiles
 
 
 @flow(
@@ -69,9 +72,9 @@ def nightly_replenishment(
                 stage["rows"] = tasks.dbt_build(settings, "core", run_as_of, run_id)
             with clock.stage("forecast") as stage:
                 runner = tasks.forecast_task_runner(settings)
-                forecasts, diagnostics, history = forecast_demand.with_options(task_runner=runner)(
-                    settings
-                )
+                forecasts, diagnostics, history, profiles = forecast_demand.with_options(
+                    task_runner=runner
+                )(settings)
                 forecast_out, accuracy = tasks.store_forecasts(
                     settings, run_id, run_as_of, forecasts, diagnostics
                 )
@@ -94,6 +97,7 @@ def nightly_replenishment(
                     "alerts": outputs.alerts,
                     "quarantine": ingested["quarantine"],
                     "forecast": forecast_out,
+                    "seasonality": demand.profile_output(profiles),
                     "transfers": outputs.transfers,
                     **tasks.report_tables(settings, run_as_of),
                 }

@@ -121,23 +121,32 @@ def dbt_build(settings: RunSettings, selector: str, as_of: date, run_id: str) ->
 
 
 @task(**STAGE)
-def load_history(settings: RunSettings) -> tuple[pd.DataFrame, int]:
-    """Weekly demand per active pair (censored weeks as missing) and the horizon in weeks."""
+def load_history(settings: RunSettings) -> tuple[pd.DataFrame, int, pd.DataFrame]:
+    """Weekly demand per active pair (censored weeks flagged), the horizon in weeks, and the
+    seasonal profiles pooled over the whole network (once, before the series are chunked)."""
+    from forecasting import seasonal_profiles
+
     with connect(settings.warehouse) as con:
         history = demand.forecast_history(marts.weekly_demand(con))
         inputs = marts.replenishment_inputs(con)
     longest = plan.longest_protection_days(inputs, demand.HORIZON_LEAD_TIME_SDS)
-    return history, demand.horizon_weeks(longest)
+    groups = demand.forecast_groups(inputs)
+    season = dict(season_length=demand.SEASON_LENGTH, freq=demand.FREQ)
+    profiles = seasonal_profiles(
+        history, groups=groups[groups.unique_id.isin(history.unique_id)], **season
+    )
+    return history, demand.horizon_weeks(longest), profiles
 
 
 @task(cache_policy=NO_CACHE)
-def forecast_chunk(history: pd.DataFrame, horizon: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def forecast_chunk(
+    history: pd.DataFrame, horizon: int, profiles: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Forecast one chunk of series (runs in a worker process or on a Dask worker)."""
     from forecasting import forecast_with_diagnostics
 
-    return forecast_with_diagnostics(
-        history, horizon=horizon, season_length=demand.SEASON_LENGTH, freq=demand.FREQ, level=95
-    )
+    season = dict(season_length=demand.SEASON_LENGTH, freq=demand.FREQ)
+    return forecast_with_diagnostics(history, horizon=horizon, profiles=profiles, **season)
 
 
 def chunk_ids(history: pd.DataFrame) -> list[list[str]]:

@@ -2,10 +2,19 @@
 
 ``forecast`` and ``forecast_with_diagnostics`` take long-format history
 (``unique_id, ds, y``) and return one forecast frame (and one diagnostics row per series).
+``seasonal_profiles`` estimates seasonal profiles pooled over groups of series (e.g. SKU
+category, region), to pass to them as ``profiles=`` (or pass ``groups=`` directly).
 See docs/forecasting.md for the choice rule, intervals and accuracy figures.
 """
 
 from forecasting.api import forecast, forecast_chunk, forecast_with_diagnostics
 from forecasting.classify import classify_demand
+from forecasting.seasonality import seasonal_profiles
 
-__all__ = ["classify_demand", "forecast", "forecast_chunk", "forecast_with_diagnostics"]
+__all__ = [
+    "classify_demand",
+    "forecast",
+    "forecast_chunk",
+    "forecast_with_diagnostics",
+    "seasonal_profiles",
+]

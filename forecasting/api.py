@@ -11,6 +11,7 @@ import pandas as pd
 
 from forecasting._blas import single_threaded_blas
 from forecasting.inputs import check_arguments, to_series
+from forecasting.seasonality import seasonal_profiles, series_factors
 from forecasting.select import SeriesForecast, forecast_series
 
 FORECAST_COLUMNS = ["unique_id", "ds", "yhat", "yhat_lo", "yhat_hi", "model"]
@@ -31,7 +32,14 @@ MIN_SERIES_PER_JOB = 200
 
 
 def forecast(
-    history: pd.DataFrame, *, horizon: int, season_length: int, freq: str, level: float = 95
+    history: pd.DataFrame,
+    *,
+    horizon: int,
+    season_length: int,
+    freq: str,
+    level: float = 95,
+    groups: pd.DataFrame | None = None,
+    profiles: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Forecast every series in ``history`` with the method its own backtest favours.
 
@@ -39,8 +47,11 @@ def forecast(
     ----------
     history : pandas.DataFrame
         Long format: ``unique_id``, ``ds`` (dates on the ``freq`` grid), ``y``. Missing dates
-        inside a series and NaN ``y`` (e.g. stockout-censored weeks) are treated as not
-        observed, never as zero.
+        inside a series and NaN ``y`` are treated as not observed, never as zero. Optional
+        boolean ``censored``: True where ``y`` is a lower bound on demand (the dealer was out
+        of stock); such periods are unconstrained before fitting and score only
+        under-forecasts in the backtest (:mod:`forecasting.censoring`). Without the column,
+        or with no True in it, the result is the same as before it existed.
     horizon : int
         Periods to forecast, >= 1.
     season_length : int
@@ -49,6 +60,17 @@ def forecast(
         Pandas offset alias of the dates, e.g. ``"W-MON"``, ``"MS"``, ``"QS"``, ``"D"``.
     level : float, default 95
         Coverage of the prediction interval, in percent.
+    groups : pandas.DataFrame, optional
+        ``unique_id`` plus pooling key columns, coarsest first (e.g. ``category``,
+        ``region``): seasonal profiles are estimated across the series of ``history``
+        (:func:`forecasting.seasonal_profiles`); a series whose profile is applied is
+        forecast by the level methods on its deseasonalised values, reseasonalised (model
+        names ending in ``+season``; seasonal naive still competes). None (default), and no
+        ``profiles``: no profiles at all, the result is exactly as without the argument.
+    profiles : pandas.DataFrame, optional
+        ``unique_id, season_position, factor`` from :func:`forecasting.seasonal_profiles`,
+        computed once over the whole panel, to forecast a chunk of it with them; instead of
+        ``groups``. A series without a profile, or with a flat one, is forecast as without.
 
     Returns
     -------
@@ -61,7 +83,8 @@ def forecast(
     ------
     ValueError
         Missing columns, ``horizon < 1``, ``season_length < 1``, ``level`` outside (0, 100),
-        an unknown ``freq``, dates off the grid or duplicate ``(unique_id, ds)`` rows.
+        an unknown ``freq``, dates off the grid, duplicate ``(unique_id, ds)`` rows, or a
+        ``censored`` column that is not boolean or has missing values.
 
     See Also
     --------
@@ -79,7 +102,13 @@ def forecast(
     (4, 6)
     """
     return forecast_with_diagnostics(
-        history, horizon=horizon, season_length=season_length, freq=freq, level=level
+        history,
+        horizon=horizon,
+        season_length=season_length,
+        freq=freq,
+        level=level,
+        groups=groups,
+        profiles=profiles,
     )[0]
 
 
@@ -92,12 +121,14 @@ def forecast_with_diagnostics(
     level: float = 95,
     n_jobs: int = 1,
     arima: bool = False,
+    groups: pd.DataFrame | None = None,
+    profiles: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Forecast every series and report how its chosen method did in the backtest.
 
     Parameters
     ----------
-    history, horizon, season_length, freq, level
+    history, horizon, season_length, freq, level, groups, profiles
         As in :func:`forecast`.
     n_jobs : int, default 1
         Worker processes; ``-1`` uses every core. Series are independent, so the result does
@@ -129,6 +160,7 @@ def forecast_with_diagnostics(
     if not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
         raise ValueError(f"n_jobs must be a positive integer or -1, got {n_jobs!r}")
     series = to_series(history, freq, horizon)
+    factors = _seasonal_factors(history, series, groups, profiles, season_length, freq, horizon)
     options = {
         "horizon": int(horizon),
         "season_length": int(season_length),
@@ -146,10 +178,12 @@ def forecast_with_diagnostics(
                 _forecast_many,
                 [[series.values[i] for i in chunk] for chunk in chunks],
                 [options] * len(chunks),
+                [_pick(series.censored, chunk) for chunk in chunks],
+                [_pick(factors, chunk) for chunk in chunks],
             )
             results = [item for part in parts for item in part]
     else:
-        results = _forecast_many(series.values, options)
+        results = _forecast_many(series.values, options, series.censored, factors)
     return _frames(series.ids, results, series.last_position, series.grid, horizon)
 
 
@@ -161,12 +195,16 @@ def forecast_chunk(
     freq: str,
     level: float = 95,
     arima: bool = False,
+    groups: pd.DataFrame | None = None,
+    profiles: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Forecast one chunk of series in this process, for fan-out by a task runner.
 
     Same arguments and result as :func:`forecast_with_diagnostics` with ``n_jobs=1``. Split
     ``history`` by ``unique_id`` (never a series across chunks), call this on each chunk,
-    then ``pandas.concat`` the forecast frames and the diagnostics frames.
+    then ``pandas.concat`` the forecast frames and the diagnostics frames. With pooled
+    seasonality, compute ``profiles = seasonal_profiles(whole_history, groups=...)`` once and
+    pass ``profiles=`` to every chunk: ``groups=`` here would pool only the chunk's series.
     """
     return forecast_with_diagnostics(
         history,
@@ -176,12 +214,41 @@ def forecast_chunk(
         level=level,
         n_jobs=1,
         arima=arima,
+        groups=groups,
+        profiles=profiles,
     )
 
 
-def _forecast_many(values: list[np.ndarray], options: dict) -> list[SeriesForecast]:
+def _forecast_many(
+    values: list[np.ndarray],
+    options: dict,
+    censored: list[np.ndarray] | None = None,
+    factors: list[np.ndarray | None] | None = None,
+) -> list[SeriesForecast]:
+    flags = censored if censored is not None else [None] * len(values)
+    seasons = factors if factors is not None else [None] * len(values)
     with single_threaded_blas():
-        return [forecast_series(y, **options) for y in values]
+        return [
+            forecast_series(y, censored=flag, factors=season, **options)
+            for y, flag, season in zip(values, flags, seasons, strict=True)
+        ]
+
+
+def _seasonal_factors(history, series, groups, profiles, season_length, freq, horizon):
+    """Per series seasonal factors (None: not seasonal), or None without groups/profiles."""
+    if groups is None and profiles is None:
+        return None
+    if groups is not None and profiles is not None:
+        raise ValueError("pass groups or profiles, not both (profiles are computed from groups)")
+    if profiles is None:
+        profiles = seasonal_profiles(history, groups=groups, season_length=season_length, freq=freq)
+    elif season_length < 2:
+        raise ValueError(f"seasonal profiles need season_length >= 2, got {season_length}")
+    return series_factors(profiles, series, season_length, freq, horizon)
+
+
+def _pick(censored: list[np.ndarray] | None, chunk: np.ndarray) -> list[np.ndarray] | None:
+    return None if censored is None else [censored[i] for i in chunk]
 
 
 def _frames(

@@ -105,8 +105,33 @@ class Scores:
     bias: float
 
 
-def score(forecasts: np.ndarray, held_out: np.ndarray, scale: float) -> Scores:
+def score(
+    forecasts: np.ndarray,
+    held_out: np.ndarray,
+    scale: float,
+    *,
+    censored: np.ndarray | None = None,
+    demand_mean: np.ndarray | None = None,
+    demand_variance: np.ndarray | None = None,
+) -> Scores:
     """Score backtest forecasts against held-out actuals (NaN actuals are skipped).
+
+    Parameters
+    ----------
+    forecasts, held_out : numpy.ndarray
+        Same shape; ``held_out`` is NaN where not observed.
+    scale : float
+        MASE scale (:func:`mase_scale`).
+    censored : numpy.ndarray of bool, optional
+        True where the actual is a lower bound on demand (a stock-out period).
+    demand_mean, demand_variance : numpy.ndarray, optional
+        At censored periods, the demand model's :math:`E[D \\mid D \\ge y]` and
+        :math:`\\operatorname{Var}(D \\mid D \\ge y)`
+        (:func:`forecasting.censoring.unconstrain`); other entries are ignored.
+
+    Returns
+    -------
+    Scores
 
     Notes
     -----
@@ -115,6 +140,21 @@ def score(forecasts: np.ndarray, held_out: np.ndarray, scale: float) -> Scores:
     :math:`\\sigma = \\sqrt{\\overline{e^2}}` (the error spread per period about zero, so bias
     widens it), MASE = MAE / scale, WAPE :math:`= \\sum |e| / \\sum |y|` and
     bias :math:`= \\bar e / \\bar y` (positive = over-forecast).
+
+    *Censored actuals* (demand :math:`D \\ge y`). A forecast at or above the bound may be
+    right, so only an under-forecast is an error: :math:`e = \\min(\\hat y - y, 0)` in MAE, MSE,
+    MASE and WAPE (whose denominator keeps the bound :math:`y`), the errors that rank the
+    candidates. A method is thus never rewarded for matching a lower bound, nor punished for
+    forecasting above it.
+
+    :math:`\\sigma` and bias must describe the error against demand, for safety stock and the
+    bias alert; the one-sided error would count every over-forecast of a censored period as
+    perfect and shrink both. With ``demand_mean`` :math:`m` and ``demand_variance`` :math:`v`
+    given, a censored period enters them with its expected error under the demand model,
+    :math:`E[\\hat y - D \\mid D \\ge y] = \\hat y - m` and
+    :math:`E[(\\hat y - D)^2 \\mid D \\ge y] = (\\hat y - m)^2 + v`, and with :math:`m` in
+    the denominator of bias. Without them, :math:`\\sigma` and bias use the one-sided errors.
+    With no censored period every score is the plain one above.
     """
     mask = ~np.isnan(held_out)
     if not mask.any():
@@ -122,15 +162,27 @@ def score(forecasts: np.ndarray, held_out: np.ndarray, scale: float) -> Scores:
         return Scores(nan, nan, nan, nan, nan, nan)
     errors = forecasts[mask] - held_out[mask]
     actual = held_out[mask]
+    spread_errors, spread_variance, spread_actual = errors, 0.0, actual
+    if censored is not None and np.any(censored[mask]):
+        bound = np.asarray(censored, dtype=bool)[mask]
+        one_sided = np.where(bound, np.minimum(errors, 0.0), errors)
+        if demand_mean is not None and demand_variance is not None:
+            expected = np.where(bound, demand_mean[mask], actual)
+            spread_errors = forecasts[mask] - expected
+            spread_variance = np.where(bound, demand_variance[mask], 0.0)
+            spread_actual = expected
+        else:
+            spread_errors = one_sided
+        errors = one_sided
     mae = float(np.mean(np.abs(errors)))
     mse = float(np.mean(errors**2))
     actual_total = float(np.sum(np.abs(actual)))
-    actual_mean = float(np.mean(actual))
+    actual_mean = float(np.mean(spread_actual))
     return Scores(
         mae=mae,
         mse=mse,
-        sigma=float(np.sqrt(mse)),
+        sigma=float(np.sqrt(np.mean(spread_errors**2 + spread_variance))),
         mase=mae / scale if scale > 0 else float("nan"),
         wape=float(np.sum(np.abs(errors))) / actual_total if actual_total > 0 else float("nan"),
-        bias=float(np.mean(errors)) / actual_mean if actual_mean != 0 else float("nan"),
+        bias=float(np.mean(spread_errors)) / actual_mean if actual_mean != 0 else float("nan"),
     )

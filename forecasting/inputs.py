@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 
 REQUIRED_COLUMNS = ("unique_id", "ds", "y")
+#: Optional boolean column of ``history``: True where ``y`` is a lower bound on demand.
+CENSORED_COLUMN = "censored"
 
 
 @dataclass
@@ -16,12 +18,15 @@ class SeriesSet:
 
     ``values[i]`` is series ``ids[i]`` from its first to its last date, NaN where a period is
     missing or not observed; ``last_position[i]`` indexes its last date in ``grid``.
+    ``censored[i]`` (None when ``history`` has no ``censored`` column) is True where
+    ``values[i]`` is an observed lower bound on demand.
     """
 
     ids: list
     values: list[np.ndarray]
     last_position: np.ndarray
     grid: pd.DatetimeIndex
+    censored: list[np.ndarray] | None = None
 
 
 def check_arguments(horizon: int, season_length: int, freq: str, level: float) -> None:
@@ -52,7 +57,7 @@ def to_series(history: pd.DataFrame, freq: str, horizon: int) -> SeriesSet:
     Parameters
     ----------
     history : pandas.DataFrame
-        Long format with columns ``unique_id, ds, y``.
+        Long format with columns ``unique_id, ds, y`` and optionally a boolean ``censored``.
     freq : str
         Pandas offset alias of the grid.
     horizon : int
@@ -66,7 +71,8 @@ def to_series(history: pd.DataFrame, freq: str, horizon: int) -> SeriesSet:
     ------
     ValueError
         Missing columns, unparseable dates or values, infinite values, duplicate
-        ``(unique_id, ds)`` pairs or dates that are not on the ``freq`` grid.
+        ``(unique_id, ds)`` pairs, dates that are not on the ``freq`` grid, or a ``censored``
+        column that is not boolean or has missing values.
     """
     if not isinstance(history, pd.DataFrame):
         raise ValueError(f"history must be a pandas DataFrame, got {type(history).__name__}")
@@ -93,6 +99,7 @@ def to_series(history: pd.DataFrame, freq: str, horizon: int) -> SeriesSet:
         raise ValueError(f"history.y must be numeric: {error}") from error
     if np.isinf(y).any():
         raise ValueError("history.y has infinite values")
+    flag = censored_flag(history)
 
     start = pd.Timestamp(ds.min())
     if not offset.is_on_offset(start):
@@ -108,6 +115,8 @@ def to_series(history: pd.DataFrame, freq: str, horizon: int) -> SeriesSet:
     codes, ids = pd.factorize(history["unique_id"], sort=True)
     order = np.lexsort((position, codes))
     codes, position, y = codes[order], position[order], y[order]
+    if flag is not None:
+        flag = flag[order] & ~np.isnan(y)  # a NaN y stays "not observed"
     duplicate = (np.diff(codes) == 0) & (np.diff(position) == 0)
     if duplicate.any():
         row = np.flatnonzero(duplicate)[0]
@@ -126,4 +135,34 @@ def to_series(history: pd.DataFrame, freq: str, horizon: int) -> SeriesSet:
         dense[series_position - first] = series_y
         values.append(dense)
         last_position[index] = series_position[-1]
-    return SeriesSet(list(ids), values, last_position, grid)
+    censored = None
+    if flag is not None:
+        censored = []
+        for dense, series_position, series_flag in zip(
+            values, np.split(position, bounds), np.split(flag, bounds), strict=True
+        ):
+            dense_flag = np.zeros(len(dense), dtype=bool)
+            dense_flag[series_position - series_position[0]] = series_flag
+            censored.append(dense_flag)
+    return SeriesSet(list(ids), values, last_position, grid, censored)
+
+
+def censored_flag(history: pd.DataFrame) -> np.ndarray | None:
+    """The ``censored`` column as a bool array, None when absent; ``ValueError`` if not bool-like.
+
+    Accepted: a boolean column, or values that are all True/False or 1/0 (e.g. 0/1 integers).
+    """
+    if CENSORED_COLUMN not in history.columns:
+        return None
+    column = history[CENSORED_COLUMN]
+    if column.isna().any():
+        raise ValueError("history.censored has missing values; give True or False for every row")
+    if pd.api.types.is_bool_dtype(column):
+        return column.to_numpy(dtype=bool)
+    for value in column.unique():
+        if not (
+            isinstance(value, (bool, np.bool_))
+            or (isinstance(value, (int, float, np.integer, np.floating)) and value in (0, 1))
+        ):
+            raise ValueError(f"history.censored must be boolean (True/False or 1/0), got {value!r}")
+    return column.to_numpy().astype(bool)

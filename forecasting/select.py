@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecasting import backtest
+from forecasting import backtest, censoring
 from forecasting.classify import classify_demand
 from forecasting.intervals import interval
 from forecasting.models import (
@@ -26,6 +26,7 @@ from forecasting.models import (
 )
 from forecasting.models.ets import MAX_SEASON_LENGTH, seasonal_form
 from forecasting.models.mean import default_window
+from forecasting.seasonality import SeasonallyAdjusted, adjusted_observed, seasonal_variants
 
 INTERMITTENT_CLASSES = ("intermittent", "lumpy")
 
@@ -126,7 +127,14 @@ def non_seasonal_combination() -> Combination:
 
 
 def forecast_series(
-    y: np.ndarray, *, horizon: int, season_length: int, level: float, arima: bool = False
+    y: np.ndarray,
+    *,
+    horizon: int,
+    season_length: int,
+    level: float,
+    arima: bool = False,
+    censored: np.ndarray | None = None,
+    factors: np.ndarray | None = None,
 ) -> SeriesForecast:
     """Classify, backtest the candidates, refit the winner and build its intervals.
 
@@ -136,6 +144,16 @@ def forecast_series(
         One series on its regular grid, NaN where not observed.
     horizon, season_length, level, arima
         As in :func:`forecasting.forecast_with_diagnostics`.
+    censored : numpy.ndarray of bool, optional
+        True where ``y`` is a lower bound on demand (stock-out). None, or no True at an
+        observed period: the series is handled exactly as without the argument.
+    factors : numpy.ndarray, optional
+        Seasonal factors of the series' periods then of the ``horizon`` coming ones
+        (:func:`forecasting.seasonality.series_factors`). When given, the non-seasonal
+        candidates run on the deseasonalised series and are reseasonalised
+        (:func:`forecasting.seasonality.seasonal_variants`; seasonal naive still competes), and
+        a series too short to backtest gets its mean level times the profile. None: exactly
+        the path without seasonal profiles.
 
     Returns
     -------
@@ -159,20 +177,31 @@ def forecast_series(
        series. Its backtest errors give sigma, MASE, WAPE and bias. Non-seasonal
        (``season_length == 1``) smooth and erratic series have one candidate, the combination
        of :func:`non_seasonal_combination`: it is backtested for sigma and the scores only.
+
+    With censored periods (:mod:`forecasting.censoring`), the class comes from
+    :func:`~forecasting.censoring.classification_input`; every method is fitted on the
+    unconstrained series (:func:`~forecasting.censoring.unconstrain`; in the backtest,
+    :func:`~forecasting.censoring.unconstrain_before_origins`, so no training window sees
+    its future); the backtest scores a censored actual only for under-forecasts
+    (:func:`forecasting.backtest.score`). ``n_obs`` counts censored periods as observed.
     """
-    demand_class, adi, cv2 = classify_demand(y)
+    if censored is not None and not np.any(censored & ~np.isnan(y)):
+        censored = None
+    demand_class, adi, cv2 = classify_demand(
+        y if censored is None else censoring.classification_input(y, censored)
+    )
     observed = y[~np.isnan(y)]
     n_obs = len(observed)
     non_negative = bool(n_obs == 0 or observed.min() >= 0)
     count_data = bool(non_negative and np.all(observed == np.round(observed)))
     nan = float("nan")
 
-    def result(mean: np.ndarray, model: str, sigma: float, scores=None, h_b: int = 1):
+    def result(mean: np.ndarray, model: str, sigma: float, scores=None, h_b: int = 1, spread=1.0):
         if non_negative:
             mean = np.maximum(mean, 0.0)
         lo, hi = interval(
             mean,
-            sigma,
+            sigma * spread,  # spread: per-step scale of a seasonally adjusted forecast's error
             level=level,
             backtest_horizon=h_b,
             count_data=count_data,
@@ -187,46 +216,77 @@ def forecast_series(
         return result(np.zeros(horizon), "none" if n_obs == 0 else "zero", 0.0)
 
     plan = backtest.backtest_plan(len(y), horizon, season_length)
+    # Methods fit the series as demand: censored values unconstrained (train_y for the
+    # backtest, fit_y for the final fit); held-out actuals stay the observed bounds.
+    fit_y = train_y = y
+    if censored is not None:
+        unconstrained = censoring.unconstrain(y, censored, season_length=season_length)
+        fit_y = train_y = unconstrained.values
+        observed = fit_y[~np.isnan(fit_y)]
+        if plan is not None:
+            train_y = censoring.unconstrain_before_origins(
+                y, censored, plan.origins, season_length=season_length, whole=unconstrained
+            )
     pool = (
         []
         if plan is None or demand_class == "short"
-        else candidates(demand_class, y[: plan.origins[0]], season_length, arima=arima)
+        else candidates(demand_class, train_y[: plan.origins[0]], season_length, arima=arima)
     )
     if not pool:
         if plan is None and season_length == 1 and demand_class in ("smooth", "erratic"):
             # Too short to backtest, but a level-and-trend method still beats the mean on
             # short non-seasonal series (M1 yearly series of 9-10 points: MASE 4.7 vs 9.7).
-            mean = _fit_or_none(non_seasonal_combination(), y, horizon)
+            mean = _fit_or_none(non_seasonal_combination(), fit_y, horizon)
             if mean is not None:
                 return result(mean, "combination", _fallback_sigma(observed))
-        return result(Mean().forecast(y, horizon), "mean", _fallback_sigma(observed))
+        if factors is not None:  # the level of the deseasonalised series times the profile
+            seasonal_mean = SeasonallyAdjusted(Mean(), factors).fit(fit_y)
+            future = factors[len(y) : len(y) + horizon]
+            rms = float(np.sqrt(np.mean(future**2)))
+            sigma = _fallback_sigma(adjusted_observed(fit_y, factors)) * rms
+            return result(
+                seasonal_mean.predict(horizon), seasonal_mean.name, sigma, spread=future / rms
+            )
+        return result(Mean().forecast(fit_y, horizon), "mean", _fallback_sigma(observed))
 
+    if factors is not None:
+        pool = seasonal_variants(pool, factors)
     held_out = backtest.actuals(y, plan)
-    scale = backtest.mase_scale(y[: plan.origins[0]], season_length)
+    scale = backtest.mase_scale(train_y[: plan.origins[0]], season_length)
+    bounds = {}
+    if censored is not None:
+        bounds = {
+            "censored": backtest.actuals(censored, plan),
+            "demand_mean": backtest.actuals(unconstrained.values, plan),
+            "demand_variance": backtest.actuals(unconstrained.variance, plan),
+        }
     use_mse = demand_class in INTERMITTENT_CLASSES
     ranked = []
     for rank, model in enumerate(pool):
         try:
-            predictions = model.backtest(y, plan.origins, plan.horizon)
+            predictions = model.backtest(train_y, plan.origins, plan.horizon)
         except (ValueError, np.linalg.LinAlgError):
             continue  # a method that cannot fit this series is simply not a candidate
         if not np.all(np.isfinite(predictions)):
             continue
         if non_negative:
             predictions = np.maximum(predictions, 0.0)
-        scores = backtest.score(predictions, held_out, scale)
+        scores = backtest.score(predictions, held_out, scale, **bounds)
         loss = scores.mse if use_mse else scores.mae
         ranked.append((loss if np.isfinite(loss) else np.inf, rank, model, scores))
     ranked.sort(key=lambda item: (item[0], item[1]))
     for _, _, model, scores in ranked:
         try:
-            mean = model.fit(y).predict(horizon)
+            mean = model.fit(fit_y).predict(horizon)
         except (ValueError, np.linalg.LinAlgError):
             continue
         if np.all(np.isfinite(mean)):
             sigma = scores.sigma if np.isfinite(scores.sigma) else _fallback_sigma(observed)
-            return result(mean, model.name, sigma, scores, plan.horizon)
-    return result(Mean().forecast(y, horizon), "mean", _fallback_sigma(observed))
+            spread = 1.0
+            if isinstance(model, SeasonallyAdjusted):
+                spread = model.error_scale(y, plan.origins, plan.horizon, horizon)
+            return result(mean, model.name, sigma, scores, plan.horizon, spread)
+    return result(Mean().forecast(fit_y, horizon), "mean", _fallback_sigma(observed))
 
 
 def _fit_or_none(model: Model, y: np.ndarray, horizon: int) -> np.ndarray | None:

@@ -24,6 +24,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from forecasting.seasonality import EPOCH
 from planner.compare import compare_runs
 from planner.figures import (
     exceptions_frame,
@@ -46,6 +47,7 @@ from planner.run_folder import (
     write_atomic,
 )
 from replenishment.alerts import SEVERITY_ORDER
+from replenishment.demand import SEASON_LENGTH
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -183,6 +185,22 @@ def _pair_matrix(
     return matrix
 
 
+def season_factors(
+    profiles: pd.DataFrame, row_index: pd.MultiIndex, weeks: list[str]
+) -> np.ndarray:
+    """The seasonal factor the forecaster used for each line and shown week (NaN: no profile).
+
+    A week's position in the season counts weeks from the forecaster's epoch (Monday
+    2000-01-03), as `forecasting.seasonality` does.
+    """
+    if profiles.empty or not weeks:
+        return np.full((len(row_index), len(weeks)), np.nan)
+    days = (pd.to_datetime(pd.Series(weeks)) - EPOCH).dt.days.to_numpy()
+    calendar = pd.DataFrame({"week_start": weeks, "season_position": (days // 7) % SEASON_LENGTH})
+    by_week = profiles.merge(calendar, on="season_position")
+    return _pair_matrix(by_week, row_index, "factor", weeks)
+
+
 def build_payload(run_dir: Path, lines: pd.DataFrame, alerts: pd.DataFrame) -> str:
     """The JSON text the page's script reads: column arrays, per-line series, alerts.
 
@@ -233,6 +251,8 @@ def build_payload(run_dir: Path, lines: pd.DataFrame, alerts: pd.DataFrame) -> s
     yhat = _pair_matrix(forecast, row_index, "yhat", fc_weeks)
     lo = _pair_matrix(forecast, row_index, "yhat_lo", fc_weeks)
     hi = _pair_matrix(forecast, row_index, "yhat_hi", fc_weeks)
+    chart_weeks = list(hist_weeks) + [w for w in fc_weeks if w not in set(hist_weeks)]
+    season = season_factors(read_run_table(run_dir, "seasonality"), row_index, chart_weeks)
 
     parts = {
         "as_of": json.dumps(str(lines["as_of"].iloc[0]) if len(lines) else run_dir.name),
@@ -260,6 +280,7 @@ def build_payload(run_dir: Path, lines: pd.DataFrame, alerts: pd.DataFrame) -> s
         "yhat": _json_values(yhat, 2),
         "yhat_lo": _json_values(lo, 2),
         "yhat_hi": _json_values(hi, 2),
+        "season": _json_values(season, 3),
     }
     for column in LINE_NUMBERS:
         parts[column] = _json_values(lines[column], 4)

@@ -27,7 +27,7 @@ import pandas as pd
 
 from landing.schema import QUARANTINE_COLUMNS, TRUE_WORDS
 from replenishment.alerts import ALERT_COLUMNS, SEVERITY_ORDER
-from replenishment.demand import FORECAST_COLUMNS
+from replenishment.demand import FORECAST_COLUMNS, PROFILE_COLUMNS
 from replenishment.plan import TRANSFER_OUTPUT_COLUMNS
 from replenishment.policy import SUGGESTION_COLUMNS
 
@@ -58,6 +58,7 @@ TABLES: dict[str, list[str]] = {
     ],
     "kpis": ["dealer_id"],
     "freshness": ["dealer_id", "feed", "last_report_date", "days_since_report"],
+    "seasonality": PROFILE_COLUMNS,
     "changes": [
         "change_type", "dealer_id", "sku", "alert_type", "severity", "previous_qty",
         "current_qty", "qty_delta", "pct_change", "reasons", "detail",
@@ -86,7 +87,8 @@ NUMERIC_COLUMNS = {
     "demand_over_protection", "sigma_over_protection", "service_level", "z", "safety_stock",
     "order_up_to", "raw_need", "pack_size", "moq", "suggested_qty", "metric", "threshold",
     "line", "yhat", "yhat_lo", "yhat_hi", "qty", "qty_sold", "unit_cost", "days_since_report",
-    "previous_qty", "current_qty", "qty_delta", "pct_change", "approved_qty",
+    "previous_qty", "current_qty", "qty_delta", "pct_change", "approved_qty", "season_position",
+    "factor",
 }  # fmt: skip
 # Dates kept as ISO text; a writer may have added a midnight time ("2025-06-23 00:00:00").
 DATE_COLUMNS = {"as_of", "week_start", "last_report_date"}

@@ -1,8 +1,7 @@
 """Demand for the policy: weekly history into the forecaster, weekly forecasts into daily rates.
 
 Pure functions of DataFrames (no I/O). Weeks in which the dealer was out of stock are censored:
-what sold there is a floor, not the demand, so they reach the forecaster as missing values
-(NaN), never as zeros.
+what sold there is a floor on demand, and they reach the forecaster flagged as such.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 import math
 from datetime import date, timedelta
 
-import numpy as np
 import pandas as pd
 
 SEASON_LENGTH = 52
@@ -19,6 +17,7 @@ MIN_HORIZON_WEEKS = 13
 ID_SEP = "|"
 # Extra lead-time standard deviations the forecast horizon covers beyond the mean lead time.
 HORIZON_LEAD_TIME_SDS = 3
+PROFILE_COLUMNS = ["dealer_id", "sku", "season_position", "factor"]
 FORECAST_COLUMNS = ["dealer_id", "sku", "week_start", "yhat", "yhat_lo", "yhat_hi", "model"]
 ACCURACY_COLUMNS = [
     "run_id",
@@ -35,19 +34,36 @@ ACCURACY_COLUMNS = [
 ]
 
 
+# Pooling keys of the seasonal profiles, outermost first: the SKU's category, then the dealer's
+# region within it (forecasting pools network -> category -> category x region -> series).
+GROUP_COLUMNS = ["category", "region"]
+
+
+def forecast_groups(items: pd.DataFrame) -> pd.DataFrame:
+    """`groups` for the forecaster: `unique_id` and the pooling keys of each dealer x SKU.
+
+    `items` has `dealer_id, sku, category, region` (marts.fct_replenishment_inputs).
+    """
+    groups = pd.DataFrame({"unique_id": items["dealer_id"] + ID_SEP + items["sku"]})
+    for column in GROUP_COLUMNS:
+        groups[column] = items[column].fillna("unknown").astype(str).to_numpy()
+    return groups.drop_duplicates("unique_id").reset_index(drop=True)
+
+
 def forecast_history(weekly: pd.DataFrame) -> pd.DataFrame:
-    """Long-format history (`unique_id, ds, y`) from weekly demand rows, censored weeks as NaN.
+    """Long-format history (`unique_id, ds, y, censored`) from weekly demand rows.
 
     `weekly` has `dealer_id, sku, week_start, qty_sold, is_censored` (marts.fct_weekly_demand).
+    A week with a stock-out day is censored: what sold is a lower bound on demand ("at least
+    y"), which the forecaster unconstrains (forecasting/censoring.py) instead of reading it as
+    the demand or throwing it away.
     """
-    frame = weekly
-    # A censored week that still sold more than nothing tells us little; treat as missing.
-    y = frame["qty_sold"].astype(float).where(~frame["is_censored"].astype(bool), np.nan)
     return pd.DataFrame(
         {
-            "unique_id": frame["dealer_id"] + ID_SEP + frame["sku"],
-            "ds": pd.to_datetime(frame["week_start"]),
-            "y": y,
+            "unique_id": weekly["dealer_id"] + ID_SEP + weekly["sku"],
+            "ds": pd.to_datetime(weekly["week_start"]),
+            "y": weekly["qty_sold"].astype(float),
+            "censored": weekly["is_censored"].fillna(False).astype(bool),
         }
     )
 
@@ -63,10 +79,11 @@ def horizon_weeks(longest_protection_days: float | None) -> int:
 
 
 def split_ids(frame: pd.DataFrame) -> pd.DataFrame:
-    parts = frame["unique_id"].str.split(ID_SEP, n=1, expand=True, regex=False)
+    """`unique_id` ("dealer|sku") back into `dealer_id, sku` (an empty frame stays empty)."""
+    parts = [str(uid).partition(ID_SEP) for uid in frame["unique_id"]]
     frame = frame.copy()
-    frame.insert(0, "dealer_id", parts[0])
-    frame.insert(1, "sku", parts[1])
+    frame.insert(0, "dealer_id", pd.Series([p[0] for p in parts], index=frame.index, dtype=object))
+    frame.insert(1, "sku", pd.Series([p[2] for p in parts], index=frame.index, dtype=object))
     return frame.drop(columns=["unique_id"])
 
 
@@ -120,6 +137,16 @@ def daily_demand(
     return merged[
         ["dealer_id", "sku", "daily_rate", "sigma_daily", "demand_class", "forecast_model"]
     ]
+
+
+def profile_output(profiles: pd.DataFrame) -> pd.DataFrame:
+    """seasonality.csv: the seasonal factors used per pair (pairs with a flat profile left out).
+
+    `profiles` is `forecasting.seasonal_profiles`' frame: unique_id, season_position, factor.
+    """
+    seasonal = profiles.groupby("unique_id")["factor"].transform(lambda f: (f - 1).abs().max())
+    out = split_ids(profiles[seasonal > 1e-9])
+    return out[PROFILE_COLUMNS].reset_index(drop=True)
 
 
 def accuracy_output(diagnostics: pd.DataFrame, run_id: str, as_of: date) -> pd.DataFrame:

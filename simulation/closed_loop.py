@@ -5,8 +5,11 @@ its first `warmup_weeks` as the history both planners learn from (sales as the d
 reported them under the manufacturer's old process, censored where the shelf was empty) and
 then plays the world's true daily demand twice, from the same stock:
 
-* **policy**: each review, a forecast of demand from the observed sales (stock-out weeks left
-  out, never read as zero demand) feeds `replenishment.policy.compute_suggestions`;
+* **policy**: the nightly run's path. At each review the observed weeks go through
+  `replenishment.demand.forecast_history` (a frame shaped like marts.fct_weekly_demand) into
+  `forecasting.forecast_with_diagnostics` (refitted every `refit_weeks` weeks), the weekly
+  forecast is spread over days by `replenishment.demand.daily_demand` and
+  `replenishment.policy.compute_suggestions` sets the order;
 * **baseline**: classic ERP min/max: a 12-week moving average of raw daily sales ``d`` and the
   sd of raw daily sales over the last 52 weeks ``s`` (seasonal swings, trend, promotions and
   stock-out zeros included, as an ERP computes it); ``min = d L + z s sqrt(L)``,
@@ -16,8 +19,8 @@ Both see the same demand draws and the same lead-time draw for an order placed i
 week (common random numbers), the same pack sizes and MOQs, the same review days, and lose the
 sales they cannot serve. The loop first runs `SETTLE_WEEKS` unmeasured weeks so the old
 process's stock and shipments wash out; `weeks` are measured after that. Nothing in a
-planner's decision uses future demand; lead times come from the receipts of the warm-up, as the
-nightly run learns them.
+planner's decision uses future demand (except the ``oracle`` calibration check); lead times
+come from the receipts of the warm-up, as the nightly run learns them.
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from forecasting import classify_demand
+from forecasting import classify_demand, forecast_with_diagnostics, seasonal_profiles
+from replenishment import demand as nightly_demand
+from replenishment import plan as nightly_plan
 from replenishment.config import PolicyConfig, load_policy_config
 from replenishment.policy import compute_suggestions
 from sampledata import build_world, expected_daily_demand
@@ -49,8 +54,18 @@ SEASON_SMOOTH_WEEKS = 5
 # A newly launched SKU gets one pack on the shelf (the launch listing) while it has no sales
 # to learn from, under both planners; otherwise neither could ever start selling it.
 LAUNCH_WEEKS = 13
+# The production forecaster is refitted every REFIT_WEEKS weeks (the nightly run refits every
+# night). A fit of 5 dealers x 40 SKUs takes 1-2 s: refitting every week took 124-129 s a
+# 52-week run, every 2 weeks 64 s, every 4 weeks 31-35 s (2 idle cores). Against weekly refits,
+# every 2 weeks cost 0.2 points of cycle service on seed 2 at 0.95, every 4 weeks 0.7-1.0
+# points (seeds 2 and 7). Between refits each review re-spreads the last forecast from its own
+# as-of (`daily_demand` skips the weeks already past).
+REFIT_WEEKS = 2
+# The nightly forecast call's prediction-interval level (flows/tasks.py, forecast_chunk).
+FORECAST_LEVEL = 95
 METRIC_KEYS = (
     "fill_rate", "cycle_service_level", "avg_on_hand_units", "avg_on_hand_value", "stockout_days",
+    "bullwhip_ratio",
 )  # fmt: skip
 
 
@@ -62,7 +77,9 @@ def simulate(
     seed: int = 7,
     service_level: float = 0.95,
     warmup_weeks: int = 52,
-    forecaster: str = "ses",
+    forecaster: str = "forecasting",
+    baseline_z: float | None = None,
+    refit_weeks: int = REFIT_WEEKS,
     config: PolicyConfig | None = None,
 ) -> dict:
     """Run the policy and the min/max baseline over the same simulated demand.
@@ -74,43 +91,66 @@ def simulate(
     dealers, skus, seed
         Size and seed of the synthetic world (`sampledata.build_world`).
     service_level
-        Target cycle service level, applied to every pair (both planners use its z).
+        Target cycle service level, applied to every pair (the policy uses it; the baseline
+        uses its z unless `baseline_z` is given).
     warmup_weeks
         Weeks of history before the simulation, for the forecasts and the lead times.
     forecaster
-        ``"ses"`` (default): exponential smoothing of weekly sales with the SKU category's
-        seasonal profile from last year's pooled sales, updated each week, sigma from its
-        one-step errors; about a second. ``"ses_flat"``: the same without the seasonal
-        profile. ``"forecasting"``: the project's `forecasting.forecast_with_diagnostics`,
-        refitted every 4 weeks (tens of seconds). ``"oracle"``: the true mean and spread (reads
-        the future; a calibration check of the policy maths, not a forecast).
+        ``"forecasting"`` (default): the production path, as the nightly run: the weekly
+        history through `replenishment.demand.forecast_history` (with
+        `replenishment.demand.forecast_groups` of each SKU's category and dealer's region when
+        the forecasting API takes ``groups=``) into `forecasting.forecast_with_diagnostics`,
+        spread over days by `replenishment.demand.daily_demand`; refitted every `refit_weeks`
+        weeks. ``"ses"``: exponential smoothing of weekly sales with the SKU category's
+        seasonal profile pooled over last year's sales (a named alternative, about a second a
+        run). ``"ses_flat"``: the same without the seasonal profile. ``"oracle"``: the true
+        mean and spread (reads the future; a calibration check of the policy maths, not a
+        forecast).
+    baseline_z
+        Safety factor z of the min/max baseline (>= 0); default Phi^-1(service_level), the
+        policy's z. Changes the baseline only, so its stock-versus-fill curve can be traced.
+    refit_weeks
+        Weeks between two fits of the ``"forecasting"`` forecaster (>= 1).
     config
         Policy configuration (default: the shipped policy.yml).
 
     Returns
     -------
     dict
-        ``{"target_service_level", "weeks", "seed", "series", "policy", "baseline"}``;
-        ``series`` is the number of dealer x SKU pairs simulated; ``policy`` and ``baseline``
-        each hold ``fill_rate`` (units sold / units demanded), ``cycle_service_level`` (share
-        of review cycles of live pairs without a lost sale), ``avg_on_hand_units`` and
-        ``avg_on_hand_value`` (network stock at the end of a day, averaged over days) and
-        ``stockout_days`` (pair-days with a lost sale).
+        ``{"target_service_level", "weeks", "seed", "series", "forecaster", "baseline_z",
+        "policy", "baseline"}``; ``series`` is the number of dealer x SKU pairs simulated,
+        ``baseline_z`` the z the baseline ran at; ``policy`` and ``baseline`` each hold
+        ``fill_rate`` (units sold / units demanded), ``cycle_service_level`` (share of review
+        cycles of live pairs without a lost sale), ``avg_on_hand_units`` and
+        ``avg_on_hand_value`` (network stock at the end of a day, averaged over days),
+        ``stockout_days`` (pair-days with a lost sale) and ``bullwhip_ratio`` (variance of
+        weekly shipments / variance of weekly demand, summed over pairs).
     """
     _check(weeks, warmup_weeks, service_level)
     if forecaster not in FORECASTERS:
-        raise ValueError(f"forecaster must be one of {sorted(FORECASTERS)}, got {forecaster!r}")
+        raise ValueError(f"forecaster must be one of {', '.join(FORECASTERS)}, got {forecaster!r}")
+    if baseline_z is not None and not (math.isfinite(baseline_z) and baseline_z >= 0):
+        raise ValueError(f"baseline_z must be a number >= 0, got {baseline_z}")
+    if refit_weeks < 1:
+        raise ValueError(f"refit_weeks must be >= 1, got {refit_weeks}")
+    z = float(stats.norm.ppf(service_level)) if baseline_z is None else float(baseline_z)
     config = config or load_policy_config()
     sim = _build(weeks=weeks, dealers=dealers, skus=skus, seed=seed, warmup_weeks=warmup_weeks)
 
-    model = FORECASTERS[forecaster](sim)
+    model = (
+        _ProductionForecaster(sim, refit_weeks)
+        if forecaster == "forecasting"
+        else FORECASTERS[forecaster](sim)
+    )
     policy = _run(sim, _policy_orders(sim, model, config, service_level), model.update)
-    baseline = _run(sim, _baseline_orders(sim, float(stats.norm.ppf(service_level))), None)
+    baseline = _run(sim, _baseline_orders(sim, z), None)
     return {
         "target_service_level": service_level,
         "weeks": weeks,
         "seed": seed,
         "series": sim.n,
+        "forecaster": forecaster,
+        "baseline_z": round(z, 4),
         "policy": policy,
         "baseline": baseline,
     }
@@ -129,7 +169,8 @@ def baseline_curve(
 
     Same world, demand and lead-time draws as `simulate` with the same arguments, so a
     policy run can be compared with the baseline tuned (by raising z, as a planner would) to
-    the same fill rate.
+    the same fill rate. ``baseline_curve([z], ...)`` equals the ``baseline`` of
+    ``simulate(..., baseline_z=z)``.
 
     Parameters
     ----------
@@ -145,10 +186,57 @@ def baseline_curve(
         One dict per z: ``z`` plus the metric keys of `simulate`.
     """
     _check(weeks, warmup_weeks, 0.95)
-    if any(z < 0 for z in safety_factors):
+    if any(not z >= 0 for z in safety_factors):
         raise ValueError("safety factors must be >= 0")
     sim = _build(weeks=weeks, dealers=dealers, skus=skus, seed=seed, warmup_weeks=warmup_weeks)
     return [{"z": z, **_run(sim, _baseline_orders(sim, z), None)} for z in safety_factors]
+
+
+def baseline_at_fill(
+    fill_rate: float,
+    *,
+    z_max: float = 40.0,
+    tolerance: float = 5e-4,
+    weeks: int = 52,
+    dealers: int = 5,
+    skus: int = 40,
+    seed: int = 7,
+    warmup_weeks: int = 52,
+) -> dict:
+    """The min/max baseline tuned, by raising its z, to fill `fill_rate` of demand.
+
+    Bisection on z in [0, `z_max`] (the baseline's fill rate rises with z, up to whole units)
+    until its fill rate is within `tolerance` of `fill_rate`, or the bracket is narrower than
+    0.001. Same draws as `simulate` and `baseline_curve` with the same world arguments.
+
+    Returns
+    -------
+    dict
+        ``z``, ``reached`` (False when even ``z_max`` fills less: the dict is then the run at
+        ``z_max``, whose stock understates what the baseline would need) and the metric keys
+        of `simulate` at that z (the lowest z found whose fill is at least `fill_rate` -
+        `tolerance`).
+    """
+    _check(weeks, warmup_weeks, 0.95)
+    sim = _build(weeks=weeks, dealers=dealers, skus=skus, seed=seed, warmup_weeks=warmup_weeks)
+
+    def at(z: float) -> dict:
+        return {"z": round(z, 4), **_run(sim, _baseline_orders(sim, z), None)}
+
+    high = at(z_max)
+    if high["fill_rate"] < fill_rate - tolerance:
+        return {**high, "reached": False}
+    low_z, best = 0.0, high
+    high_z = z_max
+    while high_z - low_z > 1e-3:
+        mid = at((low_z + high_z) / 2)
+        if mid["fill_rate"] >= fill_rate - tolerance:
+            high_z, best = (low_z + high_z) / 2, mid
+            if mid["fill_rate"] <= fill_rate + tolerance:
+                break
+        else:
+            low_z = (low_z + high_z) / 2
+    return {**best, "reached": True}
 
 
 def _check(weeks: int, warmup_weeks: int, service_level: float) -> None:
@@ -170,9 +258,11 @@ class _Sim:
     settle: int  # leading weeks not measured
     warm_days: int
     dates: np.ndarray  # (T,) simulated days
+    week_starts: np.ndarray  # Mondays of the warm-up and the simulated weeks
     dealer_id: np.ndarray
     sku: np.ndarray
-    category: np.ndarray
+    category: np.ndarray  # the SKU's category (master data)
+    region: np.ndarray  # the dealer's region (master data)
     demand: np.ndarray  # (n, T) true daily demand
     expected: np.ndarray  # (n, T) its mean, to tell live pairs from dead ones
     dispersion: np.ndarray  # gamma shape k of the true demand (variance mu + mu^2 / k)
@@ -240,9 +330,11 @@ def _build(*, weeks: int, dealers: int, skus: int, seed: int, warmup_weeks: int)
         settle=SETTLE_WEEKS,
         warm_days=warm,
         dates=dates,
+        week_starts=world.dates[::7],
         dealer_id=dealers_df["dealer_id"].to_numpy()[d_idx],
         sku=skus_df["sku"].to_numpy()[s_idx],
         category=skus_df["category"].to_numpy()[s_idx],
+        region=dealers_df["region"].to_numpy()[d_idx],
         demand=world.demand[d_idx, s_idx, warm:].astype(np.int64),
         expected=expected_daily_demand(world.params, dates)[d_idx, s_idx, :],
         dispersion=world.params.dispersion[d_idx, s_idx],
@@ -288,9 +380,11 @@ class _Observed:
 OrderRule = Callable[[int, np.ndarray, np.ndarray, _Observed], np.ndarray]
 
 
-def _run(
-    sim: _Sim, orders: OrderRule, observe: Callable[[np.ndarray, np.ndarray], None] | None
-) -> dict:
+# observe(week's sales, week censored (a day ended empty), week stocked (a day ended with stock))
+Observer = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
+
+
+def _run(sim: _Sim, orders: OrderRule, observe: Observer | None) -> dict:
     days, warm = 7 * sim.weeks, sim.warm_days
     horizon = days + int(sim.lead_draw.max()) + 1
     arrivals = np.zeros((sim.n, horizon), dtype=np.int64)
@@ -299,6 +393,7 @@ def _run(
     on_hand = sim.on_hand0.copy()
     sold = np.zeros((sim.n, days), dtype=np.int64)
     on_hand_end = np.zeros((sim.n, days), dtype=np.int64)
+    shipped = np.zeros((sim.n, sim.weeks), dtype=np.int64)
     sales = np.zeros((sim.n, warm + days))
     sales[:, :warm] = sim.warm_daily
     empty = np.zeros((sim.n, warm + days), dtype=bool)
@@ -310,6 +405,7 @@ def _run(
         seen = _Observed(sales[:, : warm + start], empty[:, : warm + start])
         qty = np.where(sim.due[:, week], orders(week, on_hand, in_transit, seen), 0)
         qty = qty.astype(np.int64)
+        shipped[:, week] = qty
         np.add.at(arrivals, (rows, start + sim.lead_draw[:, week]), qty)
         in_transit = in_transit + qty
         for t in range(start, start + 7):
@@ -325,12 +421,19 @@ def _run(
             observe(
                 sold[:, week_days].sum(axis=1).astype(float),
                 empty[:, warm + start : warm + start + 7].any(axis=1),
+                (on_hand_end[:, week_days] > 0).any(axis=1),
             )
-    return _metrics(sim, sold, on_hand_end)
+    return _metrics(sim, sold, on_hand_end, shipped)
 
 
-def _metrics(sim: _Sim, sold: np.ndarray, on_hand_end: np.ndarray) -> dict:
-    """The DESIGN metrics over the measured weeks (after the settling weeks)."""
+def _metrics(sim: _Sim, sold: np.ndarray, on_hand_end: np.ndarray, shipped: np.ndarray) -> dict:
+    """The DESIGN metrics over the measured weeks (after the settling weeks).
+
+    ``bullwhip_ratio`` pools the pairs: the sum over pairs of the variance of the weekly
+    units shipped to the pair (ordered that week) over the sum of the variances of its weekly
+    true demand, so a few big movers are not drowned by many near-constant slow ones (a
+    pair-by-pair ratio is undefined for a pair whose demand never varies).
+    """
     first = 7 * sim.settle
     demand, sold, on_hand_end = sim.demand[:, first:], sold[:, first:], on_hand_end[:, first:]
     lost = demand - sold
@@ -349,6 +452,9 @@ def _metrics(sim: _Sim, sold: np.ndarray, on_hand_end: np.ndarray) -> dict:
     short_all, live_all = np.concatenate(short), np.concatenate(live)
     demanded = float(demand.sum())
     value = (on_hand_end * sim.unit_cost[:, None]).sum(axis=0)
+    demand_week = demand.reshape(sim.n, weeks, 7).sum(axis=2)
+    demand_var = float(demand_week.var(axis=1).sum())
+    shipped_var = float(shipped[:, sim.settle :].var(axis=1).sum())
     return {
         "fill_rate": round(float(sold.sum()) / demanded, 4) if demanded else 1.0,
         "cycle_service_level": round(float(1.0 - short_all[live_all].mean()), 4)
@@ -357,6 +463,7 @@ def _metrics(sim: _Sim, sold: np.ndarray, on_hand_end: np.ndarray) -> dict:
         "avg_on_hand_units": round(float(on_hand_end.sum(axis=0).mean()), 2),
         "avg_on_hand_value": round(float(value.mean()), 2),
         "stockout_days": int((lost > 0).sum()),
+        "bullwhip_ratio": round(shipped_var / demand_var, 3) if demand_var > 0 else None,
     }
 
 
@@ -377,33 +484,51 @@ def _policy_orders(
 ) -> OrderRule:
     def orders(week: int, on_hand: np.ndarray, in_transit: np.ndarray, seen: _Observed):
         due = sim.due[:, week]
-        positions = pd.DataFrame(
-            {
-                "dealer_id": sim.dealer_id,
-                "sku": sim.sku,
-                "on_hand": on_hand.astype(float),
-                "in_transit": in_transit.astype(float),
-                "on_order": 0.0,
-                "backorders": 0.0,
-                "lead_time_days": sim.lead_mean,
-                "lead_time_sd_days": sim.lead_sd,
-                "review_period_days": sim.review_days,
-                "pack_size": sim.pack_size,
-                "moq": sim.moq,
-                "abc_class": sim.abc_class,
-                "service_level": service_level,
-                "min_qty": _launch_minimum(sim, week, seen),
-                "max_qty": np.nan,
-            }
-        )[due]
-        demand = model.demand_frame(week)[due]
-        as_of = pd.Timestamp(sim.dates[7 * week]).date() - dt.timedelta(days=1)
-        out = compute_suggestions(positions, demand, config, run_id="simulation", as_of=as_of)
+        positions = _positions(sim, week, on_hand, in_transit, seen, service_level)
+        demand = model.demand_frame(week, positions)
+        out = compute_suggestions(
+            positions[due], demand, config, run_id="simulation", as_of=_as_of(sim, week)
+        )
         qty = np.zeros(sim.n, dtype=np.int64)
         qty[due] = out["suggested_qty"].to_numpy()
         return qty
 
     return orders
+
+
+def _positions(
+    sim: _Sim,
+    week: int,
+    on_hand: np.ndarray,
+    in_transit: np.ndarray,
+    seen: _Observed,
+    service_level: float,
+) -> pd.DataFrame:
+    """Every pair's row of `compute_suggestions`' positions (marts.fct_replenishment_inputs)."""
+    return pd.DataFrame(
+        {
+            "dealer_id": sim.dealer_id,
+            "sku": sim.sku,
+            "on_hand": on_hand.astype(float),
+            "in_transit": in_transit.astype(float),
+            "on_order": 0.0,
+            "backorders": 0.0,
+            "lead_time_days": sim.lead_mean,
+            "lead_time_sd_days": sim.lead_sd,
+            "review_period_days": sim.review_days,
+            "pack_size": sim.pack_size,
+            "moq": sim.moq,
+            "abc_class": sim.abc_class,
+            "service_level": service_level,
+            "min_qty": _launch_minimum(sim, week, seen),
+            "max_qty": np.nan,
+        }
+    )
+
+
+def _as_of(sim: _Sim, week: int) -> dt.date:
+    """The run date of week `week`'s review: the Sunday before it (reviews are Monday mornings)."""
+    return pd.Timestamp(sim.dates[7 * week]).date() - dt.timedelta(days=1)
 
 
 # --- the baseline ---------------------------------------------------------------------------
@@ -435,13 +560,15 @@ def _baseline_orders(sim: _Sim, z: float) -> OrderRule:
 
 
 class _Forecaster:
-    """Weekly demand forecast per pair from what the planner has observed so far."""
+    """Demand per pair (`compute_suggestions`' demand frame) from what has been observed so far."""
 
     def __init__(self, sim: _Sim) -> None:
         self.sim = sim
         n, weeks = sim.n, sim.warm_days // 7
         self.sales = sim.warm_daily.reshape(n, weeks, 7).sum(axis=2)
         self.censored = sim.warm_empty.reshape(n, weeks, 7).any(axis=2)
+        # A week in which the pair had stock at some day's end (it shows in the feeds).
+        self.stocked = ~sim.warm_empty.reshape(n, weeks, 7).all(axis=2)
         # Days of forecast the policy needs: the longest protection interval, whole weeks.
         self.horizon_weeks = int(np.ceil((sim.lead_mean + sim.review_days).max() / 7)) + 1
 
@@ -450,11 +577,13 @@ class _Forecaster:
         """Weekly sales with stock-out weeks as NaN (unobserved demand, not zero)."""
         return np.where(self.censored, np.nan, self.sales)
 
-    def update(self, week_sales: np.ndarray, censored: np.ndarray) -> None:
+    def update(self, week_sales: np.ndarray, censored: np.ndarray, stocked: np.ndarray) -> None:
         self.sales = np.column_stack([self.sales, week_sales])
         self.censored = np.column_stack([self.censored, censored])
+        self.stocked = np.column_stack([self.stocked, stocked])
 
-    def demand_frame(self, week: int) -> pd.DataFrame:
+    def demand_frame(self, week: int, positions: pd.DataFrame) -> pd.DataFrame:
+        """The demand frame for the review of `week`; `positions` has every pair's row."""
         raise NotImplementedError
 
     def _classes(self) -> list[str]:
@@ -479,7 +608,7 @@ class _SesForecaster(_Forecaster):
         super().__init__(sim)
         self.alpha = alpha
 
-    def demand_frame(self, week: int) -> pd.DataFrame:
+    def demand_frame(self, week: int, positions: pd.DataFrame) -> pd.DataFrame:
         n_weeks = self.sales.shape[1]
         index = (
             self._seasonal_index(n_weeks + self.horizon_weeks)
@@ -550,51 +679,86 @@ class _FlatSesForecaster(_SesForecaster):
     seasonal = False
 
 
-class _PackageForecaster(_Forecaster):
-    """`forecasting.forecast_with_diagnostics`, refitted every `refit_weeks` weeks."""
+class _ProductionForecaster(_Forecaster):
+    """The nightly run's demand: `forecasting.forecast_with_diagnostics` as flows/tasks.py calls it.
 
-    def __init__(self, sim: _Sim, refit_weeks: int = 4) -> None:
+    At a refit the observed weeks become a frame shaped like marts.fct_weekly_demand
+    (`dealer_id, sku, week_start, qty_sold, is_censored`, from the week of the pair's first
+    activity: a sale or stock on the shelf) and go through
+    `replenishment.demand.forecast_history`; the horizon is `replenishment.demand.horizon_weeks`
+    of the longest protection interval, the season and frequency `SEASON_LENGTH` and `FREQ`,
+    the interval level 95, and ``groups`` (`replenishment.demand.forecast_groups` of the SKU's
+    category and the dealer's region) when the forecasting API takes it (the nightly pools the
+    profiles once with `forecasting.seasonal_profiles` and hands each chunk ``profiles=``; for
+    one chunk the forecasts are the same, which tests/simulation/test_production_path.py
+    checks). Each review spreads the forecast over days with
+    `replenishment.demand.daily_demand` from its own as-of and the pairs'
+    `replenishment.plan.protection_days`, as the nightly `replenish` task does.
+    """
+
+    def __init__(self, sim: _Sim, refit_weeks: int = REFIT_WEEKS) -> None:
         super().__init__(sim)
         self.refit_weeks = refit_weeks
-        self.fitted_week = -refit_weeks
-        self.path = np.zeros((sim.n, 1))
-        self.frame = pd.DataFrame()
+        self.fitted_week: int | None = None
+        self.forecasts = pd.DataFrame()
+        self.diagnostics = pd.DataFrame()
+        items = pd.DataFrame(
+            {
+                "dealer_id": sim.dealer_id,
+                "sku": sim.sku,
+                "category": sim.category,
+                "region": sim.region,
+            }
+        )
+        self.groups = nightly_demand.forecast_groups(items)
 
-    def demand_frame(self, week: int) -> pd.DataFrame:
-        from forecasting import forecast_with_diagnostics
-
-        if week - self.fitted_week >= self.refit_weeks:
-            n_weeks = self.sales.shape[1]
-            grid = pd.date_range(
-                end=pd.Timestamp(self.sim.dates[7 * week]), periods=n_weeks + 1, freq="W-MON"
-            )[:-1]
-            history = pd.DataFrame(
-                {
-                    "unique_id": np.repeat(np.arange(self.sim.n), n_weeks),
-                    "ds": np.tile(grid, self.sim.n),
-                    "y": self.history.ravel(),
-                }
-            )
-            horizon = self.refit_weeks + self.horizon_weeks
-            fc, diag = forecast_with_diagnostics(
-                history, horizon=horizon, season_length=52, freq="W-MON"
-            )
-            fc = fc.sort_values(["unique_id", "ds"])
-            self.path = fc["yhat"].to_numpy().reshape(self.sim.n, horizon)
-            diag = diag.set_index("unique_id").loc[np.arange(self.sim.n)]
-            self.frame = pd.DataFrame(
-                {
-                    "dealer_id": self.sim.dealer_id,
-                    "sku": self.sim.sku,
-                    "sigma_daily": diag["sigma"].fillna(0.0).to_numpy() / math.sqrt(7.0),
-                    "demand_class": diag["demand_class"].to_numpy(),
-                    "forecast_model": diag["model"].to_numpy(),
-                }
-            )
+    def demand_frame(self, week: int, positions: pd.DataFrame) -> pd.DataFrame:
+        if self.fitted_week is None or week - self.fitted_week >= self.refit_weeks:
+            self._fit(positions)
             self.fitted_week = week
-        offset = week - self.fitted_week
-        daily_paths = [np.repeat(row[offset:] / 7.0, 7) for row in self.path]
-        return self.frame.assign(daily_rate=pd.Series(daily_paths, dtype=object))
+        return nightly_demand.daily_demand(
+            self.forecasts,
+            self.diagnostics,
+            nightly_plan.protection_days(positions),
+            _as_of(self.sim, week),
+        )
+
+    def weekly_demand(self) -> pd.DataFrame:
+        """The observed weeks as marts.fct_weekly_demand rows (Monday `week_start`)."""
+        n, n_weeks = self.sales.shape
+        active = self.stocked | (self.sales > 0)
+        first = np.where(active.any(axis=1), active.argmax(axis=1), n_weeks)
+        pair, week = np.nonzero(np.arange(n_weeks)[None, :] >= first[:, None])
+        return pd.DataFrame(
+            {
+                "dealer_id": self.sim.dealer_id[pair],
+                "sku": self.sim.sku[pair],
+                "week_start": pd.to_datetime(self.sim.week_starts[week]),
+                "qty_sold": self.sales[pair, week],
+                "is_censored": self.censored[pair, week],
+            }
+        )
+
+    def horizon(self, positions: pd.DataFrame) -> int:
+        """The nightly horizon, lengthened (never in practice) to outlast the refit interval."""
+        longest = nightly_plan.longest_protection_days(
+            positions, nightly_demand.HORIZON_LEAD_TIME_SDS
+        )
+        needed = self.refit_weeks + math.ceil(
+            nightly_plan.protection_days(positions)["protection_days"].max() / 7
+        )
+        return max(nightly_demand.horizon_weeks(longest), needed)
+
+    def _fit(self, positions: pd.DataFrame) -> None:
+        # As the nightly run (flows/tasks.py): profiles pooled once, then the forecast.
+        history = nightly_demand.forecast_history(self.weekly_demand())
+        season = dict(season_length=nightly_demand.SEASON_LENGTH, freq=nightly_demand.FREQ)
+        groups = self.groups[self.groups["unique_id"].isin(history["unique_id"])]
+        profiles = seasonal_profiles(history, groups=groups, **season)
+        self.forecasts, self.diagnostics = forecast_with_diagnostics(
+            history, horizon=self.horizon(positions), profiles=profiles, level=FORECAST_LEVEL,
+            **season,
+        )  # fmt: skip
 
 
 class _OracleForecaster(_Forecaster):
@@ -604,7 +768,7 @@ class _OracleForecaster(_Forecaster):
     policy maths alone (the service it reaches is the service the formulas promise).
     """
 
-    def demand_frame(self, week: int) -> pd.DataFrame:
+    def demand_frame(self, week: int, positions: pd.DataFrame) -> pd.DataFrame:
         start = 7 * week
         protection = np.ceil(self.sim.lead_mean + self.sim.review_days).astype(int) + 1
         paths, sigmas = [], []
@@ -626,8 +790,8 @@ class _OracleForecaster(_Forecaster):
 
 
 FORECASTERS: dict[str, Callable[[_Sim], _Forecaster]] = {
+    "forecasting": _ProductionForecaster,
     "ses": _SesForecaster,
     "ses_flat": _FlatSesForecaster,
-    "forecasting": _PackageForecaster,
     "oracle": _OracleForecaster,
 }

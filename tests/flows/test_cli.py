@@ -116,7 +116,10 @@ def test_simulate_writes_design_json(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     data = json.loads(target.read_text())
-    assert set(data) == {"target_service_level", "weeks", "seed", "series", "policy", "baseline"}
+    assert set(data) == {
+        "target_service_level", "weeks", "seed", "series", "policy", "baseline", "forecaster",
+        "baseline_z",
+    }  # fmt: skip
     for side in ("policy", "baseline"):
         assert set(data[side]) >= {
             "fill_rate",

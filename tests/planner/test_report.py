@@ -37,6 +37,7 @@ def make_run_folder(
     horizon: int = 13,
     seed: int = 7,
     stale_dealer: int | None = 1,
+    seasonal: bool = False,
 ) -> Path:
     """Write OUT/runs/<as_of>/ with every contract file; returns the run folder."""
     rng = np.random.default_rng(seed)
@@ -95,6 +96,16 @@ def make_run_folder(
             "model": np.repeat(model, horizon),
         }
     ).to_csv(run_dir / "forecast.csv", index=False)
+    if seasonal:  # every pair got the profile 1 + 0.5 sin(2 pi p / 52)
+        positions = np.arange(52)
+        pd.DataFrame(
+            {
+                "dealer_id": np.repeat(dealer_col, 52),
+                "sku": np.repeat(sku_col, 52),
+                "season_position": np.tile(positions, n),
+                "factor": np.tile(1 + 0.5 * np.sin(2 * np.pi * positions / 52), n),
+            }
+        ).to_csv(run_dir / "seasonality.csv", index=False)
 
     on_hand = rng.integers(0, np.maximum(3, (weekly_rate * 4).astype(int)) + 1).astype(float)
     on_hand[rng.random(n) < 0.1] = 0
@@ -639,3 +650,36 @@ def test_kpi_table_without_kpis_csv_keeps_the_run_columns(run_dir: Path) -> None
         "Dealer", "Region", "Lines", "With order", "Order value", "Critical", "Warnings",
     ]  # fmt: skip
     assert table["Lines"].tolist() == ["10", "10", "10"]
+
+
+def test_season_factors_follow_the_forecasters_week_positions():
+    """Week positions counted by hand from Monday 2000-01-03 (position 0), 52 per season."""
+    from planner.report import season_factors
+
+    profiles = pd.DataFrame(
+        {
+            "dealer_id": ["D1"] * 52,
+            "sku": ["S1"] * 52,
+            "season_position": np.arange(52),
+            "factor": np.arange(52) / 10 + 0.5,
+        }
+    )
+    rows = pd.MultiIndex.from_tuples([("D1", "S1"), ("D2", "S1")], names=["dealer_id", "sku"])
+    # 2000-01-10 is week 1; 2001-01-01 is 364 days = 52 weeks later (position 0 again);
+    # 2025-06-30 is 9,310 days = 1,330 weeks after the epoch: 1,330 mod 52 = 30.
+    weeks = ["2000-01-10", "2001-01-01", "2025-06-30"]
+    factors = season_factors(profiles, rows, weeks)
+    assert factors[0].tolist() == [0.6, 0.5, 3.5]
+    assert np.isnan(factors[1]).all()  # no profile: nothing drawn
+
+
+def test_report_carries_the_seasonal_profile_per_line(tmp_path):
+    run_dir = make_run_folder(tmp_path / "out", seasonal=True)
+    data = decode_payload(build_report(run_dir).read_text())
+    weeks = data["hist_weeks"] + [w for w in data["fc_weeks"] if w not in data["hist_weeks"]]
+    first = pd.Timestamp(weeks[0])
+    expected = 1 + 0.5 * np.sin(
+        2 * np.pi * (((first - pd.Timestamp("2000-01-03")).days // 7) % 52) / 52
+    )
+    assert len(data["season"][0]) == len(weeks)
+    assert data["season"][0][0] == pytest.approx(expected, abs=1e-3)

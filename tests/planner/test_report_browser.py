@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from test_report import make_run_folder
 
-from planner.report import build_report
+from planner.report import build_report, decode_payload
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -204,7 +204,7 @@ def browser(tmp_path: Path):
 
 
 def test_report_in_chromium(tmp_path: Path, browser: Browser) -> None:
-    run_dir = make_run_folder(tmp_path / "out")
+    run_dir = make_run_folder(tmp_path / "out", seasonal=True)
     report = build_report(run_dir)
     page = Page(browser)
     assert page.open(report.as_uri()) == "ready"
@@ -235,15 +235,23 @@ def test_report_in_chromium(tmp_path: Path, browser: Browser) -> None:
 
     # Drill-down of the first row: two SVG charts with history, band, forecast, projections.
     drill = page.evaluate("""(() => {
-        document.querySelector('#lines-body tr[data-i]').click();
+        const row = document.querySelector('#lines-body tr[data-i]');
+        row.click();
         const box = document.getElementById('drill');
         const count = sel => box.querySelectorAll(sel).length;
-        return { hidden: box.hidden, svgs: count('svg'), hist: count('path.hist'),
+        return { i: Number(row.dataset.i), hidden: box.hidden, svgs: count('svg'),
+                 hist: count('path.hist'),
                  band: count('path.band'), fc: count('path.fc'), with: count('path.with'),
-                 without: count('path.without'), reason: box.querySelector('.reason').textContent };
+                 without: count('path.without'), season: count('path.season'),
+                 atLeast: [...box.querySelectorAll('g.censored title')].map(t => t.textContent),
+                 reason: box.querySelector('.reason').textContent };
     })()""")
-    assert drill["hidden"] is False and drill["svgs"] == 2
-    assert drill == {**drill, "hist": 1, "band": 1, "fc": 1, "with": 1, "without": 1}
+    assert drill["hidden"] is False and drill["svgs"] == 3
+    assert drill == {**drill, "hist": 1, "band": 1, "fc": 1, "with": 1, "without": 1, "season": 1}
+    # Each stock-out week is drawn as a lower bound ("at least"), one mark per censored week.
+    data = decode_payload(report.read_text(encoding="utf-8"))
+    assert len(drill["atLeast"]) == data["censored"][drill["i"]].count("1")
+    assert all("at least" in text for text in drill["atLeast"])
     assert drill["reason"].startswith("Order-up-to ")
 
     # Projection maths, hand-worked: 10 on hand, 2/day, 4 in transit + order of 6 arriving on

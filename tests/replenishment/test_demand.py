@@ -45,3 +45,52 @@ def test_daily_rate_spreads_weeks_over_the_protection_interval():
     assert row["daily_rate"] == pytest.approx(112 / 12)
     assert row["sigma_daily"] == pytest.approx(7.0 / 7**0.5)
     assert row["forecast_model"] == "m" and row["demand_class"] == "smooth"
+
+
+def test_forecast_history_keeps_stockout_sales_as_lower_bounds():
+    from replenishment.demand import forecast_history
+
+    weekly = pd.DataFrame(
+        {
+            "dealer_id": ["D1", "D1", "D2"],
+            "sku": ["S1", "S1", "S1"],
+            "week_start": ["2026-01-05", "2026-01-12", "2026-01-05"],
+            "qty_sold": [4, 9, 0],
+            "is_censored": [False, True, None],
+        }
+    )
+    history = forecast_history(weekly)
+    assert history["unique_id"].tolist() == ["D1|S1", "D1|S1", "D2|S1"]
+    assert history["y"].tolist() == [4.0, 9.0, 0.0]  # the stock-out week's sale is kept
+    assert history["censored"].tolist() == [False, True, False]
+
+
+def test_groups_and_published_profiles():
+    from replenishment.demand import forecast_groups, profile_output
+
+    items = pd.DataFrame(
+        {"dealer_id": ["D1", "D2"], "sku": ["S1", "S1"], "category": ["tools", None],
+         "region": ["north", "south"]}
+    )  # fmt: skip
+    groups = forecast_groups(items)
+    assert groups.to_dict("records") == [
+        {"unique_id": "D1|S1", "category": "tools", "region": "north"},
+        {"unique_id": "D2|S1", "category": "unknown", "region": "south"},
+    ]
+    profiles = pd.DataFrame(
+        {"unique_id": ["D1|S1", "D1|S1", "D2|S1", "D2|S1"], "season_position": [0, 1, 0, 1],
+         "factor": [1.2, 0.8, 1.0, 1.0]}
+    )  # fmt: skip
+    out = profile_output(profiles)  # the flat profile of D2 is left out
+    assert out.to_dict("records") == [
+        {"dealer_id": "D1", "sku": "S1", "season_position": 0, "factor": 1.2},
+        {"dealer_id": "D1", "sku": "S1", "season_position": 1, "factor": 0.8},
+    ]
+
+
+def test_no_seasonal_pair_publishes_an_empty_profile_table():
+    from replenishment.demand import PROFILE_COLUMNS, profile_output
+
+    flat = pd.DataFrame({"unique_id": ["D1|S1"] * 2, "season_position": [0, 1], "factor": 1.0})
+    out = profile_output(flat)
+    assert out.empty and list(out.columns) == PROFILE_COLUMNS
