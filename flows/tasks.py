@@ -132,9 +132,7 @@ def load_history(settings: RunSettings) -> tuple[pd.DataFrame, int, pd.DataFrame
     longest = plan.longest_protection_days(inputs, demand.HORIZON_LEAD_TIME_SDS)
     groups = demand.forecast_groups(inputs)
     season = dict(season_length=demand.SEASON_LENGTH, freq=demand.FREQ)
-    profiles = seasonal_profiles(
-        history, groups=groups[groups.unique_id.isin(history.unique_id)], **season
-    )
+    profiles = seasonal_profiles(history, groups=groups, **season)
     return history, demand.horizon_weeks(longest), profiles
 
 

@@ -213,9 +213,9 @@ def seasonal_profiles(
     if not series.ids:
         return pd.DataFrame(columns=PROFILE_COLUMNS)
     values = series.values
-    censored = getattr(series, "censored", None)  # the optional boolean column of history
-    if censored is not None:
-        values = [np.where(flag, np.nan, v) for v, flag in zip(values, censored, strict=True)]
+    if series.censored is not None:  # the optional boolean column of history
+        pairs = zip(values, series.censored, strict=True)
+        values = [np.where(flag, np.nan, v) for v, flag in pairs]
     paths = _paths(series.ids, groups, keys)
     first = series.last_position - np.array([len(v) for v in values]) + 1
     start = season_offset(series.grid[0], freq) + first

@@ -24,7 +24,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from forecasting.seasonality import EPOCH
+from forecasting.seasonality import season_offset
 from planner.compare import compare_runs
 from planner.figures import (
     exceptions_frame,
@@ -47,7 +47,7 @@ from planner.run_folder import (
     write_atomic,
 )
 from replenishment.alerts import SEVERITY_ORDER
-from replenishment.demand import SEASON_LENGTH
+from replenishment.demand import FREQ, SEASON_LENGTH
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -190,13 +190,13 @@ def season_factors(
 ) -> np.ndarray:
     """The seasonal factor the forecaster used for each line and shown week (NaN: no profile).
 
-    A week's position in the season counts weeks from the forecaster's epoch (Monday
-    2000-01-03), as `forecasting.seasonality` does.
+    A week's position in the season is the forecaster's own (`season_offset`: weeks since its
+    epoch, Monday 2000-01-03).
     """
     if profiles.empty or not weeks:
         return np.full((len(row_index), len(weeks)), np.nan)
-    days = (pd.to_datetime(pd.Series(weeks)) - EPOCH).dt.days.to_numpy()
-    calendar = pd.DataFrame({"week_start": weeks, "season_position": (days // 7) % SEASON_LENGTH})
+    positions = [season_offset(week, FREQ) % SEASON_LENGTH for week in weeks]
+    calendar = pd.DataFrame({"week_start": weeks, "season_position": positions})
     by_week = profiles.merge(calendar, on="season_position")
     return _pair_matrix(by_week, row_index, "factor", weeks)
 

@@ -687,11 +687,10 @@ class _ProductionForecaster(_Forecaster):
     activity: a sale or stock on the shelf) and go through
     `replenishment.demand.forecast_history`; the horizon is `replenishment.demand.horizon_weeks`
     of the longest protection interval, the season and frequency `SEASON_LENGTH` and `FREQ`,
-    the interval level 95, and ``groups`` (`replenishment.demand.forecast_groups` of the SKU's
-    category and the dealer's region) when the forecasting API takes it (the nightly pools the
-    profiles once with `forecasting.seasonal_profiles` and hands each chunk ``profiles=``; for
-    one chunk the forecasts are the same, which tests/simulation/test_production_path.py
-    checks). Each review spreads the forecast over days with
+    the interval level 95, and ``profiles=`` pooled by `forecasting.seasonal_profiles` over
+    `replenishment.demand.forecast_groups` (the SKU's category, then the dealer's region), as
+    the nightly `load_history` task does (tests/simulation/test_production_path.py checks the
+    two give the same forecasts). Each review spreads the forecast over days with
     `replenishment.demand.daily_demand` from its own as-of and the pairs'
     `replenishment.plan.protection_days`, as the nightly `replenish` task does.
     """
@@ -753,8 +752,7 @@ class _ProductionForecaster(_Forecaster):
         # As the nightly run (flows/tasks.py): profiles pooled once, then the forecast.
         history = nightly_demand.forecast_history(self.weekly_demand())
         season = dict(season_length=nightly_demand.SEASON_LENGTH, freq=nightly_demand.FREQ)
-        groups = self.groups[self.groups["unique_id"].isin(history["unique_id"])]
-        profiles = seasonal_profiles(history, groups=groups, **season)
+        profiles = seasonal_profiles(history, groups=self.groups, **season)
         self.forecasts, self.diagnostics = forecast_with_diagnostics(
             history, horizon=self.horizon(positions), profiles=profiles, level=FORECAST_LEVEL,
             **season,
