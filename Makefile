@@ -5,7 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO := demo
 
-.PHONY: demo test test-fast lint bench browser clean serve
+ASSETS := planner/static/vendor/.installed
+
+.PHONY: demo test test-fast lint bench browser clean serve web assets
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,21 +16,31 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# Front-end libraries (package.json / package-lock.json, from the npm registry) copied where
+# report.html inlines them and the workbench serves them: never a CDN at run time.
+$(ASSETS): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts --silent
+	mkdir -p $(@D)
+	cp node_modules/chart.js/dist/chart.umd.min.js node_modules/htmx.org/dist/htmx.min.js $(@D)/
+	touch $@
+
+assets: $(ASSETS)
+
 # Debian's chromium for the report test; skipped quietly where apt is not ours to use.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
 	  echo "chromium not installed: browser tests will be skipped"; }
 
-demo: $(STAMP)
+demo: $(STAMP) $(ASSETS)
 	rm -rf $(DEMO)
 	$(VENV)/bin/vmi generate --out $(DEMO)/landing
 	$(VENV)/bin/vmi run --landing $(DEMO)/landing --warehouse $(DEMO)/warehouse.duckdb --out $(DEMO)/out
 
-test: $(STAMP) browser
+test: $(STAMP) $(ASSETS) browser
 	$(PY) -m pytest
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(ASSETS)
 	$(PY) -m pytest -m "not e2e and not slow and not browser"
 
 lint: $(STAMP)
@@ -39,7 +51,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.run_all
 
 clean:
-	rm -rf $(DEMO) dbt_project/target dbt_project/logs .pytest_cache
+	rm -rf $(DEMO) dbt_project/target dbt_project/logs .pytest_cache node_modules planner/static/vendor
 
 # Prefect server + work pool + deployments + worker (docs/operations.md); Ctrl-C stops it.
 # Paths default to the demo folders (`make demo` first) unless VMI_* are set.
@@ -49,3 +61,10 @@ serve: $(STAMP)
 	VMI_OUT=$${VMI_OUT:-$(CURDIR)/$(DEMO)/out} \
 	VMI_PROJECT_DIR=$(CURDIR) \
 	$(PY) -m flows.serve
+
+# The planner workbench on loopback (docs/workbench.md); users come from VMI_USERS_FILE
+# (`vmi users add NAME --role planner`). Paths default to the demo folders.
+web: $(STAMP) $(ASSETS)
+	$(VENV)/bin/vmi serve-web \
+	  --out $${VMI_OUT:-$(CURDIR)/$(DEMO)/out} \
+	  --users $${VMI_USERS_FILE:-$(CURDIR)/$(DEMO)/users.toml}

@@ -22,9 +22,11 @@ import pandas as pd
 
 from landing.schema import FALSE_WORDS, TRUE_WORDS
 from planner import run_folder
+from planner.line_rules import qty_problem
 from planner.run_folder import (
     APPROVAL_FILE,
     AUDIT_COLUMNS,
+    DECISION_COLUMNS,
     ORDER_COLUMNS,
     ORDERS_DIR,
     SUMMARY_FILE,
@@ -185,10 +187,15 @@ def read_overrides(path: Path, lines: pd.DataFrame, *, as_of: str) -> pd.DataFra
         raise ApprovalError(errors)
     where = {name: names.index(name) for name in OVERRIDE_COLUMNS if name in names}
 
+    moq = lines["moq"] if "moq" in lines else pd.Series(0.0, index=lines.index)
     packs = {
-        (d, s): p
-        for d, s, p in zip(
-            lines["dealer_id"], lines["sku"], lines["pack_size"].fillna(1.0), strict=True
+        (d, s): (p, m)
+        for d, s, p, m in zip(
+            lines["dealer_id"],
+            lines["sku"],
+            lines["pack_size"].fillna(1.0),
+            moq.fillna(0.0),
+            strict=True,
         )
     }
     dealers = set(lines["dealer_id"])
@@ -228,20 +235,11 @@ def read_overrides(path: Path, lines: pd.DataFrame, *, as_of: str) -> pd.DataFra
 
         qty_text, qty = cell("qty"), math.nan
         if qty_text:
-            try:
-                qty = float(qty_text)
-            except ValueError:
-                qty = math.nan
-            if not math.isfinite(qty):
-                fail("qty", f"qty '{qty_text}' is not a number")
+            problem = qty_problem(qty_text, *packs[(dealer, sku)])
+            if problem:
+                fail("qty", problem)
                 continue
-            pack = float(packs[(dealer, sku)]) or 1.0
-            if qty < 0:
-                fail("qty", f"negative quantity {qty_text}")
-                continue
-            if abs(qty / pack - round(qty / pack)) > 1e-9:
-                fail("qty", f"qty {qty_text} is not a multiple of pack size {pack:g}")
-                continue
+            qty = float(qty_text)
         hold = _parse_bool(cell("hold"))
         if hold is None:
             fail("hold", f"hold '{cell('hold')}' is not one of true/false/yes/no/1/0")
@@ -266,6 +264,54 @@ def read_overrides(path: Path, lines: pd.DataFrame, *, as_of: str) -> pd.DataFra
     if errors:
         raise ApprovalError(errors)
     return pd.DataFrame(out, columns=["line", "dealer_id", "sku", "qty", "hold", "note"])
+
+
+def check_decisions(frame: pd.DataFrame, lines: pd.DataFrame, *, as_of: str) -> pd.DataFrame:
+    """Validate decisions given as a frame (the workbench) with the rules of `read_overrides`.
+
+    ``frame`` has ``dealer_id, sku`` and optional ``qty`` (NaN: keep the suggestion),
+    ``hold``, ``note``, ``dealer_note``. Raises `ApprovalError` naming the line and column of
+    every problem; returns the frame with all six columns.
+    """
+    frame = frame.reset_index(drop=True)
+    for name, blank in (("qty", math.nan), ("hold", False), ("note", ""), ("dealer_note", "")):
+        if name not in frame:
+            frame[name] = blank
+    moq = lines["moq"] if "moq" in lines else pd.Series(0.0, index=lines.index)
+    rules = {
+        (d, s): (p, m)
+        for d, s, p, m in zip(
+            lines["dealer_id"],
+            lines["sku"],
+            lines["pack_size"].fillna(1.0),
+            moq.fillna(0.0),
+            strict=True,
+        )
+    }
+    errors = []
+    for number, row in enumerate(frame.itertuples(index=False), start=1):
+        where = f"decisions of run {as_of}: line {number}"
+        if (row.dealer_id, row.sku) not in rules:
+            errors.append(f"{where}, column sku: no suggestion for {row.dealer_id} / {row.sku}")
+            continue
+        qty = float(row.qty) if row.qty is not None else math.nan
+        if not math.isnan(qty):
+            problem = qty_problem(qty, *rules[(row.dealer_id, row.sku)])
+            if problem:
+                errors.append(f"{where}, column qty: {problem}")
+            elif bool(row.hold) and qty > 0:
+                errors.append(f"{where}, column hold: held with qty {qty:g}")
+    if frame.duplicated(["dealer_id", "sku"]).any():
+        errors.append(f"decisions of run {as_of}: line -, column sku: duplicate lines")
+    if errors:
+        raise ApprovalError(errors)
+    return frame.assign(
+        line=range(1, len(frame) + 1),
+        qty=frame["qty"].astype(float),
+        hold=frame["hold"].astype(bool),
+        note=frame["note"].fillna("").astype(str),
+        dealer_note=frame["dealer_note"].fillna("").astype(str),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -301,7 +347,7 @@ def _insert_warehouse(path: Path, rows: pd.DataFrame, as_of: date) -> int:
 def approve_run(
     out_dir: Path,
     as_of: date | str,
-    overrides: Path | None,
+    overrides: Path | pd.DataFrame | None,
     *,
     approved_by: str,
     warehouse: Path | None = None,
@@ -314,9 +360,11 @@ def approve_run(
         The output folder holding ``runs/<as_of>/``.
     as_of : date or str
         The run to approve (ISO date).
-    overrides : Path or None
-        CSV or XLSX with ``dealer_id, sku`` and optional ``qty`` (a pack multiple, >= 0),
-        ``hold`` (true/false/yes/no/1/0) and ``note``. ``None`` approves the suggestions as
+    overrides : Path, pandas.DataFrame or None
+        CSV or XLSX with ``dealer_id, sku`` and optional ``qty`` (0, or whole packs of at
+        least the MOQ: `planner.line_rules`), ``hold`` (true/false/yes/no/1/0) and ``note``;
+        or the same as a frame (the workbench's edits, with ``dealer_note`` too: the note the
+        dealer sees, while ``note`` stays internal). ``None`` approves the suggestions as
         they are.
     approved_by : str
         Who approves (recorded in approval.json, audit.csv and the warehouse).
@@ -352,11 +400,14 @@ def approve_run(
         raise ApprovalError("approved_by: line -, column -: who approves must be given")
     lines = read_run_table(run_dir, "suggestions")
     run_id = str(lines["run_id"].iloc[0]) if len(lines) else ""
-    decided = (
-        read_overrides(overrides, lines, as_of=as_of_date.isoformat())
-        if overrides is not None
-        else pd.DataFrame(columns=["line", "dealer_id", "sku", "qty", "hold", "note"])
-    )
+    if isinstance(overrides, pd.DataFrame):
+        decided = check_decisions(overrides, lines, as_of=as_of_date.isoformat())
+    elif overrides is not None:
+        decided = read_overrides(overrides, lines, as_of=as_of_date.isoformat())
+    else:
+        decided = pd.DataFrame(columns=["line", "dealer_id", "sku", "qty", "hold", "note"])
+    if "dealer_note" not in decided:
+        decided = decided.assign(dealer_note="")
     warehouse_path = _warehouse_path(run_dir, warehouse)
 
     merged = lines[["dealer_id", "sku", "suggested_qty"]].merge(
@@ -367,6 +418,7 @@ def approve_run(
     qty = merged["qty"].astype(float)
     approved = qty.where(qty.notna(), suggested.where(~held, 0.0))
     note = merged["note"].fillna("").astype(str)
+    dealer_note = merged["dealer_note"].fillna("").astype(str)
     overridden = merged["_merge"] == "both"
     keep = (suggested > 0) | overridden
     decisions = pd.DataFrame(
@@ -377,6 +429,7 @@ def approve_run(
             "approved_qty": approved,
             "is_held": held,
             "note": note,
+            "dealer_note": dealer_note,
         }
     )[keep].reset_index(drop=True)
     decisions["changed"] = (decisions["approved_qty"] != decisions["suggested_qty"]) | decisions[
@@ -441,6 +494,9 @@ def approve_run(
             "order_files": [p.name for p in order_files],
         },
     )
+    decisions.assign(approval_id=approval_id, approved_by=approved_by, approved_at=stamp)[
+        DECISION_COLUMNS
+    ].to_csv(table_path(run_dir, "decisions"), index=False)
     audit = decisions.assign(approved_at=stamp, approved_by=approved_by)[AUDIT_COLUMNS]
     audit_path = table_path(run_dir, "audit")
     audit.to_csv(audit_path, mode="a", header=not audit_path.exists(), index=False)

@@ -43,8 +43,8 @@ ORDERS_DIR = "orders"
 EXPORTS_DIR = "exports"
 
 # Every CSV a run folder may hold (file stem -> contract columns). Publish writes the first
-# nine, the report adds `changes`, `vmi approve` adds `audit` (and orders/, exports/). Extra
-# columns are allowed: `kpis` carries every column of marts.fct_dealer_kpis.
+# nine, the report adds `changes`, `vmi approve` adds `audit` and `decisions` (and orders/,
+# exports/). Extra columns are allowed: `kpis` carries every column of marts.fct_dealer_kpis.
 TABLES: dict[str, list[str]] = {
     "suggestions": SUGGESTION_COLUMNS,
     "alerts": ALERT_COLUMNS,
@@ -67,9 +67,15 @@ TABLES: dict[str, list[str]] = {
         "approved_at", "approved_by", "dealer_id", "sku", "suggested_qty", "approved_qty",
         "is_held", "note",
     ],
+    "decisions": [
+        "approval_id", "approved_by", "approved_at", "dealer_id", "sku", "suggested_qty",
+        "approved_qty", "is_held", "changed", "note", "dealer_note",
+    ],
 }  # fmt: skip
 CHANGE_COLUMNS = TABLES["changes"]
 AUDIT_COLUMNS = TABLES["audit"]
+# decisions.csv: the last approval's every decided line, held ones included (exports read it)
+DECISION_COLUMNS = TABLES["decisions"]
 # orders/<dealer file>.csv
 ORDER_COLUMNS = ["dealer_id", "sku", "qty", "suggested_qty", "changed", "note"]
 # exports/<dealer file>.csv and .xlsx
