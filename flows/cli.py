@@ -1,4 +1,4 @@
-"""The `vmi` command line: generate, run, simulate, approve, report.
+"""The `vmi` command line: generate, run, simulate, approve, report, serve-web, users.
 
 Exit codes: 0 done and published; 1 the run failed and nothing was published; 2 bad usage or
 bad configuration, with a one-line reason on stderr (never a traceback for a user mistake).
@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from web import cli as web_cli
+
 app = typer.Typer(
     help="dealer-vmi: vendor-managed inventory for a manufacturer and its dealers.",
     no_args_is_help=True,
@@ -22,6 +24,8 @@ app = typer.Typer(
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+app.command("serve-web")(web_cli.serve_web)
+app.add_typer(web_cli.users_app, name="users")
 
 
 def _fail(message: str, code: int) -> None:
@@ -60,8 +64,7 @@ def generate(
         seed=seed,
         progress=lambda msg: typer.echo(f"  {msg}", err=True),
     )
-    typer.echo(f"landing written to {out}")
-    typer.echo(json.dumps(counts, default=str))
+    typer.echo(f"landing written to {out}\n{json.dumps(counts, default=str)}")
 
 
 @app.command()
@@ -157,17 +160,16 @@ def approve(
     """Apply overrides, write orders/<dealer_id>.csv and record the approval."""
     import getpass
 
-    from planner.approve import ApprovalError, approve_run
-    from planner.exports import write_dealer_exports
+    from planner.approve import ApprovalError
+    from planner.publish_approval import approve_and_publish
 
     day = _parse_date(as_of, "--as-of")
     try:
-        result = approve_run(
+        result, exports = approve_and_publish(
             out, day, overrides, approved_by=approved_by or getpass.getuser(), warehouse=warehouse
         )
     except (ApprovalError, FileNotFoundError) as exc:
         _fail(str(exc), EXIT_USAGE)
-    exports = write_dealer_exports(result.run_dir)
     typer.echo(
         f"approved {result.lines} lines ({result.changed} changed, {result.held} held, "
         f"{result.units:,.0f} units) by {result.approved_by}; "

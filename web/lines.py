@@ -1,0 +1,322 @@
+"""A run's lines as the workbench shows them: suggestions, items, alerts and planner state.
+
+`RunLines` reads a published run folder once (cached by the files' modification times) and
+answers filtered, sorted, paged queries; the planner state (version, qty, hold, notes, snooze)
+comes fresh from the `warehouse.workbench.Store` on every query, so two planners see each
+other's edits at once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planner.line_rules import moq_units, qty_rule
+from planner.run_folder import (
+    lines_with_items,
+    published_runs,
+    read_run_table,
+    run_as_of,
+    run_dir,
+    table_path,
+)
+from warehouse.workbench import Store
+
+# Columns a grid may sort on (a leading "-" sorts descending).
+SORTABLE = (
+    "dealer_id", "sku", "region", "demand_class", "abc_class", "suggested_qty", "value",
+    "on_hand", "avg_daily_demand", "days_cover", "alert_count",
+)  # fmt: skip
+DEFAULT_SORT = "-value"
+MAX_PAGE_SIZE = 500
+
+
+class RunNotFound(LookupError):
+    """No published run for that as-of."""
+
+
+@dataclass(frozen=True)
+class Query:
+    dealer_id: str | None = None
+    region: str | None = None
+    sku: str | None = None  # substring, case-insensitive
+    demand_class: str | None = None
+    alert: str | None = None  # an alert type, or "any"
+    sort: str = DEFAULT_SORT
+    page: int = 1
+    page_size: int = 50
+
+
+def run_folders(out_dir: Path) -> list[tuple[date, Path]]:
+    """(as_of, folder) of every published run, newest first."""
+    found = [(run_as_of(p), p) for p in published_runs(out_dir)]
+    return sorted(((d, p) for d, p in found if d is not None), reverse=True)
+
+
+def folder_of(out_dir: Path, as_of: str) -> Path:
+    try:
+        day = date.fromisoformat(as_of)
+    except ValueError:
+        raise RunNotFound(f"'{as_of}' is not a date (YYYY-MM-DD)") from None
+    folder = run_dir(out_dir, day)
+    if not table_path(folder, "suggestions").exists():
+        raise RunNotFound(f"no published run for {day.isoformat()}")
+    return folder
+
+
+def _stamp(folder: Path) -> tuple:
+    names = ("suggestions", "items", "alerts", "decisions")
+    return tuple(
+        table_path(folder, n).stat().st_mtime_ns if table_path(folder, n).exists() else 0
+        for n in names
+    )
+
+
+@lru_cache(maxsize=8)
+def _load(folder: Path, stamp: tuple) -> pd.DataFrame:
+    lines = lines_with_items(folder)
+    alerts = read_run_table(folder, "alerts")
+    pair_alerts = (
+        alerts[alerts["sku"].astype(str) != ""]
+        .groupby(["dealer_id", "sku"])["alert_type"]
+        .agg(lambda s: sorted(set(s)))
+        .rename("alerts")
+    )
+    lines = lines.merge(pair_alerts, on=["dealer_id", "sku"], how="left")
+    lines["alerts"] = lines["alerts"].apply(lambda v: v if isinstance(v, list) else [])
+    lines["alert_count"] = lines["alerts"].str.len()
+    demand = lines["avg_daily_demand"].astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lines["days_cover"] = np.where(demand > 0, lines["inventory_position"] / demand, np.nan)
+        lines["target_cover"] = np.where(demand > 0, lines["order_up_to"] / demand, np.nan)
+    lines["moq_units"] = [
+        moq_units(p, m) for p, m in zip(lines["pack_size"], lines["moq"], strict=True)
+    ]
+    lines["rule"] = [qty_rule(p, m) for p, m in zip(lines["pack_size"], lines["moq"], strict=True)]
+    decisions = read_run_table(folder, "decisions")
+    if len(decisions):
+        approved = decisions[["dealer_id", "sku", "approved_qty", "is_held", "approval_id"]]
+        lines = lines.merge(approved, on=["dealer_id", "sku"], how="left")
+    else:
+        lines["approved_qty"] = np.nan
+        lines["is_held"] = ""
+        lines["approval_id"] = ""
+    return lines.reset_index(drop=True)
+
+
+def load_lines(folder: Path) -> pd.DataFrame:
+    """Every line of a run with items, alerts, cover and the last approval (cached)."""
+    return _load(folder, _stamp(folder))
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float | np.floating):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def line_record(row: dict[str, Any], state: dict[str, Any], *, internal: bool) -> dict[str, Any]:
+    """One line for the API: its columns, its planner state and what would be ordered."""
+    record = {k: _json_value(v) for k, v in row.items() if k not in ("is_held",)}
+    record.update(
+        version=state["version"],
+        qty=state["qty"],
+        hold=state["hold"],
+        dealer_note=state["dealer_note"],
+        snooze_until=state["snooze_until"],
+        updated_by=state["updated_by"],
+        updated_at=state["updated_at"],
+        approved=None if record.get("approved_qty") is None else record["approved_qty"],
+    )
+    if internal:
+        record["note"] = state["note"]
+    suggested = record.get("suggested_qty") or 0.0
+    if state["hold"] or (state["snooze_until"] and state["qty"] is None):
+        final = 0.0
+    else:
+        final = suggested if state["qty"] is None else state["qty"]
+    record["final_qty"] = final
+    record["final_value"] = final * (record.get("unit_cost") or 0.0)
+    return record
+
+
+def query_lines(
+    out_dir: Path, as_of: str, query: Query, *, store: Store, dealer_scope: str | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """Lines matching ``query`` (one page) and how many matched in all.
+
+    ``dealer_scope`` (a dealer user's own id) restricts the lines to that dealer whatever the
+    query asks, and drops the internal note.
+    """
+    folder = folder_of(out_dir, as_of)
+    lines = load_lines(folder)
+    mask = pd.Series(True, index=lines.index)
+    dealer = dealer_scope or query.dealer_id
+    if dealer_scope and query.dealer_id and query.dealer_id != dealer_scope:
+        return [], 0
+    if dealer:
+        mask &= lines["dealer_id"] == dealer
+    if query.region:
+        mask &= lines["region"] == query.region
+    if query.sku:
+        mask &= lines["sku"].str.contains(query.sku, case=False, regex=False) | lines[
+            "description"
+        ].str.contains(query.sku, case=False, regex=False)
+    if query.demand_class:
+        mask &= lines["demand_class"] == query.demand_class
+    if query.alert == "any":
+        mask &= lines["alert_count"] > 0
+    elif query.alert:
+        mask &= lines["alerts"].apply(lambda a: query.alert in a)
+    selected = lines[mask]
+    key = query.sort.lstrip("-")
+    if key not in SORTABLE:
+        raise ValueError(f"sort: '{query.sort}' is not one of {', '.join(SORTABLE)}")
+    selected = selected.sort_values(
+        [key, "dealer_id", "sku"],
+        ascending=[not query.sort.startswith("-"), True, True],
+        na_position="last",
+        kind="stable",
+    )
+    size = max(1, min(int(query.page_size), MAX_PAGE_SIZE))
+    start = (max(1, int(query.page)) - 1) * size
+    page = selected.iloc[start : start + size]
+    states = store.line_states(folder_as_of(folder))
+    blank = Store.blank_line()
+    records = [
+        line_record(
+            row, states.get((row["dealer_id"], row["sku"]), blank), internal=not dealer_scope
+        )
+        for row in page.to_dict("records")
+    ]
+    return records, len(selected)
+
+
+def one_line(
+    out_dir: Path, as_of: str, dealer_id: str, sku: str, *, store: Store, internal: bool = True
+) -> dict[str, Any] | None:
+    folder = folder_of(out_dir, as_of)
+    lines = load_lines(folder)
+    match = lines[(lines["dealer_id"] == dealer_id) & (lines["sku"] == sku)]
+    if match.empty:
+        return None
+    state = store.line_state(folder_as_of(folder), dealer_id, sku)
+    return line_record(match.iloc[0].to_dict(), state, internal=internal)
+
+
+def folder_as_of(folder: Path) -> str:
+    return str(run_as_of(folder))
+
+
+def run_overview(out_dir: Path, folder: Path) -> dict[str, Any]:
+    """The front page's figures for one run: cover by dealer, exceptions, the runs' trend."""
+    lines = load_lines(folder)
+    cost = lines["unit_cost"].fillna(0.0)
+    daily_value = lines["avg_daily_demand"].fillna(0.0) * cost
+    frame = pd.DataFrame(
+        {
+            "dealer_id": lines["dealer_id"],
+            "position_value": lines["inventory_position"].fillna(0.0).clip(lower=0) * cost,
+            "target_value": lines["order_up_to"].fillna(0.0) * cost,
+            "daily_value": daily_value,
+            "value": lines["value"],
+        }
+    )
+    by_dealer = frame.groupby("dealer_id", sort=True).sum(numeric_only=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cover = (by_dealer["position_value"] / by_dealer["daily_value"]).where(
+            by_dealer["daily_value"] > 0
+        )
+        target = (by_dealer["target_value"] / by_dealer["daily_value"]).where(
+            by_dealer["daily_value"] > 0
+        )
+    alerts = read_run_table(folder, "alerts")
+    values = (lines["stock_value"] + lines["value"]).set_axis(
+        pd.MultiIndex.from_frame(lines[["dealer_id", "sku"]])
+    )
+    keyed = alerts.set_index(["dealer_id", "sku"]).index
+    alerts["value"] = values.reindex(keyed).fillna(0.0).to_numpy()
+    exceptions = (
+        alerts.groupby("alert_type")
+        .agg(count=("alert_type", "size"), value=("value", "sum"))
+        .sort_values("count", ascending=False)
+    )
+    runs = list(reversed(run_folders(out_dir)[:12]))
+    trend = [
+        {"as_of": day.isoformat(), **_run_quality(path, runs[i - 1][1] if i else None)}
+        for i, (day, path) in enumerate(runs)
+    ]
+    return {
+        "as_of": folder_as_of(folder),
+        "dealers": [
+            {
+                "dealer_id": d,
+                "days_cover": _json_value(cover[d]),
+                "target_cover": _json_value(target[d]),
+                "value": float(by_dealer.loc[d, "value"]),
+            }
+            for d in by_dealer.index
+        ],
+        "exceptions": [
+            {"alert_type": t, "count": int(r["count"]), "value": float(r["value"])}
+            for t, r in exceptions.iterrows()
+        ],
+        "totals": {
+            "lines": int(len(lines)),
+            "lines_to_ship": int((lines["suggested_qty"] > 0).sum()),
+            "value": float(lines["value"].sum()),
+            "alerts": int(len(alerts)),
+        },
+        "trend": trend,
+    }
+
+
+def _weeks(folder: Path, name: str, columns: list[str]) -> pd.DataFrame:
+    path = table_path(folder, name)
+    if not path.exists():
+        return pd.DataFrame(columns=columns)
+    frame = pd.read_csv(path, usecols=columns, dtype={"dealer_id": str, "sku": str})
+    frame["week_start"] = frame["week_start"].astype(str).str.slice(0, 10)
+    return frame
+
+
+@lru_cache(maxsize=32)
+def _quality(folder: Path, previous: Path | None, stamp: tuple) -> dict[str, Any]:
+    history = _weeks(folder, "history", ["dealer_id", "sku", "week_start", "qty_sold",
+                                          "is_censored"])  # fmt: skip
+    quality: dict[str, Any] = {"in_stock": None, "wape": None, "lines": None}
+    lines = table_path(folder, "suggestions")
+    if lines.exists():
+        quality["lines"] = int((pd.read_csv(lines, usecols=["suggested_qty"]) > 0).sum().iloc[0])
+    if len(history):
+        last = history[history["week_start"] == history["week_start"].max()]
+        censored = last["is_censored"].astype(str).str.lower().isin(("true", "1"))
+        quality["in_stock"] = float(1.0 - censored.mean())
+    if previous is not None and len(history):
+        forecast = _weeks(previous, "forecast", ["dealer_id", "sku", "week_start", "yhat"])
+        both = forecast.merge(history, on=["dealer_id", "sku", "week_start"])
+        actual = both["qty_sold"].astype(float).abs().sum()
+        if len(both) and actual > 0:
+            quality["wape"] = float((both["yhat"] - both["qty_sold"]).abs().sum() / actual)
+    return quality
+
+
+def _run_quality(folder: Path, previous: Path | None) -> dict[str, Any]:
+    """Lines to ship, in-stock rate (pairs not out of stock in the run's last week) and the
+    previous run's forecast WAPE on the weeks this run has since seen (None when unknown)."""
+    stamp = tuple(
+        table_path(f, n).stat().st_mtime_ns if table_path(f, n).exists() else 0
+        for f in (folder, previous) if f is not None for n in ("history", "forecast")
+    )  # fmt: skip
+    return _quality(folder, previous, stamp)

@@ -1,0 +1,235 @@
+"""The workbench's pages: Jinja2 templates (autoescaped) over the same code as the JSON API.
+
+The grid's table and the drill-down are fragments that htmx swaps in; edits, approval and
+forecast overrides go through the JSON API from ``static/workbench.js``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlencode
+
+import pandas as pd
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from planner.run_folder import read_run_summary, read_run_table, severity_rank
+from web import lines as run_lines
+from web.auth import csrf_token, current_user, require_internal
+from web.users import User
+
+templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+router = APIRouter()
+ALERT_TYPES_SHOWN = 30
+
+
+def _render(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
+    user = current_user(request)
+    context.update(user=user, csrf=csrf_token(request) if user else "")
+    return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
+    return _render(request, "error.html", status_code, status_code=status_code, message=message)
+
+
+def _latest(request: Request):
+    runs = run_lines.run_folders(request.app.state.settings.out)
+    if not runs:
+        raise HTTPException(404, "no published runs yet: run `vmi run` first")
+    return runs
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path of this site (never //host or a scheme) may follow the sign-in."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str | None = None):
+    return _render(request, "login.html", next=_safe_next(next))
+
+
+@router.get("/", response_class=HTMLResponse)
+def front_page(request: Request, user: Annotated[User, Depends(require_internal)]):
+    runs = _latest(request)
+    as_of, folder = runs[0]
+    alerts = read_run_table(folder, "alerts")
+    lines = run_lines.load_lines(folder)
+    value = (lines["stock_value"] + lines["value"]).set_axis(
+        pd.MultiIndex.from_frame(lines[["dealer_id", "sku"]])
+    )
+    if len(alerts):
+        keyed = alerts.set_index(["dealer_id", "sku"]).index
+        alerts["at_stake"] = value.reindex(keyed).fillna(0.0).to_numpy()
+    else:
+        alerts["at_stake"] = pd.Series(dtype=float)
+    queue = (
+        alerts.assign(rank=severity_rank(alerts["severity"]))
+        .sort_values(["rank", "at_stake"], ascending=[True, False])
+        .head(ALERT_TYPES_SHOWN)
+    )
+    return _render(
+        request,
+        "front.html",
+        as_of=as_of.isoformat(),
+        runs=[d.isoformat() for d, _ in runs],
+        summary=read_run_summary(folder),
+        queue=queue.to_dict("records"),
+        alert_total=len(alerts),
+    )
+
+
+def _choices(lines: pd.DataFrame) -> dict[str, list[str]]:
+    alerts = sorted({a for items in lines["alerts"] for a in items})
+    return {
+        "dealers": sorted(lines["dealer_id"].unique()),
+        "regions": sorted(r for r in lines["region"].unique() if r),
+        "classes": sorted(c for c in lines["demand_class"].unique() if c),
+        "alerts": alerts,
+    }
+
+
+def _grid_context(request: Request, as_of: str, query: run_lines.Query, user: User) -> dict:
+    try:
+        found, total = run_lines.query_lines(
+            request.app.state.settings.out, as_of, query, store=request.app.state.store
+        )
+    except run_lines.RunNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    pages = max(1, -(-total // query.page_size))
+    params = {k: v for k, v in vars(query).items() if v not in (None, "") and k != "page"}
+
+    def link(**change) -> str:
+        return f"/runs/{as_of}/grid?" + urlencode({**params, **change})
+
+    return {
+        "as_of": as_of,
+        "lines": found,
+        "total": total,
+        "query": query,
+        "pages": pages,
+        "link": link,
+        "can_edit": user.can_edit,
+    }
+
+
+def _query(
+    dealer_id: str | None, region: str | None, sku: str | None, demand_class: str | None,
+    alert: str | None, sort: str, page: int, page_size: int,
+) -> run_lines.Query:  # fmt: skip
+    return run_lines.Query(
+        dealer_id or None, region or None, sku or None, demand_class or None, alert or None,
+        sort, page, page_size,
+    )  # fmt: skip
+
+
+@router.get("/runs/{as_of}/lines", response_class=HTMLResponse)
+def grid_page(
+    as_of: str,
+    request: Request,
+    user: Annotated[User, Depends(require_internal)],
+    dealer_id: str | None = None,
+    region: str | None = None,
+    sku: str | None = None,
+    demand_class: Annotated[str | None, Query(alias="class")] = None,
+    alert: str | None = None,
+    sort: str = run_lines.DEFAULT_SORT,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=10, le=200)] = 50,
+):
+    query = _query(dealer_id, region, sku, demand_class, alert, sort, page, page_size)
+    context = _grid_context(request, as_of, query, user)
+    folder = run_lines.folder_of(request.app.state.settings.out, as_of)
+    return _render(
+        request,
+        "grid.html",
+        **context,
+        choices=_choices(run_lines.load_lines(folder)),
+        approved=(folder / "approval.json").exists(),
+    )
+
+
+@router.get("/runs/{as_of}/grid", response_class=HTMLResponse)
+def grid_fragment(
+    as_of: str,
+    request: Request,
+    user: Annotated[User, Depends(require_internal)],
+    dealer_id: str | None = None,
+    region: str | None = None,
+    sku: str | None = None,
+    demand_class: Annotated[str | None, Query(alias="class")] = None,
+    alert: str | None = None,
+    sort: str = run_lines.DEFAULT_SORT,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=10, le=200)] = 50,
+):
+    query = _query(dealer_id, region, sku, demand_class, alert, sort, page, page_size)
+    return _render(request, "grid_table.html", **_grid_context(request, as_of, query, user))
+
+
+@router.get("/runs/{as_of}/lines/{dealer_id}/{sku}/detail", response_class=HTMLResponse)
+def line_detail(
+    as_of: str,
+    dealer_id: str,
+    sku: str,
+    request: Request,
+    user: Annotated[User, Depends(require_internal)],
+):
+    out = request.app.state.settings.out
+    try:
+        folder = run_lines.folder_of(out, as_of)
+    except run_lines.RunNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    line = run_lines.one_line(out, as_of, dealer_id, sku, store=request.app.state.store)
+    if line is None:
+        raise HTTPException(404, f"no line {dealer_id} / {sku}")
+    history = read_run_table(folder, "history")
+    history = history[(history["dealer_id"] == dealer_id) & (history["sku"] == sku)]
+    forecast = read_run_table(folder, "forecast")
+    forecast = forecast[(forecast["dealer_id"] == dealer_id) & (forecast["sku"] == sku)]
+    date_column = "ds" if "ds" in forecast.columns else "week_start"
+    chart = {
+        "history": [
+            {"week": str(w)[:10], "qty": q, "censored": str(c).lower() in ("true", "1")}
+            for w, q, c in zip(
+                history["week_start"], history["qty_sold"], history["is_censored"], strict=True
+            )
+        ][-104:],
+        "forecast": [
+            {"week": str(w)[:10], "yhat": y, "lo": lo, "hi": hi}
+            for w, y, lo, hi in zip(
+                forecast.get(date_column, []),
+                forecast["yhat"],
+                forecast["yhat_lo"],
+                forecast["yhat_hi"],
+                strict=True,
+            )
+        ],  # fmt: skip
+    }
+    overrides = request.app.state.store.overrides(dealer_id=dealer_id, sku=sku)
+    return _render(
+        request,
+        "detail.html",
+        as_of=as_of,
+        line=line,
+        chart=chart,
+        override=overrides[0] if overrides else None,
+        can_edit=user.can_edit,
+    )
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(
+    request: Request,
+    user: Annotated[User, Depends(require_internal)],
+    as_of: str | None = None,
+):
+    rows = request.app.state.store.audit(as_of=as_of or None, limit=1000)
+    return _render(request, "audit.html", rows=rows, as_of=as_of or "")
