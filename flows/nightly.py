@@ -81,13 +81,9 @@ def nightly_replenishment(
                 stage["rows"] = history["unique_id"].nunique()
             with clock.stage("replenish") as stage:
                 outputs = tasks.replenish(
-                    settings,
-                    config,
-                    run_id,
-                    run_as_of,
-                    (forecasts, diagnostics, accuracy),
+                    settings, config, run_id, run_as_of, (forecasts, diagnostics, accuracy),
                     ingested["files"],
-                )
+                )  # fmt: skip
                 stage["rows"] = len(outputs.suggestions)
             with clock.stage("dbt_reporting") as stage:
                 stage["rows"] = tasks.dbt_build(settings, "reporting", run_as_of, run_id)

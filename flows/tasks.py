@@ -27,6 +27,7 @@ from planner.run_folder import HISTORY_WEEKS, TABLES, publish_run
 from replenishment import demand, plan
 from replenishment.config import PolicyConfig, load_policy_config
 from warehouse import connect, marts, pipeline, raw, runs, transaction
+from warehouse.workbench import Store
 
 SERIES_PER_CHUNK = 400  # big enough to amortise a task, small enough to keep both cores busy
 PARALLEL_MIN_SERIES = 1000  # below this, worker processes cost more to start than they save
@@ -196,21 +197,23 @@ def replenish(
     forecasts: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
     files: list[dict],
 ) -> plan.ReplenishmentPlan:
-    """Safety stock, order-up-to and suggested quantities; alerts; transfers."""
+    """Suggested quantities (with the workbench's overrides and snoozes), alerts, transfers."""
     raw_forecasts, diagnostics, accuracy = forecasts
     rejected = pd.DataFrame([f for f in files if f["status"] == "rejected"], columns=FILE_COLUMNS)
+    store = Store.beside(settings.out)  # read only if the workbench made it (a read creates it)
+    overrides = pd.DataFrame(store.active_overrides(as_of) if store.path.is_file() else [])
+    snoozes = pd.DataFrame(store.active_snoozes(as_of) if store.path.is_file() else [])
     with connect(settings.warehouse) as con:
         freshness = marts.feed_freshness(con)
-        positions = plan.positions_with_staleness(
-            marts.replenishment_inputs(con), freshness, config
-        )
+        inputs = marts.replenishment_inputs(con)
+        positions = plan.positions_with_staleness(inputs, freshness, config)
         exceptions = marts.sales_exceptions(con, since=plan.exceptions_since(as_of))
         last_sales, dealers = marts.dealer_skus(con), marts.dealers(con)
     daily = demand.daily_demand(raw_forecasts, diagnostics, plan.protection_days(positions), as_of)
     outputs = plan.plan_replenishment(
         positions, daily, accuracy=accuracy, rejected_files=rejected, freshness=freshness,
         sales_exceptions=exceptions, last_sales=last_sales, dealers=dealers, config=config,
-        run_id=run_id, as_of=as_of,
+        run_id=run_id, as_of=as_of, overrides=overrides, snoozes=snoozes,
     )  # fmt: skip
     with connect(settings.warehouse) as con, transaction(con):
         tables = ("suggestions", "alerts", "transfers")

@@ -13,7 +13,7 @@ import pandas as pd
 
 from replenishment.alerts import build_alerts, stale_dealers
 from replenishment.config import PolicyConfig
-from replenishment.policy import compute_suggestions
+from replenishment.planner_inputs import suggestions_with_planner_inputs
 from replenishment.rebalancing import TRANSFER_COLUMNS, suggest_transfers
 
 CROSS_CHECK_DAYS = 28  # sales exceptions older than this were reported in earlier runs
@@ -76,12 +76,19 @@ def plan_replenishment(
     config: PolicyConfig,
     run_id: str,
     as_of: date,
+    overrides: pd.DataFrame | None = None,
+    snoozes: pd.DataFrame | None = None,
 ) -> ReplenishmentPlan:
     """Suggestions (policy), alerts (every registered rule) and transfers for one night.
 
     `sales_exceptions` holds the rows of marts.fct_sales_exceptions after `exceptions_since`.
+    `overrides` and `snoozes` are the planner's persistent inputs (the workbench store's active
+    rows, `replenishment.planner_inputs`): overrides replace a pair's demand before the policy,
+    snoozes zero its suggested quantity after it; alerts and transfers see the final lines.
     """
-    suggestions = compute_suggestions(positions, demand, config, run_id=run_id, as_of=as_of)
+    suggestions = suggestions_with_planner_inputs(
+        positions, demand, config, overrides=overrides, snoozes=snoozes, run_id=run_id, as_of=as_of
+    )
     alerts = build_alerts(
         suggestions,
         freshness=freshness,

@@ -91,6 +91,11 @@ class Store:
         finally:
             con.close()
 
+    @staticmethod
+    def blank_line() -> dict[str, Any]:
+        """The state of a line nobody has edited (version 0)."""
+        return _blank_line()
+
     # ------------------------------------------------------------------ lines of a run
 
     def line_states(self, as_of: date | str) -> dict[tuple[str, str], dict[str, Any]]:
@@ -269,10 +274,19 @@ def _read_line(con: sqlite3.Connection, as_of: str, dealer_id: str, sku: str) ->
     return state
 
 
+def _text(value: Any) -> str | None:
+    """A value as the audit shows it: 40.0 -> "40", None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _audit(con, at, user, action, as_of, dealer_id, sku, field, old, new, version) -> None:
     con.execute(
         "insert into audit (at, user, action, as_of, dealer_id, sku, field, old, new, version)"
         " values (?,?,?,?,?,?,?,?,?,?)",
         [at, user, action, as_of, dealer_id, sku, field,
-         None if old is None else str(old), None if new is None else str(new), version],
+         _text(old), _text(new), version],
     )  # fmt: skip
