@@ -320,3 +320,46 @@ def _run_quality(folder: Path, previous: Path | None) -> dict[str, Any]:
         for f in (folder, previous) if f is not None for n in ("history", "forecast")
     )  # fmt: skip
     return _quality(folder, previous, stamp)
+
+
+@lru_cache(maxsize=4)
+def _series(folder: Path, stamp: tuple) -> tuple[dict, dict]:
+    history = _weeks(folder, "history", ["dealer_id", "sku", "week_start", "qty_sold",
+                                          "is_censored"])  # fmt: skip
+    forecast = _weeks(folder, "forecast", ["dealer_id", "sku", "week_start", "yhat", "yhat_lo",
+                                            "yhat_hi"])  # fmt: skip
+    return (
+        history.set_index(["dealer_id", "sku"]).sort_index(),
+        forecast.set_index(["dealer_id", "sku"]).sort_index(),
+    )
+
+
+def pair_series(folder: Path, dealer_id: str, sku: str) -> dict[str, list[dict]]:
+    """A pair's weekly history (last 104 weeks, censored weeks flagged) and forecast, for the
+    drill-down chart; the run's files are read once and kept by modification time."""
+    stamp = tuple(
+        table_path(folder, n).stat().st_mtime_ns if table_path(folder, n).exists() else 0
+        for n in ("history", "forecast")
+    )
+    history, forecast = _series(folder, stamp)
+    key = (dealer_id, sku)
+    weeks = history.loc[[key]] if key in history.index else None
+    ahead = forecast.loc[[key]] if key in forecast.index else None
+    return {
+        "history": []
+        if weeks is None
+        else [
+            {"week": w, "qty": _json_value(q), "censored": str(c).lower() in ("true", "1")}
+            for w, q, c in zip(
+                weeks["week_start"], weeks["qty_sold"], weeks["is_censored"], strict=True
+            )  # fmt: skip
+        ][-104:],
+        "forecast": []
+        if ahead is None
+        else [
+            {"week": w, "yhat": _json_value(y), "lo": _json_value(lo), "hi": _json_value(hi)}
+            for w, y, lo, hi in zip(
+                ahead["week_start"], ahead["yhat"], ahead["yhat_lo"], ahead["yhat_hi"], strict=True
+            )  # fmt: skip
+        ],
+    }

@@ -190,29 +190,7 @@ def line_detail(
     line = run_lines.one_line(out, as_of, dealer_id, sku, store=request.app.state.store)
     if line is None:
         raise HTTPException(404, f"no line {dealer_id} / {sku}")
-    history = read_run_table(folder, "history")
-    history = history[(history["dealer_id"] == dealer_id) & (history["sku"] == sku)]
-    forecast = read_run_table(folder, "forecast")
-    forecast = forecast[(forecast["dealer_id"] == dealer_id) & (forecast["sku"] == sku)]
-    date_column = "ds" if "ds" in forecast.columns else "week_start"
-    chart = {
-        "history": [
-            {"week": str(w)[:10], "qty": q, "censored": str(c).lower() in ("true", "1")}
-            for w, q, c in zip(
-                history["week_start"], history["qty_sold"], history["is_censored"], strict=True
-            )
-        ][-104:],
-        "forecast": [
-            {"week": str(w)[:10], "yhat": y, "lo": lo, "hi": hi}
-            for w, y, lo, hi in zip(
-                forecast.get(date_column, []),
-                forecast["yhat"],
-                forecast["yhat_lo"],
-                forecast["yhat_hi"],
-                strict=True,
-            )
-        ],  # fmt: skip
-    }
+    chart = run_lines.pair_series(folder, dealer_id, sku)
     overrides = request.app.state.store.overrides(dealer_id=dealer_id, sku=sku)
     return _render(
         request,
