@@ -63,8 +63,8 @@ serve: $(STAMP)
 	$(PY) -m flows.serve
 
 # The planner workbench on loopback (docs/workbench.md); users come from VMI_USERS_FILE
-# (`vmi users add NAME --role planner`). Paths default to the demo folders.
+# (`vmi users add NAME --role planner --users FILE`). Paths default to the demo folders.
 web: $(STAMP) $(ASSETS)
 	$(VENV)/bin/vmi serve-web \
 	  --out $${VMI_OUT:-$(CURDIR)/$(DEMO)/out} \
-	  --users $${VMI_USERS_FILE:-$(CURDIR)/$(DEMO)/users.toml}
+	  --users $${VMI_USERS_FILE:-$(CURDIR)/$(DEMO)/users.json}
