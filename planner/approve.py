@@ -288,6 +288,7 @@ def check_decisions(frame: pd.DataFrame, lines: pd.DataFrame, *, as_of: str) -> 
             strict=True,
         )
     }
+    frame["hold"] = frame["hold"].astype("boolean").fillna(False).astype(bool)
     errors = []
     for number, row in enumerate(frame.itertuples(index=False), start=1):
         where = f"decisions of run {as_of}: line {number}"
@@ -308,7 +309,7 @@ def check_decisions(frame: pd.DataFrame, lines: pd.DataFrame, *, as_of: str) -> 
     return frame.assign(
         line=range(1, len(frame) + 1),
         qty=frame["qty"].astype(float),
-        hold=frame["hold"].astype(bool),
+        hold=frame["hold"],
         note=frame["note"].fillna("").astype(str),
         dealer_note=frame["dealer_note"].fillna("").astype(str),
     )

@@ -5,6 +5,10 @@ suggested quantities moved enough to matter, each with the data that moved it: n
 new stock report, a new forecast, a changed lead time. The comparison reads two published run
 folders only (no warehouse, and nothing of planner/ but `planner.run_folder`), so it also works
 on folders copied off the server.
+
+Changes are ranked by the money they concern (`value`), biggest first, and a number counts as
+changed only when it changes as shown (`_short`): "lead time sd 1.18 -> 1.18" is float noise,
+not a reason.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ LABELS = {
     "review_period_days": "review period", "pack_size": "pack", "moq": "MOQ",
 }  # fmt: skip
 PAIR = ["dealer_id", "sku"]
+# changes.csv: the contract columns, `value` among them (what a change is worth: compare_runs).
+CHANGE_OUTPUT_COLUMNS = CHANGE_COLUMNS
 
 
 def _alert_keys(alerts: pd.DataFrame) -> pd.DataFrame:
@@ -89,13 +95,16 @@ def _sales_news(
     return news.fillna(0.0).reset_index(), str(cutoff)
 
 
-def _differs(left: pd.Series, right: pd.Series) -> pd.Series:
-    """Numbers that changed beyond float noise; a value appearing or vanishing counts."""
-    both_missing = left.isna() & right.isna()
-    close = np.isclose(
-        left.fillna(0).to_numpy(float), right.fillna(0).to_numpy(float), rtol=1e-6, atol=1e-9
-    )
-    return ~both_missing & (~close | (left.isna() != right.isna()))
+def _shown(values: pd.Series) -> np.ndarray:
+    """Each number as the detail text shows it (`_short`), formatting each distinct value once.
+
+    Drivers are compared on these texts, so a number counts as changed only when it changes
+    as shown: "lead time sd 1.18 -> 1.18" (1.1800001 against 1.18) is no change a reader
+    could see. A value appearing or vanishing ("none") counts.
+    """
+    numbers = pd.to_numeric(values, errors="coerce").astype(float)
+    distinct = {value: _short(value) for value in numbers.dropna().unique()}
+    return np.array([distinct.get(v, "none") for v in numbers.to_numpy()], dtype=object)
 
 
 def _explain(merged: pd.DataFrame, cutoff: str) -> tuple[pd.Series, pd.Series]:
@@ -111,19 +120,17 @@ def _explain(merged: pd.DataFrame, cutoff: str) -> tuple[pd.Series, pd.Series]:
             details[k].append(
                 f"{new_units[k]:g} units sold in {new_weeks[k]:g} new week(s) after {cutoff}"
             )
-        if restated[k] > 0:
+        if restated[k] > 1e-6:
             reasons[k].append("restated_sales")
             details[k].append(f"restated sales ({restated[k]:g} units differ)")
     for reason, columns in DRIVERS.items():
         flags = np.zeros(len(merged), dtype=bool)
         for column in columns:
-            before, after = merged[f"{column}_prev"], merged[column]
-            changed = _differs(before, after).to_numpy()
+            before, after = _shown(merged[f"{column}_prev"]), _shown(merged[column])
+            changed = before != after
             flags |= changed
             for k in np.flatnonzero(changed):
-                details[k].append(
-                    f"{LABELS[column]} {_short(before.iloc[k])} -> {_short(after.iloc[k])}"
-                )
+                details[k].append(f"{LABELS[column]} {before[k]} -> {after[k]}")
         for k in np.flatnonzero(flags):
             reasons[k].append(reason)
     return (
@@ -133,9 +140,39 @@ def _explain(merged: pd.DataFrame, cutoff: str) -> tuple[pd.Series, pd.Series]:
 
 
 def _short(value: Any) -> str:
+    """A number as the detail text shows it: 3 significant digits below 100, else whole."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "none"
-    return f"{float(value):.3g}" if abs(float(value)) < 100 else f"{float(value):,.0f}"
+    number = float(value)
+    text = f"{number:.3g}" if abs(number) < 100 else f"{number:,.0f}"
+    return "0" if text in ("-0", "-0.0") else text
+
+
+def _unit_costs(current_dir: Path, previous_dir: Path) -> pd.Series:
+    """Unit cost per (dealer_id, sku): tonight's item master, else the previous run's."""
+    frames = [read_run_table(folder, "items") for folder in (current_dir, previous_dir)]
+    items = pd.concat(frames, ignore_index=True).dropna(subset=["unit_cost"])
+    items = items.drop_duplicates(PAIR, keep="first")
+    return items.set_index(PAIR)["unit_cost"].astype(float)
+
+
+def rank_changes(changes: pd.DataFrame) -> pd.DataFrame:
+    """Biggest first: by ``value`` (unknown last), then |qty_delta|, severity, change type."""
+    if changes.empty:
+        return changes.reset_index(drop=True)
+    order = {kind: k for k, kind in enumerate(CHANGE_TYPES)}
+    keyed = changes.assign(
+        _value=pd.to_numeric(changes["value"], errors="coerce").fillna(-1.0),
+        _delta=pd.to_numeric(changes["qty_delta"], errors="coerce").abs().fillna(0.0),
+        _severity=severity_rank(changes["severity"].fillna("")),
+        _type=changes["change_type"].map(order).fillna(len(order)),
+    )
+    keyed = keyed.sort_values(
+        ["_value", "_delta", "_severity", "_type", "dealer_id", "sku"],
+        ascending=[False, False, True, True, True, True],
+        kind="stable",
+    )
+    return keyed.drop(columns=["_value", "_delta", "_severity", "_type"]).reset_index(drop=True)
 
 
 def compare_runs(
@@ -162,10 +199,16 @@ def compare_runs(
         alerts_new, alerts_cleared, qty_changed, lines_added, lines_dropped`` and ``reasons``
         (how many moved quantities each driver explains).
     changes : pandas.DataFrame
-        ``CHANGE_COLUMNS``: one row per new alert, cleared alert, moved quantity, added or
-        dropped line. ``reasons`` is a ``;``-joined list of ``new_sales, restated_sales,
-        new_stock_report, stock_in_transit_changed, new_forecast, lead_time_changed,
-        policy_changed``; ``detail`` spells out the before -> after values.
+        ``CHANGE_COLUMNS`` plus ``value``: one row per new alert, cleared alert, moved
+        quantity, added or dropped line, biggest ``value`` first (`rank_changes`).
+        ``value`` is what the change is worth: ``|qty_delta| * unit_cost`` for a moved, added
+        or dropped line; for an alert, its line's order value (the larger of the two runs'),
+        a dealer-wide alert the dealer's order value tonight; empty where no unit cost is
+        known (those rows come last). ``reasons`` is a ``;``-joined list of ``new_sales,
+        restated_sales, new_stock_report, stock_in_transit_changed, new_forecast,
+        lead_time_changed, policy_changed``; ``detail`` spells out the before -> after values,
+        only for numbers that changed as shown (no "1.18 -> 1.18").
+        ``summary["value_moved"]`` adds up ``value`` over the moved quantities.
     """
     current_dir = Path(current_dir)
     current = read_run_table(current_dir, "suggestions")
@@ -183,9 +226,10 @@ def compare_runs(
         "lines_added": 0,
         "lines_dropped": 0,
         "reasons": {},
+        "value_moved": 0.0,
     }
     if previous_dir is None:
-        return summary, pd.DataFrame(columns=CHANGE_COLUMNS)
+        return summary, pd.DataFrame(columns=CHANGE_OUTPUT_COLUMNS)
     previous_dir = Path(previous_dir)
     previous = read_run_table(previous_dir, "suggestions")
     previous_summary = read_run_summary(previous_dir)
@@ -200,7 +244,20 @@ def compare_runs(
     news, cutoff = _sales_news(previous_dir, current_dir, previous_as_of)
     merged = merged.merge(news, on=PAIR, how="left")
     merged["reasons"], merged["detail"] = _explain(merged, cutoff)
-    explain = merged.set_index(PAIR)[["reasons", "detail"]]
+    cost = _unit_costs(current_dir, previous_dir)
+    merged["unit_cost"] = cost.reindex(pd.MultiIndex.from_frame(merged[PAIR])).to_numpy()
+    # What an alert concerns: its line's order value (the larger of the two runs'); a
+    # dealer-wide alert: all of the dealer's suggested lines tonight; a file-wide one: unknown.
+    merged["order_value"] = (
+        np.maximum(merged["suggested_qty"].fillna(0.0), merged["suggested_qty_prev"].fillna(0.0))
+        * merged["unit_cost"]
+    )
+    dealer_value = (
+        (merged["suggested_qty"].fillna(0.0) * merged["unit_cost"])
+        .groupby(merged["dealer_id"])
+        .sum(min_count=1)
+    )
+    explain = merged.set_index(PAIR)[["reasons", "detail", "order_value"]]
 
     rows: list[pd.DataFrame] = []
     current_alerts = _alert_keys(read_run_table(current_dir, "alerts"))
@@ -213,6 +270,8 @@ def compare_runs(
         only = ours.merge(theirs[key], on=key, how="left", indicator=True)
         only = only[only["_merge"] == "left_only"]
         only = only.join(explain, on=PAIR)
+        dealer_wide = (only["sku"] == "") & (only["dealer_id"] != "")
+        value = only["order_value"].where(~dealer_wide, only["dealer_id"].map(dealer_value))
         detail = only["message"].where(
             only["detail"].fillna("") == "",
             only["message"] + " (" + only["detail"].fillna("") + ")",
@@ -227,6 +286,7 @@ def compare_runs(
                     "severity": only["severity"],
                     "reasons": only["reasons"].fillna(""),
                     "detail": detail,
+                    "value": value.astype(float),
                 }
             )
         )
@@ -250,9 +310,12 @@ def compare_runs(
             "pct_change": pct,
             "reasons": merged["reasons"],
             "detail": merged["detail"],
+            # What the move is worth: |qty_delta| x unit cost (added line: all of it, dropped
+            # line: all of the previous).
+            "value": delta.abs() * merged["unit_cost"],
         }
     )
-    rows.append(qty_frame[moved].sort_values("qty_delta", key=abs, ascending=False))
+    rows.append(qty_frame[moved])
     for change_type, side in (("line_added", "left_only"), ("line_dropped", "right_only")):
         # A line appearing or vanishing has no before/after to explain.
         detail = "new active line" if side == "left_only" else "no longer an active line"
@@ -264,9 +327,9 @@ def compare_runs(
     changes = (
         pd.concat([r for r in rows if len(r)], ignore_index=True)
         if any(len(r) for r in rows)
-        else pd.DataFrame(columns=CHANGE_COLUMNS)
+        else pd.DataFrame(columns=CHANGE_OUTPUT_COLUMNS)
     )
-    changes = changes.reindex(columns=CHANGE_COLUMNS)
+    changes = rank_changes(changes.reindex(columns=CHANGE_OUTPUT_COLUMNS))
     for column in ("alert_type", "severity", "reasons", "detail"):
         changes[column] = changes[column].fillna("")
 
@@ -285,6 +348,8 @@ def compare_runs(
         for reason in filter(None, text.split(";")):
             reason_counts[reason] = reason_counts.get(reason, 0) + 1
     summary["reasons"] = reason_counts
+    moved_value = changes.loc[changes["change_type"] == "qty_changed", "value"]
+    summary["value_moved"] = float(pd.to_numeric(moved_value, errors="coerce").fillna(0).sum())
 
     write_atomic(table_path(current_dir, "changes"), lambda temp: changes.to_csv(temp, index=False))
     return summary, changes

@@ -1,10 +1,15 @@
 """The planner's review page: `report.html` for one published run folder.
 
-The page is self-contained (no network): the CSS, a small vanilla-JS table and hand-drawn SVG
-charts are inlined, and the line data travels as one gzip-compressed, base64-encoded JSON blob
-that the browser unpacks with its built-in `DecompressionStream`. Only the rows on the visible
-page of the table are turned into DOM nodes, so 20,000 lines stay fast; see docs/planner-guide.md
-for why SVG and not plotly (plotly.js alone weighs 4.8 MB).
+The page is self-contained (no network): the CSS, a small vanilla-JS table, hand-drawn SVG
+charts for the drill-down and Chart.js (pinned in package.json, copied to
+``planner/static/vendor/`` by ``make assets``) for the front-page charts are inlined. The line
+data travels as one gzip-compressed, base64-encoded JSON blob that the browser unpacks with its
+built-in `DecompressionStream`; the front-page chart figures as a small JSON script element
+with ``<``, ``>`` and ``&`` escaped, so no value can close the script. Only the rows on the
+visible page of the table are turned into DOM nodes, so 20,000 lines stay fast; see
+docs/planner-guide.md for why SVG in the drill-down and not plotly (plotly.js alone weighs
+4.8 MB). Without the Chart.js file the page still builds, shows everything else and says how to
+get the charts.
 
 Everything here reads the run folder through `planner.run_folder` (DESIGN.md "Outputs" plus
 the files publish adds: history, items, kpis, freshness, transfers); any optional file may be
@@ -16,6 +21,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,17 +31,21 @@ import numpy as np
 import pandas as pd
 
 from forecasting.seasonality import season_offset
-from planner.compare import compare_runs
+from planner.compare import CHANGE_TYPES, compare_runs
 from planner.figures import (
+    exceptions_by_type,
     exceptions_frame,
     format_money,
     format_pct,
     format_qty,
     freshness_rows,
+    network_health,
     number,
     run_header,
+    run_trend,
 )
 from planner.run_folder import (
+    APPROVAL_FILE,
     REPORT_FILE,
     SEVERITIES,
     find_previous_run,
@@ -50,12 +60,21 @@ from replenishment.alerts import SEVERITY_ORDER
 from replenishment.demand import FREQ, SEASON_LENGTH
 
 TEMPLATES = Path(__file__).parent / "templates"
+# Chart.js, copied from node_modules by `make assets` (package.json pins the version).
+CHART_JS = Path(__file__).parent / "static" / "vendor" / "chart.umd.min.js"
 
-# Exceptions rendered as static HTML at the top; the rest stay reachable through the table's
-# alert-type filter, which keeps the page small when a run raises thousands of alerts.
+# Exceptions rendered as static HTML; the rest stay reachable through the table's alert-type
+# filter, which keeps the page small when a run raises thousands of alerts.
 MAX_EXCEPTION_ROWS = 200
-MAX_CHANGE_ROWS = 100
+# "Since last run" lists the largest changes of each type (by value); changes.csv has all.
+MAX_CHANGE_ROWS_PER_TYPE = 100
+# Dealers in the network-health chart: the least covered relative to their target.
+MAX_HEALTH_DEALERS = 30
 HISTORY_WEEKS = 104
+
+# Approval marks per line (payload `decision`): no decision, approved as suggested, quantity
+# changed, held.
+DECISION_NONE, DECISION_APPROVED, DECISION_CHANGED, DECISION_HELD = 0, 1, 2, 3
 
 # Headers of the KPIs the page has always shown; any other kpis.csv column is titled from its
 # name (``fill_rate`` -> "Fill rate").
@@ -201,11 +220,82 @@ def season_factors(
     return _pair_matrix(by_week, row_index, "factor", weeks)
 
 
-def build_payload(run_dir: Path, lines: pd.DataFrame, alerts: pd.DataFrame) -> str:
+def line_decisions(run_dir: Path, lines: pd.DataFrame) -> pd.DataFrame:
+    """The last approval's decision per line, aligned with ``lines`` (from decisions.csv).
+
+    Returns ``decision`` (`DECISION_NONE` ... `DECISION_HELD`), ``approved_qty`` (NaN without
+    a decision), ``note`` (internal) and ``dealer_note``; all "none" when the run has not been
+    approved.
+    """
+    decisions = read_run_table(run_dir, "decisions").drop_duplicates(
+        ["dealer_id", "sku"], keep="last"
+    )
+    columns = ["dealer_id", "sku", "approved_qty", "suggested_qty", "is_held", "note"]
+    merged = lines[["dealer_id", "sku"]].merge(
+        decisions[[*columns, "dealer_note"]].rename(columns={"suggested_qty": "decided_from"}),
+        on=["dealer_id", "sku"],
+        how="left",
+        indicator=True,
+    )
+    decided = (merged["_merge"] == "both").to_numpy()
+    held = parse_bool(merged["is_held"].fillna("")).to_numpy()
+    approved = merged["approved_qty"].to_numpy(dtype=float)
+    suggested = merged["decided_from"].fillna(0.0).to_numpy(dtype=float)
+    changed = ~np.isclose(np.nan_to_num(approved), suggested)
+    code = np.select(
+        [~decided, held, changed],
+        [DECISION_NONE, DECISION_HELD, DECISION_CHANGED],
+        default=DECISION_APPROVED,
+    )
+    return pd.DataFrame(
+        {
+            "decision": code.astype(int),
+            "approved_qty": np.where(decided, approved, np.nan),
+            "note": merged["note"].fillna("").astype(str).to_numpy(),
+            "dealer_note": merged["dealer_note"].fillna("").astype(str).to_numpy(),
+        },
+        index=lines.index,
+    )
+
+
+def approval_header(run_dir: Path, decisions: pd.DataFrame) -> dict[str, Any] | None:
+    """Who approved the run and when, with its counts (approval.json), or None if not approved."""
+    path = Path(run_dir) / APPROVAL_FILE
+    if not path.exists() and not (decisions["decision"] != DECISION_NONE).any():
+        return None
+    approval = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    codes = decisions["decision"]
+    approved_at = str(approval.get("approved_at") or "")
+    try:
+        stamp = pd.Timestamp(approved_at)
+        if stamp.tzinfo is not None:
+            approved_at = stamp.tz_convert("UTC").strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        pass
+    return {
+        "approval_id": str(approval.get("approval_id") or ""),
+        "approved_by": str(approval.get("approved_by") or ""),
+        "approved_at": approved_at,
+        "approved": int((codes == DECISION_APPROVED).sum()),
+        "changed": int((codes == DECISION_CHANGED).sum()),
+        "held": int((codes == DECISION_HELD).sum()),
+        "units": float(decisions["approved_qty"].fillna(0.0).sum()),
+    }
+
+
+def build_payload(
+    run_dir: Path,
+    lines: pd.DataFrame,
+    alerts: pd.DataFrame,
+    *,
+    history: pd.DataFrame | None = None,
+    decisions: pd.DataFrame | None = None,
+) -> str:
     """The JSON text the page's script reads: column arrays, per-line series, alerts.
 
     Column-oriented arrays with dictionary-encoded dealers and categories keep the text small;
-    history and forecast are lines x weeks matrices over one shared week axis.
+    history and forecast are lines x weeks matrices over one shared week axis. ``history``
+    (history.csv) and ``decisions`` (`line_decisions`) are read from the folder when not given.
     """
     row_index = pd.MultiIndex.from_frame(lines[["dealer_id", "sku"]])
     dealers = sorted(lines["dealer_id"].unique())
@@ -232,7 +322,10 @@ def build_payload(run_dir: Path, lines: pd.DataFrame, alerts: pd.DataFrame) -> s
             elif rec.sku == "" and rec.dealer_id in dealer_pos:
                 dealer_alerts[dealer_pos[rec.dealer_id]].append(k)
 
-    history = read_run_table(run_dir, "history")
+    if history is None:
+        history = read_run_table(run_dir, "history")
+    if decisions is None:
+        decisions = line_decisions(run_dir, lines)
     hist_weeks = sorted(history["week_start"].unique())[-HISTORY_WEEKS:]
     history = history[history["week_start"].isin(set(hist_weeks))]
     hist = _pair_matrix(history, row_index, "qty_sold", hist_weeks)
@@ -281,10 +374,56 @@ def build_payload(run_dir: Path, lines: pd.DataFrame, alerts: pd.DataFrame) -> s
         "yhat_lo": _json_values(lo, 2),
         "yhat_hi": _json_values(hi, 2),
         "season": _json_values(season, 3),
+        "decision": json.dumps(decisions["decision"].tolist()),
+        "approved_qty": _json_values(decisions["approved_qty"], 4),
+        "note": json.dumps(decisions["note"].tolist()),
+        "dealer_note": json.dumps(decisions["dealer_note"].tolist()),
     }
     for column in LINE_NUMBERS:
         parts[column] = _json_values(lines[column], 4)
     return "{" + ",".join(f'"{key}":{text}' for key, text in parts.items()) + "}"
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None (JSON has neither)."""
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    if isinstance(value, float | np.floating):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def script_json(value: Any) -> str:
+    """JSON safe inside ``<script type="application/json">``: no value can end the element.
+
+    ``<``, ``>`` and ``&`` become ``\\u003c``, ``\\u003e`` and ``\\u0026`` (the same string to
+    `JSON.parse`), so neither ``</script>`` nor ``<!--`` can appear; U+2028/U+2029 are
+    escaped too.
+    """
+    text = json.dumps(_finite(value), separators=(",", ":"), allow_nan=False, default=str)
+    for raw, escaped in (
+        ("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+        ("\u2028", "\\u2028"), ("\u2029", "\\u2029"),
+    ):  # fmt: skip
+        text = text.replace(raw, escaped)
+    return text
+
+
+def chart_library(path: Path | None = None) -> str | None:
+    """Chart.js's source to inline in a ``<script>``, or None when `make assets` has not run.
+
+    Any ``</script`` or ``<!--`` (there is none in Chart.js 4) is escaped so that the inlined
+    code cannot end its element early.
+    """
+    path = CHART_JS if path is None else path
+    if not path.is_file():
+        return None
+    code = path.read_text(encoding="utf-8")
+    return re.sub(r"</(script)", r"<\\/\1", code, flags=re.IGNORECASE).replace("<!--", "<\\!--")
 
 
 def encode_payload(text: str) -> str:
@@ -298,6 +437,14 @@ def decode_payload(html: str) -> dict[str, Any]:
     start = html.index(start_tag) + len(start_tag)
     end = html.index("</script>", start)
     return json.loads(gzip.decompress(base64.b64decode(html[start:end].strip())))
+
+
+def decode_charts(html: str) -> dict[str, Any]:
+    """The front-page chart figures embedded in a page, for tests and tools."""
+    start_tag = '<script type="application/json" id="vmi-charts">'
+    start = html.index(start_tag) + len(start_tag)
+    end = html.index("</script>", start)
+    return json.loads(html[start:end])
 
 
 # --------------------------------------------------------------------------------------------
@@ -329,36 +476,87 @@ def _format_kpi(value: Any, kind: str) -> str:
     return "" if value is None else str(value)
 
 
-def report_context(run_dir: Path) -> dict[str, Any]:
-    """Everything the template renders, computed from the run folder (no HTML here)."""
+def _changes(run_dir: Path) -> dict[str, Any] | None:
+    """ "Since last run": the summary, and the largest changes of each type, by value."""
+    previous = find_previous_run(run_dir)
+    if previous is None:
+        return None
+    summary, changes = compare_runs(previous, run_dir)
+    shown = changes.groupby("change_type", sort=False).head(MAX_CHANGE_ROWS_PER_TYPE)
+    counts = changes["change_type"].value_counts()
+    types = [
+        {
+            "name": kind,
+            "total": int(counts[kind]),
+            "shown": int((shown["change_type"] == kind).sum()),
+        }
+        for kind in CHANGE_TYPES
+        if kind in counts
+    ]
+    rows = [
+        {**rec, "value": number(rec["value"])}
+        for rec in shown.drop(columns=["pct_change"]).to_dict("records")
+    ]
+    return {"summary": summary, "rows": rows, "types": types, "total": len(changes)}
+
+
+def chart_figures(
+    run_dir: Path,
+    as_of: str,
+    lines: pd.DataFrame,
+    exceptions: pd.DataFrame,
+    history: pd.DataFrame,
+) -> dict[str, Any]:
+    """The figures of the front-page charts (`planner.figures`), as the page's script reads them."""
+    health = network_health(lines)
+    return {
+        "as_of": str(as_of),
+        "severities": list(SEVERITIES),
+        "health": health[:MAX_HEALTH_DEALERS],
+        "health_total": len(health),
+        "exceptions": exceptions_by_type(exceptions),
+        "trend": run_trend(run_dir, str(as_of), lines, history),
+    }
+
+
+def report_context(run_dir: Path, *, chart_js: Path | None = None) -> dict[str, Any]:
+    """Everything the template renders, computed from the run folder (no HTML here).
+
+    ``chart_js`` overrides where Chart.js is read from (default `CHART_JS`).
+    """
     run_dir = Path(run_dir)
     summary = read_run_summary(run_dir)
     lines = lines_with_items(run_dir)
     alerts = read_run_table(run_dir, "alerts")
+    history = read_run_table(run_dir, "history")
     exceptions = exceptions_frame(lines, alerts)
-    previous = find_previous_run(run_dir)
-    changes = None
-    if previous is not None:
-        change_summary, change_rows = compare_runs(previous, run_dir)
-        changes = {
-            "summary": change_summary,
-            "rows": change_rows.head(MAX_CHANGE_ROWS).to_dict("records"),
-            "more": max(0, len(change_rows) - MAX_CHANGE_ROWS),
-        }
+    decisions = line_decisions(run_dir, lines)
+    header = run_header(run_dir, summary, lines, alerts)
+    charts = chart_figures(run_dir, str(header["as_of"]), lines, exceptions, history)
+    payload = build_payload(run_dir, lines, alerts, history=history, decisions=decisions)
     return {
-        "header": run_header(run_dir, summary, lines, alerts),
+        "header": header,
+        "approval": approval_header(run_dir, decisions),
         "freshness": freshness_rows(run_dir, lines, alerts),
         "exceptions": exceptions.head(MAX_EXCEPTION_ROWS).to_dict("records"),
         "exceptions_more": max(0, len(exceptions) - MAX_EXCEPTION_ROWS),
         "kpis": _kpis(run_dir, lines, alerts),
         "transfers": _transfers(run_dir, lines),
-        "changes": changes,
-        "payload": encode_payload(build_payload(run_dir, lines, alerts)),
+        "changes": _changes(run_dir),
+        "charts": script_json(charts),
+        "charts_meta": {
+            "health_total": charts["health_total"],
+            "health_shown": len(charts["health"]),
+            "trend_runs": len(charts["trend"]),
+        },
+        "max_change_rows": MAX_CHANGE_ROWS_PER_TYPE,
+        "chart_js": chart_library(chart_js),
+        "payload": encode_payload(payload),
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
 
-def build_report(run_dir: Path) -> Path:
+def build_report(run_dir: Path, *, chart_js: Path | None = None) -> Path:
     """Write ``run_dir/report.html``, the planner's self-contained review page.
 
     Parameters
@@ -367,6 +565,11 @@ def build_report(run_dir: Path) -> Path:
         A published run folder, ``OUT/runs/<as_of>/``. ``suggestions.csv`` is required; every
         other file is optional. When an earlier run folder sits beside it, the page gets a
         "Since last run" section and ``changes.csv`` is (re)written (see `planner.compare`).
+        When the run has been approved (``decisions.csv``, ``approval.json``), the lines carry
+        their approved, changed and held marks.
+    chart_js : Path, optional
+        Chart.js to inline (default `CHART_JS`); a missing file gives a page without the
+        front-page charts that says how to get them (``make assets``).
 
     Returns
     -------
@@ -377,6 +580,6 @@ def build_report(run_dir: Path) -> Path:
     suggestions = table_path(run_dir, "suggestions")
     if not suggestions.exists():
         raise FileNotFoundError(f"{suggestions}: no suggestions in this run folder")
-    context = report_context(run_dir)
+    context = report_context(run_dir, chart_js=chart_js)
     html = _environment().get_template("report.html.j2").render(**context)
     return write_atomic(run_dir / REPORT_FILE, lambda temp: temp.write_text(html, "utf-8"))

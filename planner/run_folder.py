@@ -61,7 +61,7 @@ TABLES: dict[str, list[str]] = {
     "seasonality": PROFILE_COLUMNS,
     "changes": [
         "change_type", "dealer_id", "sku", "alert_type", "severity", "previous_qty",
-        "current_qty", "qty_delta", "pct_change", "reasons", "detail",
+        "current_qty", "qty_delta", "pct_change", "value", "reasons", "detail",
     ],
     "audit": [
         "approved_at", "approved_by", "dealer_id", "sku", "suggested_qty", "approved_qty",
@@ -78,12 +78,6 @@ AUDIT_COLUMNS = TABLES["audit"]
 DECISION_COLUMNS = TABLES["decisions"]
 # orders/<dealer file>.csv
 ORDER_COLUMNS = ["dealer_id", "sku", "qty", "suggested_qty", "changed", "note"]
-# exports/<dealer file>.csv and .xlsx
-EXPORT_COLUMNS = [
-    "dealer_id", "dealer_name", "sku", "description", "qty", "suggested_qty", "pack_size",
-    "unit_cost", "line_value", "on_hand", "in_transit", "on_order", "avg_daily_demand",
-    "days_cover_before", "days_cover_after", "note",
-]  # fmt: skip
 
 # Columns read as numbers; every other column is text (ids such as "NA" or "007" must survive,
 # so text columns are never type-guessed).
@@ -93,8 +87,8 @@ NUMERIC_COLUMNS = {
     "demand_over_protection", "sigma_over_protection", "service_level", "z", "safety_stock",
     "order_up_to", "raw_need", "pack_size", "moq", "suggested_qty", "metric", "threshold",
     "line", "yhat", "yhat_lo", "yhat_hi", "qty", "qty_sold", "unit_cost", "days_since_report",
-    "previous_qty", "current_qty", "qty_delta", "pct_change", "approved_qty", "season_position",
-    "factor",
+    "previous_qty", "current_qty", "qty_delta", "pct_change", "value", "approved_qty",
+    "season_position", "factor",
 }  # fmt: skip
 # Dates kept as ISO text; a writer may have added a midnight time ("2025-06-23 00:00:00").
 DATE_COLUMNS = {"as_of", "week_start", "last_report_date"}

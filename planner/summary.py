@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from planner.figures import (
     exceptions_frame,
     format_money,
@@ -53,7 +55,42 @@ def top_exceptions(run_dir: Path, limit: int = 20) -> list[dict[str, str]]:
     ]
 
 
-def report_summary_markdown(run_dir: Path, *, max_rows: int = 20) -> str:
+def _since_last_run(changes: pd.DataFrame, limit: int) -> list[str]:
+    """Counts per change type and the ``limit`` largest changes by value (changes.csv)."""
+    counts = changes["change_type"].value_counts()
+    value = pd.to_numeric(
+        changes["value"] if "value" in changes else pd.Series(float("nan"), index=changes.index),
+        errors="coerce",
+    )
+    moved = value[changes["change_type"] == "qty_changed"].fillna(0).sum()
+    out = [
+        "",
+        "## Since last run",
+        "",
+        ", ".join(
+            f"{kind}: {int(counts.get(kind, 0))}"
+            for kind in ("alert_new", "alert_cleared", "qty_changed")
+        )
+        + f"; value moved {format_money(moved)}",
+    ]
+    if limit <= 0 or changes.empty:
+        return out
+    top = changes.assign(value=value).sort_values("value", ascending=False, na_position="last")
+    out += [
+        "",
+        "| change | dealer | sku | previous qty | current qty | value | why |",
+        "|---|---|---|---:|---:|---:|---|",
+    ]
+    for rec in top.head(limit).itertuples(index=False):
+        out.append(
+            f"| {_cell(rec.change_type)} | {_cell(rec.dealer_id)} | {_cell(rec.sku)} "
+            f"| {format_qty(rec.previous_qty)} | {format_qty(rec.current_qty)} "
+            f"| {format_money(rec.value)} | {_cell(rec.detail)} |"
+        )
+    return out
+
+
+def report_summary_markdown(run_dir: Path, *, max_rows: int = 20, max_changes: int = 5) -> str:
     """A markdown summary of one run folder, for a Prefect markdown artifact.
 
     Parameters
@@ -62,13 +99,16 @@ def report_summary_markdown(run_dir: Path, *, max_rows: int = 20) -> str:
         A published run folder.
     max_rows : int
         How many exceptions (most severe, then highest value first) to list.
+    max_changes : int
+        How many changes since the last run (largest value first) to list.
 
     Returns
     -------
     str
         Markdown: run header figures and a link to ``report.html`` (when built), files and
         rows, alert counts by severity and by type, stale feeds, the top exceptions, rejected
-        files, the since-last-run counts (when ``changes.csv`` exists) and the stage timings.
+        files, the since-last-run counts and largest changes (when ``changes.csv`` exists)
+        and the stage timings.
     """
     run_dir = Path(run_dir)
     summary = read_run_summary(run_dir)
@@ -143,16 +183,7 @@ def report_summary_markdown(run_dir: Path, *, max_rows: int = 20) -> str:
         out += ["", "## Rejected files", ""]
         out += [f"- `{f.get('path', '')}`: {f.get('reason', '')}" for f in head["rejected"]]
     if table_path(run_dir, "changes").exists():
-        counts = read_run_table(run_dir, "changes")["change_type"].value_counts()
-        out += [
-            "",
-            "## Since last run",
-            "",
-            ", ".join(
-                f"{kind}: {int(counts.get(kind, 0))}"
-                for kind in ("alert_new", "alert_cleared", "qty_changed")
-            ),
-        ]
+        out += _since_last_run(read_run_table(run_dir, "changes"), max_changes)
     if head["stages"]:
         out += ["", "## Stages", "", "| stage | seconds | rows |", "|---|---:|---:|"]
         out += [

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 
 from planner.approve import ApprovalError, approve_run
-from planner.exports import write_dealer_exports
 from warehouse import connect
 
 AS_OF = date(2025, 6, 30)
@@ -319,23 +318,3 @@ def test_warehouse_rows_replace_the_same_as_of(tmp_path: Path) -> None:
     ]
     assert {r[8] for r in current} == {"run-2025-06-30"}
     assert {r[9] for r in current} == {result.approval_id}
-
-
-def test_dealer_exports(tmp_path: Path) -> None:
-    run_dir = make_run(tmp_path)
-    with pytest.raises(FileNotFoundError, match="not approved yet"):
-        write_dealer_exports(run_dir)
-    approve_run(tmp_path, AS_OF, write_overrides(tmp_path / "o.csv", GOOD), approved_by="ana")
-    paths = write_dealer_exports(run_dir)
-    assert [p.name for p in paths] == ["D1.csv", "D1.xlsx", "D2.csv", "D2.xlsx"]
-    d2 = pd.read_csv(run_dir / "exports" / "D2.csv")
-    # D2/S1: position 2, 2.0 a day -> 1 day of cover; +6 -> 4 days.
-    # D2/S2: position 3 (1 on hand + 2 in transit), 0.25 a day -> 12 days; +4 -> 28 days.
-    assert d2[
-        ["sku", "qty", "on_hand", "days_cover_before", "days_cover_after", "line_value"]
-    ].values.tolist() == [["S1", 6, 2, 1.0, 4.0, 60.0], ["S2", 4, 1, 12.0, 28.0, 10.0]]
-    assert set(d2.dealer_name) == {"South Bikes"}
-    sheet = load_workbook(run_dir / "exports" / "D1.xlsx", read_only=True).worksheets[0]
-    rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][:5] == ("dealer_id", "dealer_name", "sku", "description", "qty")
-    assert rows[1][2] == "S1" and rows[1][4] == 18 and len(rows) == 2

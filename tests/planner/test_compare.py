@@ -203,3 +203,70 @@ def test_find_previous_run(tmp_path: Path, runs: tuple[Path, Path]) -> None:
     building = write_run(tmp_path, ".tmp-run-2025-06-30-b", [line("D1", "S1", 1)])
     (building / "run_summary.json").write_text(json.dumps({"as_of": "2025-06-30"}))
     assert find_previous_run(building) == previous
+
+
+def write_items(run_dir: Path, costs: dict[tuple[str, str], float]) -> None:
+    pd.DataFrame(
+        [{"dealer_id": d, "sku": s, "unit_cost": c} for (d, s), c in costs.items()]
+    ).to_csv(run_dir / "items.csv", index=False)
+
+
+def test_changes_are_ranked_by_value_moved(runs: tuple[Path, Path]) -> None:
+    previous, current = runs
+    # Moves: D1/S2 20 -> 30, D2/S1 0 -> 5, D1/S1 10 -> 14; D2/S2 added (3), D2/S9 dropped (5).
+    costs = {("D1", "S1"): 50.0, ("D1", "S2"): 1.0, ("D2", "S1"): 100.0, ("D2", "S2"): 2.0}
+    write_items(current, costs)
+    write_items(previous, {("D2", "S9"): 7.0})  # a dropped line's cost: the previous run's
+    summary, changes = compare_runs(previous, current)
+    rows = list(
+        zip(changes.change_type, changes.dealer_id, changes.sku, changes.value, strict=True)
+    )
+    ranked = [(t, d, s, v) for t, d, s, v in rows if v == v]  # valued rows, in file order
+    # |delta| x cost: 5 x 100 = 500, 4 x 50 = 200, 10 x 1 = 10, 5 x 7 = 35, 3 x 2 = 6.
+    # Alerts: the line's order value, the larger of both runs': D1/S1 14 x 50 = 700 cleared
+    # overstock on D2/S1: 5 x 100 = 500; new below_safety_stock on D1/S2: 30 x 1 = 30.
+    assert [(t, d, s, round(v, 6)) for t, d, s, v in ranked] == [
+        ("qty_changed", "D2", "S1", 500.0),
+        ("alert_cleared", "D2", "S1", 500.0),
+        ("qty_changed", "D1", "S1", 200.0),
+        ("line_dropped", "D2", "S9", 35.0),
+        ("alert_new", "D1", "S2", 30.0),
+        ("qty_changed", "D1", "S2", 10.0),
+        ("line_added", "D2", "S2", 6.0),
+    ]
+    # Rows without a known value (the file-wide feed_rejected alerts) come last.
+    assert changes.value.isna().tolist() == [False] * 7 + [True] * 2
+    assert summary["value_moved"] == pytest.approx(710.0)
+    written = pd.read_csv(current / "changes.csv", dtype={"dealer_id": str, "sku": str})
+    assert written.sku.fillna("").tolist() == changes.sku.tolist()
+
+
+def test_no_op_changes_are_dropped(tmp_path: Path) -> None:
+    """A number that only moved below the shown precision is no reason and no detail."""
+    previous = write_run(
+        tmp_path,
+        "2025-06-23",
+        [
+            line("D1", "S1", 10, lead_time_sd_days=1.18, on_hand=5.0),
+            line("D1", "S2", 4, lead_time_sd_days=1.18, avg_daily_demand=0.5),
+        ],
+        alerts=[("overstock", "info", "D1", "S2", "3x")],
+    )
+    current = write_run(
+        tmp_path,
+        "2025-06-30",
+        [
+            line("D1", "S1", 20, lead_time_sd_days=1.1803, on_hand=2.0),
+            line("D1", "S2", 4, lead_time_sd_days=1.1797, avg_daily_demand=0.5001),
+        ],
+    )
+    summary, changes = compare_runs(previous, current)
+    moved = changes[changes.change_type == "qty_changed"].iloc[0]
+    assert moved.reasons == "new_stock_report"
+    assert moved.detail == "on hand 5 -> 2"
+    assert summary["reasons"] == {"new_stock_report": 1}
+    # The cleared alert on D1/S2 names no before -> after: nothing of its line moved as shown.
+    cleared = changes[changes.change_type == "alert_cleared"].iloc[0]
+    assert cleared.detail == "3x" and cleared.reasons == ""
+    assert "lead time" not in " ".join(changes.detail)
+    assert "demand/day" not in " ".join(changes.detail)

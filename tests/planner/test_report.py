@@ -487,7 +487,8 @@ def test_header_figures(run_dir: Path) -> None:
 
 def test_exceptions_sorted_by_severity_then_value(run_dir: Path) -> None:
     html = build_report(run_dir).read_text(encoding="utf-8")
-    section = html[html.index('<section id="exceptions">') : html.index("</section>")]
+    start = html.index('<section id="exceptions">')
+    section = html[start : html.index("</section>", start)]
     rows = re.findall(r'<tr class="sev-(\w+)" data-dealer="([^"]*)" data-sku="([^"]*)">', section)
     alerts = pd.read_csv(run_dir / "alerts.csv", dtype=str, keep_default_na=False)
     assert len(rows) == len(alerts)
@@ -683,3 +684,203 @@ def test_report_carries_the_seasonal_profile_per_line(tmp_path):
     )
     assert len(data["season"][0]) == len(weeks)
     assert data["season"][0][0] == pytest.approx(expected, abs=1e-3)
+
+
+# --------------------------------------------------------------------------------------------
+# Front-page charts, approval marks, "Since last run", layout
+# --------------------------------------------------------------------------------------------
+
+PACKAGE_JSON = Path(__file__).resolve().parents[2] / "package.json"
+
+
+def test_chart_js_is_inlined_and_the_charts_are_on_the_first_screen(run_dir: Path) -> None:
+    from planner.report import CHART_JS
+
+    if not CHART_JS.exists():
+        pytest.skip("Chart.js not installed: run `make assets`")
+    html = build_report(run_dir).read_text(encoding="utf-8")
+    version = json.loads(PACKAGE_JSON.read_text())["dependencies"]["chart.js"]
+    assert f"Chart.js v{version}" in html  # the pinned file, inlined (no src, no CDN)
+    assert "cdn" not in "".join(re.findall(r"<script[^>]*>", html)).lower()
+    overview = html[html.index('<section id="overview">') : html.index('<section id="lines">')]
+    for name in ("chart-health", "chart-exceptions", "chart-trend"):
+        assert f'<canvas id="{name}"' in overview
+    assert 'id="no-charts"' not in html
+
+
+def test_without_chart_js_the_page_says_how_to_get_the_charts(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    html = build_report(run_dir, chart_js=tmp_path / "missing.js").read_text(encoding="utf-8")
+    assert "make assets" in html and 'id="no-charts"' in html
+    assert "<canvas" not in html and "Chart.js v" not in html
+    assert decode_payload(html)["n"] == 30  # everything else is there
+    assert 'id="lines-table"' in html and '<section id="kpis">' in html
+
+
+def test_sections_in_working_order(tmp_path: Path) -> None:
+    make_run_folder(tmp_path / "out", "2025-06-23", seed=3)
+    html = build_report(make_run_folder(tmp_path / "out", "2025-06-30")).read_text("utf-8")
+    order = [
+        html.index(f'<section id="{name}">')
+        for name in ("overview", "lines", "exceptions", "changes", "kpis", "transfers")
+    ]
+    assert order == sorted(order)
+    # The drill-down is a panel of its own, not at the foot of a 100-row table.
+    assert '<aside id="drill" class="drill" hidden' in html
+
+
+def test_network_health_by_dealer(run_dir: Path) -> None:
+    from planner.report import decode_charts
+
+    charts = decode_charts(build_report(run_dir).read_text(encoding="utf-8"))
+    lines = pd.read_csv(run_dir / "suggestions.csv").merge(
+        pd.read_csv(run_dir / "items.csv"), on=["dealer_id", "sku"]
+    )
+    lines = lines[lines.avg_daily_demand > 0]
+    health = {h["dealer_id"]: h for h in charts["health"]}
+    assert set(health) == {"D001", "D002", "D003"}
+    for dealer, part in lines.groupby("dealer_id"):
+        w = part.unit_cost
+        demand = (part.avg_daily_demand * w).sum()
+        assert health[dealer]["cover_days"] == pytest.approx(
+            (part.inventory_position * w).sum() / demand, abs=0.051
+        )
+        assert health[dealer]["target_days"] == pytest.approx(
+            (part.order_up_to * w).sum() / demand, abs=0.051
+        )
+        assert health[dealer]["safety_days"] == pytest.approx(
+            (part.safety_stock * w).sum() / demand, abs=0.051
+        )
+    ratios = [h["cover_days"] / h["target_days"] for h in charts["health"]]
+    assert ratios == sorted(ratios)  # least covered first
+
+
+def test_exceptions_by_type_and_value(run_dir: Path) -> None:
+    from planner.report import decode_charts
+
+    charts = decode_charts(build_report(run_dir).read_text(encoding="utf-8"))
+    by_type = {e["alert_type"]: e for e in charts["exceptions"]}
+    alerts = pd.read_csv(run_dir / "alerts.csv", dtype=str, keep_default_na=False)
+    assert {t: e["count"] for t, e in by_type.items()} == alerts.alert_type.value_counts().to_dict()
+    lines = pd.read_csv(run_dir / "suggestions.csv").merge(
+        pd.read_csv(run_dir / "items.csv"), on=["dealer_id", "sku"]
+    )
+    lines["order_value"] = lines.suggested_qty * lines.unit_cost
+    lines["stock_value"] = lines.on_hand.clip(lower=0) * lines.unit_cost
+    stockouts = alerts[alerts.alert_type == "stockout"].merge(lines, on=["dealer_id", "sku"])
+    assert by_type["stockout"]["value"] == pytest.approx(stockouts.order_value.sum(), abs=0.01)
+    assert by_type["stockout"]["by_severity"]["critical"]["count"] == len(stockouts)
+    over = alerts[alerts.alert_type == "overstock"].merge(lines, on=["dealer_id", "sku"])
+    assert by_type["overstock"]["value"] == pytest.approx(over.stock_value.sum(), abs=0.01)
+    # The stale feed of D002 puts all of D002's orders at stake.
+    d2 = lines.loc[lines.dealer_id == "D002", "order_value"].sum()
+    assert by_type["stale_feed"]["value"] == pytest.approx(d2, abs=0.01)
+    values = [e["value"] for e in charts["exceptions"]]
+    assert values == sorted(values, reverse=True)
+
+
+def test_service_and_forecast_accuracy_across_runs(tmp_path: Path) -> None:
+    from planner.report import decode_charts
+
+    out = tmp_path / "out"
+    for k, day in enumerate(["2025-06-16", "2025-06-23"]):
+        make_run_folder(out, day, seed=3 + k)
+    (out / "runs" / "not-a-run").mkdir()
+    current = make_run_folder(out, "2025-06-30")
+    trend = decode_charts(build_report(current).read_text(encoding="utf-8"))["trend"]
+    assert [t["as_of"] for t in trend] == ["2025-06-16", "2025-06-23", "2025-06-30"]
+
+    history = pd.read_csv(current / "history.csv")
+    for point in trend:
+        folder = out / "runs" / point["as_of"]
+        lines = pd.read_csv(folder / "suggestions.csv")
+        with_demand = lines[lines.avg_daily_demand > 0]
+        assert point["in_stock"] == pytest.approx((with_demand.on_hand > 0).mean())
+        if point["as_of"] == "2025-06-30":
+            assert point["forecast_accuracy"] is None  # its first week is not reported yet
+            continue
+        forecast = pd.read_csv(folder / "forecast.csv")
+        first = forecast[forecast.week_start == forecast.week_start.min()]
+        both = first.merge(history, on=["dealer_id", "sku", "week_start"])
+        wape = (both.qty_sold - both.yhat).abs().sum() / both.qty_sold.sum()
+        assert point["forecast_week"] == first.week_start.iloc[0]
+        assert point["forecast_accuracy"] == pytest.approx(max(0.0, 1 - wape))
+
+
+def test_embedded_values_cannot_break_out_of_their_script(run_dir: Path) -> None:
+    from planner.report import decode_charts
+
+    hostile = "</script><script>window.pwned=1</script><!-- & \u2028"
+    items = pd.read_csv(run_dir / "items.csv", dtype=str)
+    items.loc[items.dealer_id == "D001", "dealer_name"] = hostile
+    items.loc[items.sku == "SKU-00001", "description"] = hostile
+    items.to_csv(run_dir / "items.csv", index=False)
+    html = build_report(run_dir).read_text(encoding="utf-8")
+    assert "<script>window.pwned" not in html
+    # Every <script> of the page is one of ours: two data elements, Chart.js, the page script.
+    opened = re.findall(r"<script\b[^>]*>", html)
+    assert len(opened) == len(re.findall(r"</script>", html)) <= 4
+    charts = decode_charts(html)
+    assert {h["dealer_name"] for h in charts["health"] if h["dealer_id"] == "D001"} == {hostile}
+    data = decode_payload(html)
+    assert data["dealers"][0] == ["D001", hostile] and hostile in data["description"]
+
+
+def test_approval_marks_on_the_lines(tmp_path: Path) -> None:
+    from planner.approve import approve_run
+
+    out = tmp_path / "out"
+    run_dir = make_run_folder(out)
+    html = build_report(run_dir).read_text(encoding="utf-8")
+    assert "Not approved yet." in html and 'id="f-decision"' not in html
+    assert set(decode_payload(html)["decision"]) == {0}
+
+    lines = pd.read_csv(run_dir / "suggestions.csv", dtype={"dealer_id": str, "sku": str})
+    ordered = lines[lines.suggested_qty > 0].reset_index(drop=True)
+    held, changed = ordered.iloc[0], ordered.iloc[1]
+    decisions = pd.DataFrame(
+        [
+            {"dealer_id": held.dealer_id, "sku": held.sku, "hold": True,
+             "note": "credit check", "dealer_note": "back next week"},
+            {"dealer_id": changed.dealer_id, "sku": changed.sku, "hold": False,
+             "qty": changed.suggested_qty + changed.pack_size, "note": "", "dealer_note": ""},
+        ]
+    )  # fmt: skip
+    result = approve_run(out, "2025-06-30", decisions, approved_by="ana")
+    html = build_report(run_dir).read_text(encoding="utf-8")
+    data = decode_payload(html)
+    by_line = {
+        (data["dealers"][d][0], s): k
+        for k, (d, s) in enumerate(zip(data["dealer"], data["sku"], strict=True))
+    }
+    k_held = by_line[(held.dealer_id, held.sku)]
+    k_changed = by_line[(changed.dealer_id, changed.sku)]
+    assert data["decision"][k_held] == 3 and data["approved_qty"][k_held] == 0
+    assert data["dealer_note"][k_held] == "back next week"
+    assert data["note"][k_held] == "credit check"
+    assert data["decision"][k_changed] == 2
+    assert data["approved_qty"][k_changed] == changed.suggested_qty + changed.pack_size
+    # Every other line with an order was approved as suggested; lines without one: no mark.
+    codes = pd.Series(data["decision"])
+    assert (codes == 1).sum() == len(ordered) - 2
+    assert (codes == 0).sum() == len(lines) - len(ordered)
+    banner = re.search(r'<p class="approval" id="approval">(.*?)</p>', html, re.S).group(1)
+    assert "by ana" in banner and result.approval_id in banner
+    assert f"{len(ordered) - 2} lines as suggested, 1 changed, 1 held" in " ".join(banner.split())
+    assert 'id="f-decision"' in html
+
+
+def test_since_last_run_is_collapsed_ranked_and_filterable(tmp_path: Path) -> None:
+    make_run_folder(tmp_path / "out", "2025-06-23", seed=3)
+    current = make_run_folder(tmp_path / "out", "2025-06-30", seed=7)
+    html = build_report(current).read_text(encoding="utf-8")
+    assert '<details id="changes-details">' in html  # collapsed: no `open`
+    assert '<select id="c-type">' in html and '<input id="c-text"' in html
+    table = read_table(html, "changes")
+    changes = pd.read_csv(current / "changes.csv", keep_default_na=False)
+    assert len(table) == min(len(changes), 5 * 100)
+    values = [float(v.replace(",", "")) if v else -1.0 for v in table["Value"]]
+    assert values == sorted(values, reverse=True)
+    noop = re.compile(r"(?<=\s)(\S+) -> \1(?=;|\)|$)")  # "lead time sd 1.18 -> 1.18"
+    assert [d for d in table["Why"] if noop.search(d)] == []

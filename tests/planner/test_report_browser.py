@@ -18,10 +18,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from test_report import make_run_folder
 
+from planner.approve import approve_run
 from planner.report import build_report, decode_payload
+
+HOSTILE = "</script><script>window.pwned = 1</script> & <b>bold</b>"
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -33,7 +37,7 @@ FLAGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--window-size=1400,1000",
+    "--window-size=1366,768",  # a common laptop screen: the page must fit it
     "--remote-debugging-pipe",
 ]
 # A generous safety net against a hung browser, not a speed assertion.
@@ -203,11 +207,161 @@ def browser(tmp_path: Path):
         instance.close()
 
 
+def approve_some(out: Path, run_dir: Path) -> dict[str, str]:
+    """Hold one ordered line (with a hostile dealer note) and change another; approve."""
+    lines = pd.read_csv(run_dir / "suggestions.csv", dtype={"dealer_id": str, "sku": str})
+    ordered = lines[lines.suggested_qty > 0].reset_index(drop=True)
+    held, changed = ordered.iloc[0], ordered.iloc[1]
+    decisions = pd.DataFrame(
+        [
+            {"dealer_id": held.dealer_id, "sku": held.sku, "hold": True, "note": "internal",
+             "dealer_note": HOSTILE},
+            {"dealer_id": changed.dealer_id, "sku": changed.sku, "hold": False,
+             "qty": changed.suggested_qty + changed.pack_size, "note": "", "dealer_note": ""},
+        ]
+    )  # fmt: skip
+    approve_run(out, "2025-06-30", decisions, approved_by="ana")
+    return {"held": held.sku, "held_dealer": held.dealer_id, "changed": changed.sku}
+
+
 def test_report_in_chromium(tmp_path: Path, browser: Browser) -> None:
+    make_run_folder(tmp_path / "out", "2025-06-23", seed=3)
     run_dir = make_run_folder(tmp_path / "out", seasonal=True)
+    items = pd.read_csv(run_dir / "items.csv", dtype=str)
+    items.loc[items.dealer_id == "D001", "dealer_name"] = HOSTILE
+    items.to_csv(run_dir / "items.csv", index=False)
+    marked = approve_some(tmp_path / "out", run_dir)
     report = build_report(run_dir)
     page = Page(browser)
     assert page.open(report.as_uri()) == "ready"
+    assert page.evaluate("window.pwned === undefined") is True
+
+    # The first screen: three Chart.js charts, drawn on load (pixels on every canvas).
+    charts = page.evaluate("""[...document.querySelectorAll('#overview canvas')].map(c => {
+        const pixels = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let painted = 0;
+        for (let k = 3; k < pixels.length; k += 4) if (pixels[k]) painted++;
+        const box = c.getBoundingClientRect();
+        return { id: c.id, chart: Chart.getChart(c) !== undefined, painted,
+                 bottom: box.bottom + scrollY, width: box.width };
+    })""")
+    assert [c["id"] for c in charts] == ["chart-health", "chart-exceptions", "chart-trend"]
+    height = page.evaluate("innerHeight")
+    for chart in charts:
+        assert chart["chart"] and chart["painted"] > 2_000, chart
+        assert chart["bottom"] <= height and chart["width"] > 200, chart
+
+    # The lines table: near the top and no wider than the window (Alerts column included).
+    layout = page.evaluate("""(() => {
+        const table = document.getElementById('lines-table').getBoundingClientRect();
+        const alerts = document.querySelector('#lines-head th[data-key="alerts"]')
+            .getBoundingClientRect();
+        return { top: table.top + scrollY, width: table.width, right: alerts.right,
+                 window: innerWidth, page: document.documentElement.scrollWidth };
+    })()""")
+    assert layout["window"] == 1366
+    assert layout["top"] < 1500, layout
+    assert layout["width"] <= layout["window"] and layout["right"] <= layout["window"], layout
+    assert layout["page"] <= layout["window"], layout  # no horizontal scroll anywhere
+
+    # Approval marks: the held and the changed line, and "approved" on the rest.
+    marks = page.evaluate("""(() => {
+        const col = [...document.querySelectorAll('#lines-head th')]
+            .findIndex(th => th.dataset.key === 'decision');
+        const sku = [...document.querySelectorAll('#lines-head th')]
+            .findIndex(th => th.dataset.key === 'sku');
+        const select = document.getElementById('f-decision');
+        select.value = '';
+        const out = {};
+        for (const code of ['3', '2']) {
+            select.value = code;
+            select.dispatchEvent(new Event('change'));
+            out[code] = [...document.querySelectorAll('#lines-body tr[data-i]')]
+                .map(tr => [tr.cells[sku].textContent, tr.cells[col].textContent]);
+        }
+        select.value = '';
+        select.dispatchEvent(new Event('change'));
+        return out;
+    })()""")
+    assert marks["3"] == [[marked["held"], "held"]]
+    assert len(marks["2"]) == 1 and marks["2"][0][0] == marked["changed"]
+    assert "\u2192" in marks["2"][0][1]
+
+    # A row far down the table opens its drill-down in view, without any scrolling.
+    drill = page.evaluate("""(() => {
+        const rows = document.querySelectorAll('#lines-body tr[data-i]');
+        const row = rows[rows.length - 1];
+        row.scrollIntoView({ block: 'end' });
+        const before = scrollY;
+        row.click();
+        const box = document.getElementById('drill');
+        const rect = box.getBoundingClientRect();
+        return { hidden: box.hidden, top: rect.top, bottom: rect.bottom, left: rect.left,
+                 height: innerHeight, width: innerWidth, scrolled: scrollY - before,
+                 title: box.querySelector('h3').textContent, sku: row.cells[1].textContent };
+    })()""")
+    assert drill["hidden"] is False and drill["scrolled"] == 0
+    assert 0 <= drill["top"] < drill["height"] and drill["bottom"] <= drill["height"] + 1
+    assert 0 < drill["left"] < drill["width"]
+    assert drill["sku"] in drill["title"]
+    assert (
+        page.evaluate("""(() => {
+        document.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape' }));
+        return document.getElementById('drill').hidden;
+    })()""")
+        is True
+    )
+
+    # The held line's drill-down shows the dealer note as text, never as markup.
+    note = page.evaluate(f"""(() => {{
+        const text = document.getElementById('f-sku');
+        text.value = {json.dumps(marked["held"])};
+        text.dispatchEvent(new Event('input'));
+        const row = [...document.querySelectorAll('#lines-body tr[data-i]')]
+            .find(tr => tr.cells[0].textContent === {json.dumps(marked["held_dealer"])});
+        row.click();
+        const found = document.querySelector('#drill .decision').textContent;
+        text.value = '';
+        text.dispatchEvent(new Event('input'));
+        return found;
+    }})()""")
+    assert HOSTILE in note and "Held" in note
+    assert page.evaluate("document.querySelectorAll('#drill b, body > b').length") == 0
+
+    # A click on a bar of the network-health chart filters the lines to that dealer.
+    # (Chart.js handles canvas events on the next animation frame.)
+    clicked = page.evaluate("""new Promise(resolve => {
+        const canvas = document.getElementById('chart-health');
+        const chart = Chart.getChart(canvas);
+        const bar = chart.getDatasetMeta(0).data[0];
+        const box = canvas.getBoundingClientRect();
+        canvas.dispatchEvent(new MouseEvent('click', { bubbles: true,
+            clientX: box.left + bar.x, clientY: box.top + (bar.y + bar.base) / 2 }));
+        requestAnimationFrame(() => requestAnimationFrame(() => {
+            const select = document.getElementById('f-dealer');
+            const shown = select.options[select.selectedIndex].textContent;
+            select.value = '';
+            select.dispatchEvent(new Event('change'));
+            resolve({ label: chart.data.labels[0], shown });
+        }));
+    })""")
+    assert clicked["shown"].startswith(clicked["label"])
+
+    # "Since last run": collapsed, and its filter keeps one change type.
+    changes = page.evaluate("""(() => {
+        const details = document.getElementById('changes-details');
+        const wasOpen = details.open;
+        details.open = true;
+        const type = document.getElementById('c-type');
+        type.value = 'qty_changed';
+        type.dispatchEvent(new Event('change'));
+        const rows = [...document.querySelectorAll('#changes-table tbody tr')];
+        return { wasOpen, visible: rows.filter(tr => !tr.hidden).map(tr => tr.dataset.change),
+                 total: rows.length };
+    })()""")
+    assert changes["wasOpen"] is False
+    assert changes["visible"] and set(changes["visible"]) == {"qty_changed"}
+    assert changes["total"] > len(changes["visible"])
 
     assert page.evaluate("document.querySelectorAll('#lines-body tr[data-i]').length") == 30
     assert page.evaluate("document.getElementById('vmi-errors').hidden") is True

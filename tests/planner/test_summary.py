@@ -49,3 +49,18 @@ def test_pipes_in_messages_do_not_break_the_table(tmp_path: Path) -> None:
     alerts.loc[0, "message"] = "a | b"
     alerts.to_csv(run_dir / "alerts.csv", index=False)
     assert "a \\| b" in report_summary_markdown(run_dir, max_rows=len(alerts))
+
+
+def test_since_last_run_lists_the_largest_changes_by_value(tmp_path: Path) -> None:
+    make_run_folder(tmp_path / "out", "2025-06-23", seed=3)
+    current = make_run_folder(tmp_path / "out", "2025-06-30", seed=7)
+    build_report(current)  # writes changes.csv
+    text = report_summary_markdown(current, max_changes=3)
+    section = text[text.index("## Since last run") : text.index("## Stages")]
+    changes = pd.read_csv(current / "changes.csv", keep_default_na=False)
+    moved = pd.to_numeric(changes.loc[changes.change_type == "qty_changed", "value"]).sum()
+    assert f"value moved {moved:,.0f}" in section
+    rows = [r for r in section.splitlines() if r.startswith("| ") and "---" not in r][1:]
+    assert len(rows) == 3
+    top = pd.to_numeric(changes["value"], errors="coerce").nlargest(3)
+    assert [r.split(" | ")[5] for r in rows] == [f"{v:,.0f}" for v in top]
