@@ -134,8 +134,10 @@ def forecast_with_diagnostics(
         Worker processes; ``-1`` uses every core. Series are independent, so the result does
         not depend on ``n_jobs``.
     arima : bool, default False
-        Add ARIMA(1,1,1) to the candidates of smooth and erratic series with
-        ``season_length > 1`` (slower); non-seasonal ones use a fixed combination instead.
+        Add ARIMA(1,1,1) to the per-method candidates of smooth and erratic series (slower).
+        Only series that still choose per method see it: weekly and longer seasons
+        (``season_length > 24``) and series with a pooled profile. Non-seasonal and short-season
+        smooth and erratic series use a fixed combination and ignore it.
 
     Returns
     -------

@@ -4,7 +4,7 @@ from forecasting.models.arima import ARIMA
 from forecasting.models.base import Model
 from forecasting.models.combination import Combination
 from forecasting.models.croston import SBA, Croston
-from forecasting.models.ets import ETS
+from forecasting.models.ets import ETS, DampedSeasonalETS
 from forecasting.models.mean import Mean, MovingAverage
 from forecasting.models.naive import Drift, Naive, SeasonalNaive
 from forecasting.models.theta import Theta
@@ -17,6 +17,7 @@ __all__ = [
     "TSB",
     "Combination",
     "Croston",
+    "DampedSeasonalETS",
     "Drift",
     "Mean",
     "Model",

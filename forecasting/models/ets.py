@@ -127,3 +127,49 @@ class ETS(Model):
                 result = model.fit(optimized=False, **smoothing)
                 rows.append(np.asarray(result.forecast(h), dtype=float))
         return np.vstack(rows)
+
+
+class DampedSeasonalETS(Model):
+    """Damped-trend ETS with the season :func:`seasonal_form` allows on the data it is given.
+
+    Parameters
+    ----------
+    season_length : int
+        Periods per season.
+
+    Notes
+    -----
+    Each fit (and each backtest, from its first training window) builds
+    ``ETS(season_length, trend=True, seasonal=seasonal_form(y, season_length))``: Holt-Winters
+    with a damped trend (class ETS(A,Ad,M) or ETS(A,Ad,A)) once two full seasons, at least one
+    season's worth observed, are available, Holt's damped trend (ETS(A,Ad,N)) before that. A
+    series whose first backtest window is shorter than two seasons is thus backtested without
+    the season and forecast with it. In :meth:`backtest` the season is additive when the data
+    before the last origin (through which the recursions run) are not strictly positive.
+    """
+
+    name = "ets_damped_seasonal"
+    min_obs = 8
+
+    def __init__(self, season_length: int) -> None:
+        self.season_length = season_length
+
+    def _ets(self, y: np.ndarray, form: str | None) -> ETS:
+        seasonal = ETS(self.season_length, trend=True, seasonal=form)
+        return seasonal if seasonal.fits_on(y) else ETS(trend=True)
+
+    def fit(self, y: np.ndarray) -> DampedSeasonalETS:
+        self.model_ = self._ets(y, seasonal_form(y, self.season_length)).fit(y)
+        return self
+
+    def predict(self, h: int) -> np.ndarray:
+        return self.model_.predict(h)
+
+    def backtest(self, y: np.ndarray, origins: list[int], h: int) -> np.ndarray:
+        first = y[: origins[0]]
+        form = seasonal_form(first, self.season_length)
+        if form is not None:
+            # The recursions run on to the last origin with the first window's model: a zero
+            # in between rules out the multiplicative season for all of them.
+            form = seasonal_form(y[: origins[-1]], self.season_length)
+        return self._ets(first, form).backtest(y, origins, h)

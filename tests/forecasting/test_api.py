@@ -138,7 +138,7 @@ def test_monthly_seasonal_series():
     assert frame.ds.iloc[0] == pd.Timestamp("2025-01-01")
     future = 50 + 30 * np.sin(2 * np.pi * np.arange(72, 84) / 12)
     assert np.corrcoef(frame.yhat, future)[0, 1] > 0.95
-    assert diagnostics.model.iloc[0] in {"holt_winters", "theta", "seasonal_naive"}
+    assert diagnostics.model.iloc[0] == "seasonal_combination"
 
 
 def test_no_seasonality_daily():

@@ -54,12 +54,14 @@ def test_non_seasonal_intermittent_series_keep_the_croston_family():
     assert set(frame.model) <= {"croston", "sba", "tsb", "moving_average", "mean"}
 
 
-def test_seasonal_series_are_not_combined():
+def test_seasonal_series_do_not_get_the_non_seasonal_combination():
+    # Monthly series have their own rule (tests/forecasting/test_seasonal_combination.py).
     t = np.arange(60)
     y = 100 + 30 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(0).normal(0, 2, 60)
     ds = pd.date_range("2020-01-01", periods=60, freq="MS")
     frame = pd.DataFrame({"unique_id": "m", "ds": ds, "y": y})
-    assert "combination" not in set(forecast(frame, horizon=12, season_length=12, freq="MS").model)
+    models = set(forecast(frame, horizon=12, season_length=12, freq="MS").model)
+    assert models == {"seasonal_combination"}
 
 
 def test_drift_is_the_line_through_the_first_and_last_observations():
