@@ -589,3 +589,16 @@ def test_find_cycles_on_plain_graphs():
         ["a", "b", "c", "a"],
         ["d", "e", "d"],
     ]
+
+
+def test_test_file_names_are_unique():
+    """pytest imports test files by basename (prepend mode): two of one name break collection."""
+    seen: dict[str, Path] = {}
+    clashes = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        if path.name in ("conftest.py", "__init__.py") or ".venv" in path.parts:
+            continue
+        if path.name in seen:
+            clashes.append(f"{seen[path.name].relative_to(ROOT)} and {path.relative_to(ROOT)}")
+        seen[path.name] = path
+    assert not clashes, "test files sharing a name: " + "; ".join(clashes)
