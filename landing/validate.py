@@ -15,6 +15,7 @@ expectations in file order.
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 from collections.abc import Iterable, Sequence
@@ -343,16 +344,24 @@ def compact_result(result, *, feed: str, source_files: Sequence[str] = ()):
             ]
     result.meta["vmi"] = {
         "feed": feed,
-        "source_files": list(source_files[:_LISTED_FILES]),
+        "source_files": [_short(name) for name in source_files[:_LISTED_FILES]],
         "files_in_batch": len(source_files),
     }
     return result
 
 
 def _short(value: object) -> object:
-    if isinstance(value, str) and len(value) > _MAX_VALUE_CHARS:
-        return value[:_MAX_VALUE_CHARS] + "..."
-    return value
+    """A value as Data Docs may show it: cut to `_MAX_VALUE_CHARS` and HTML-escaped.
+
+    GX renders the unexpected-value table cells as raw HTML, so a feed value such as
+    ``<img src=x onerror=...>`` would run as script when the page is opened: escaped here, it
+    shows as the text it was.
+    """
+    if not isinstance(value, str):
+        return value
+    if len(value) > _MAX_VALUE_CHARS:
+        value = value[:_MAX_VALUE_CHARS] + "..."
+    return html.escape(value, quote=True)
 
 
 def build_data_docs(
