@@ -13,18 +13,24 @@ import duckdb
 
 from warehouse.approvals import create_approved_lines
 from warehouse.connection import ensure_tables, scalar, transaction
+from warehouse.marker import NotAWarehouse, open_checked, write_marker
 from warehouse.pipeline import pipeline_tables
 
-__all__ = ["connect", "ensure_tables", "scalar", "transaction"]
+__all__ = ["NotAWarehouse", "connect", "ensure_tables", "scalar", "transaction"]
 
 
 def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse file, creating its folder, schemas and the pipeline's tables."""
+    """Open the warehouse file, creating its folder, schemas and the pipeline's tables.
+
+    Read-write opens are checked first (`warehouse.marker`): a file that is not a dealer-vmi
+    warehouse, or one of a newer release, raises `NotAWarehouse` and is left untouched.
+    """
     path = Path(path)
-    if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
-    if not read_only:
-        create_approved_lines(con)
-        ensure_tables(con, "pipeline", pipeline_tables())
+    if read_only:
+        return duckdb.connect(str(path), read_only=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = open_checked(path)
+    create_approved_lines(con)
+    ensure_tables(con, "pipeline", pipeline_tables())
+    write_marker(con)
     return con
