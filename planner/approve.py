@@ -11,6 +11,7 @@ and the dbt models count them as ``on_order`` in later runs.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import uuid
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ import pandas as pd
 
 from landing.schema import FALSE_WORDS, TRUE_WORDS
 from planner import run_folder
-from planner.line_rules import qty_problem
+from planner.line_rules import parse_qty, qty_problem, shown
 from planner.run_folder import (
     APPROVAL_FILE,
     AUDIT_COLUMNS,
@@ -35,13 +36,17 @@ from planner.run_folder import (
     read_run_summary,
     read_run_table,
     table_path,
+    write_csv,
     write_json,
 )
+from replenishment.config import UnsafeFileError, read_regular_file
 from warehouse import connect, transaction
 from warehouse.approvals import create_approved_lines, replace_approved_lines
 
 OVERRIDE_COLUMNS = ("dealer_id", "sku", "qty", "hold", "note")
 REQUIRED_COLUMNS = ("dealer_id", "sku")
+# The largest overrides file read (a regular file; a symbolic link only within its folder).
+OVERRIDES_MAX_BYTES = 20_000_000
 
 
 class ApprovalError(ValueError):
@@ -51,7 +56,9 @@ class ApprovalError(ValueError):
     """
 
     def __init__(self, errors: list[str] | str) -> None:
-        self.errors = [errors] if isinstance(errors, str) else list(errors)
+        errors = [errors] if isinstance(errors, str) else list(errors)
+        # One line each, whatever a cell held (a quoted CSV cell may span lines).
+        self.errors = [" ".join(e.splitlines()) for e in errors]
         message = self.errors[0]
         if len(self.errors) > 1:
             message += f" (and {len(self.errors) - 1} more problem(s))"
@@ -94,20 +101,45 @@ def _cell_text(value: Any) -> str:
 
 
 def _read_rows(path: Path) -> list[tuple[int, list[str]]]:
-    """(line number, cells) for each non-blank row; the header is line 1."""
+    """(line number, cells) for each non-blank row; the header is line 1.
+
+    The file must be a regular file of at most `OVERRIDES_MAX_BYTES` (a FIFO, a device or a
+    symbolic link out of its folder is refused before anything is read); no message quotes
+    its content beyond the header cells of a file that is an overrides file.
+    """
     suffix = path.suffix.lower()
+    if suffix not in (".csv", ".xlsx", ".xlsm"):
+        raise ApprovalError(
+            f"{path}: line 1, column -: unsupported file type "
+            f"{shown(path.suffix)} (use .csv or .xlsx)"
+        )
+    try:
+        raw = read_regular_file(path, max_bytes=OVERRIDES_MAX_BYTES)
+    except UnsafeFileError as exc:
+        raise ApprovalError(f"{path}: line -, column -: {exc}") from None
+    except FileNotFoundError:
+        raise ApprovalError(f"{path}: line -, column -: file not found") from None
+    except OSError as exc:
+        raise ApprovalError(
+            f"{path}: line -, column -: cannot read file ({exc.strerror or type(exc).__name__})"
+        ) from None
     try:
         if suffix == ".csv":
-            with path.open(newline="", encoding="utf-8-sig") as handle:
-                reader = csv.reader(handle)
-                rows = []
-                for cells in reader:
-                    # reader.line_num is the physical line where this record ended.
-                    rows.append((reader.line_num, [c.strip() for c in cells]))
-        elif suffix in (".xlsx", ".xlsm"):
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise ApprovalError(
+                    f"{path}: line -, column -: not UTF-8 text (save it as CSV UTF-8)"
+                ) from None
+            reader = csv.reader(io.StringIO(text, newline=""))
+            rows = []
+            for cells in reader:
+                # reader.line_num is the physical line where this record ended.
+                rows.append((reader.line_num, [c.strip() for c in cells]))
+        else:
             from openpyxl import load_workbook
 
-            workbook = load_workbook(path, read_only=True, data_only=True)
+            workbook = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
             try:
                 sheet = workbook.worksheets[0]
                 rows = [
@@ -116,17 +148,11 @@ def _read_rows(path: Path) -> list[tuple[int, list[str]]]:
                 ]
             finally:
                 workbook.close()
-        else:
-            raise ApprovalError(
-                f"{path}: line 1, column -: unsupported file type "
-                f"'{path.suffix}' (use .csv or .xlsx)"
-            )
     except ApprovalError:
         raise
-    except FileNotFoundError:
-        raise ApprovalError(f"{path}: line -, column -: file not found") from None
     except Exception as exc:  # noqa: BLE001 - any unreadable file is a user error here
-        raise ApprovalError(f"{path}: line 1, column -: cannot read file ({exc})") from None
+        reason = shown(exc, 80)[1:-1] if str(exc) else type(exc).__name__
+        raise ApprovalError(f"{path}: line 1, column -: cannot read file ({reason})") from None
     return [(n, cells) for n, cells in rows if any(cells)]
 
 
@@ -171,11 +197,18 @@ def read_overrides(path: Path, lines: pd.DataFrame, *, as_of: str) -> pd.DataFra
         )
     header_line, header = rows[0]
     names = [h.strip().lower() for h in header]
+    if not set(names) & set(OVERRIDE_COLUMNS):
+        # Not an overrides file at all (a wrong file, or a link to one): its content is not
+        # repeated in the message.
+        raise ApprovalError(
+            f"{path}: line {header_line}, column -: not an overrides file (the first row "
+            f"names none of the columns {', '.join(OVERRIDE_COLUMNS)})"
+        )
     errors: list[str] = []
     for position, name in enumerate(names):
         if name and name not in OVERRIDE_COLUMNS:
             errors.append(
-                f"{path}: line {header_line}, column {header[position]}: unknown "
+                f"{path}: line {header_line}, column {shown(header[position])[1:-1]}: unknown "
                 f"column (expected {', '.join(OVERRIDE_COLUMNS)})"
             )
         elif name and names.index(name) != position:
@@ -187,17 +220,7 @@ def read_overrides(path: Path, lines: pd.DataFrame, *, as_of: str) -> pd.DataFra
         raise ApprovalError(errors)
     where = {name: names.index(name) for name in OVERRIDE_COLUMNS if name in names}
 
-    moq = lines["moq"] if "moq" in lines else pd.Series(0.0, index=lines.index)
-    packs = {
-        (d, s): (p, m)
-        for d, s, p, m in zip(
-            lines["dealer_id"],
-            lines["sku"],
-            lines["pack_size"].fillna(1.0),
-            moq.fillna(0.0),
-            strict=True,
-        )
-    }
+    packs = _line_rules(lines)
     dealers = set(lines["dealer_id"])
     seen: dict[tuple[str, str], int] = {}
     out = []
@@ -215,7 +238,10 @@ def read_overrides(path: Path, lines: pd.DataFrame, *, as_of: str) -> pd.DataFra
             fail("dealer_id", "empty dealer_id")
             continue
         if dealer not in dealers:
-            fail("dealer_id", f"unknown dealer '{dealer}' (not in suggestions.csv of run {as_of})")
+            fail(
+                "dealer_id",
+                f"unknown dealer {shown(dealer)} (not in suggestions.csv of run {as_of})",
+            )
             continue
         if not sku:
             fail("sku", "empty sku")
@@ -223,7 +249,8 @@ def read_overrides(path: Path, lines: pd.DataFrame, *, as_of: str) -> pd.DataFra
         if (dealer, sku) not in packs:
             fail(
                 "sku",
-                f"unknown SKU '{sku}' for dealer {dealer} (not in suggestions.csv of run {as_of})",
+                f"unknown SKU {shown(sku)} for dealer {dealer} "
+                f"(not in suggestions.csv of run {as_of})",
             )
             continue
         if (dealer, sku) in seen:
@@ -235,14 +262,15 @@ def read_overrides(path: Path, lines: pd.DataFrame, *, as_of: str) -> pd.DataFra
 
         qty_text, qty = cell("qty"), math.nan
         if qty_text:
-            problem = qty_problem(qty_text, *packs[(dealer, sku)])
+            pack, moq, level = packs[(dealer, sku)]
+            problem = qty_problem(qty_text, pack, moq, order_up_to=level)
             if problem:
                 fail("qty", problem)
                 continue
-            qty = float(qty_text)
+            qty = float(parse_qty(qty_text))
         hold = _parse_bool(cell("hold"))
         if hold is None:
-            fail("hold", f"hold '{cell('hold')}' is not one of true/false/yes/no/1/0")
+            fail("hold", f"hold {shown(cell('hold'))} is not one of true/false/yes/no/1/0")
             continue
         if hold and qty_text and qty > 0:
             fail(
@@ -266,6 +294,24 @@ def read_overrides(path: Path, lines: pd.DataFrame, *, as_of: str) -> pd.DataFra
     return pd.DataFrame(out, columns=["line", "dealer_id", "sku", "qty", "hold", "note"])
 
 
+def _line_rules(lines: pd.DataFrame) -> dict[tuple[str, str], tuple[float, float, float]]:
+    """(dealer_id, sku) -> (pack size, MOQ, order-up-to) of each suggested line."""
+    nan = pd.Series(math.nan, index=lines.index)
+    moq = lines["moq"] if "moq" in lines else nan
+    level = lines["order_up_to"] if "order_up_to" in lines else nan
+    return {
+        (d, s): (p, m, u)
+        for d, s, p, m, u in zip(
+            lines["dealer_id"],
+            lines["sku"],
+            lines["pack_size"].fillna(1.0),
+            moq.fillna(0.0),
+            level,
+            strict=True,
+        )
+    }
+
+
 def check_decisions(frame: pd.DataFrame, lines: pd.DataFrame, *, as_of: str) -> pd.DataFrame:
     """Validate decisions given as a frame (the workbench) with the rules of `read_overrides`.
 
@@ -277,17 +323,7 @@ def check_decisions(frame: pd.DataFrame, lines: pd.DataFrame, *, as_of: str) -> 
     for name, blank in (("qty", math.nan), ("hold", False), ("note", ""), ("dealer_note", "")):
         if name not in frame:
             frame[name] = blank
-    moq = lines["moq"] if "moq" in lines else pd.Series(0.0, index=lines.index)
-    rules = {
-        (d, s): (p, m)
-        for d, s, p, m in zip(
-            lines["dealer_id"],
-            lines["sku"],
-            lines["pack_size"].fillna(1.0),
-            moq.fillna(0.0),
-            strict=True,
-        )
-    }
+    rules = _line_rules(lines)
     frame["hold"] = frame["hold"].astype("boolean").fillna(False).astype(bool)
     errors = []
     for number, row in enumerate(frame.itertuples(index=False), start=1):
@@ -297,7 +333,8 @@ def check_decisions(frame: pd.DataFrame, lines: pd.DataFrame, *, as_of: str) -> 
             continue
         qty = float(row.qty) if row.qty is not None else math.nan
         if not math.isnan(qty):
-            problem = qty_problem(qty, *rules[(row.dealer_id, row.sku)])
+            pack, moq, level = rules[(row.dealer_id, row.sku)]
+            problem = qty_problem(qty, pack, moq, order_up_to=level)
             if problem:
                 errors.append(f"{where}, column qty: {problem}")
             elif bool(row.hold) and qty > 0:
@@ -441,13 +478,16 @@ def approve_run(
     approval_id = f"{as_of_date.isoformat()}-{uuid.uuid4().hex[:12]}"
     stamp = approved_at.isoformat()
 
+    # One file per dealer id: `order_file_name` gives distinct ids distinct names (a slug plus
+    # a hash of the exact id), over every dealer of the run, shipping today or not. Two ids
+    # sharing a name would take a SHA-256 collision; refused rather than mixed if it happened.
     names: dict[str, str] = {}
-    for dealer in decisions.loc[decisions["approved_qty"] > 0, "dealer_id"].unique():
+    for dealer in sorted(set(lines["dealer_id"]) | set(decisions["dealer_id"])):
         name = order_file_name(dealer)
         if name in names.values():
             raise ApprovalError(
-                f"{suggestions}: line -, column dealer_id: "
-                f"dealers '{dealer}' and another map to the same file {name}"
+                f"{suggestions}: line -, column dealer_id: dealers {shown(dealer)} and "
+                f"another map to the same file {name}"
             )
         names[dealer] = name
 
@@ -458,7 +498,7 @@ def approve_run(
         to_ship = decisions[decisions["approved_qty"] > 0]
         for dealer, part in to_ship.groupby("dealer_id", sort=True):
             frame = part.rename(columns={"approved_qty": "qty"})[ORDER_COLUMNS]
-            frame.to_csv(temp / names[dealer], index=False)
+            write_csv(frame, temp / names[dealer])
             order_files.append(orders / names[dealer])
         warehouse_rows = 0
         if warehouse_path is not None:
@@ -495,12 +535,16 @@ def approve_run(
             "order_files": [p.name for p in order_files],
         },
     )
-    decisions.assign(approval_id=approval_id, approved_by=approved_by, approved_at=stamp)[
-        DECISION_COLUMNS
-    ].to_csv(table_path(run_dir, "decisions"), index=False)
+    # Text cells (ids, notes, who approved) are neutralised against formula injection;
+    # read_run_table gives them back as decided.
+    write_csv(
+        decisions.assign(approval_id=approval_id, approved_by=approved_by, approved_at=stamp)[
+            DECISION_COLUMNS
+        ],
+        table_path(run_dir, "decisions"),
+    )
     audit = decisions.assign(approved_at=stamp, approved_by=approved_by)[AUDIT_COLUMNS]
-    audit_path = table_path(run_dir, "audit")
-    audit.to_csv(audit_path, mode="a", header=not audit_path.exists(), index=False)
+    write_csv(audit, table_path(run_dir, "audit"), append=True)
 
     return ApprovalResult(
         approval_id=approval_id,

@@ -33,9 +33,11 @@ import pandas as pd
 from planner.run_folder import (
     APPROVAL_FILE,
     EXPORTS_DIR,
+    FORMULA_START,
     SAFE_NAME,
     atomic_dir,
     lines_with_items,
+    neutralise,
     order_file_name,
     parse_bool,
     read_run_table,
@@ -91,21 +93,9 @@ XLSX_FORMATS = {
     "days": "0.0",
     "rate": "0.00",
 }
-# A cell starting with one of these is a formula (or a DDE payload) to Excel, LibreOffice
-# and Google Sheets.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 SHEET = "Order"
-
-
-def neutralise(text: Any) -> str:
-    """``text`` as a string a spreadsheet shows as text: a leading ``'`` before a formula start.
-
-    OWASP's advice for CSV injection: a cell that starts with ``= + - @``, a tab or a
-    carriage return is prefixed with a single quote, which spreadsheets treat as "this is
-    text" (and hide).
-    """
-    text = "" if text is None or (isinstance(text, float) and np.isnan(text)) else str(text)
-    return "'" + text if text.startswith(FORMULA_START) else text
+# The workbook never turns a string into a formula or a hyperlink, whatever it starts with.
+XLSX_OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False}
 
 
 def po_reference(as_of: str, dealer_id: str, approval_id: str) -> str:
@@ -267,7 +257,7 @@ def write_xlsx(part: pd.DataFrame, path: Path, *, approved_at: str = "") -> Path
 
     first = part.iloc[0]
     columns = list(LINE_FIELDS)
-    book = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False})
+    book = xlsxwriter.Workbook(str(path), XLSX_OPTIONS)
     try:
         sheet = book.add_worksheet(SHEET)
         bold = book.add_format({"bold": True})
@@ -393,7 +383,8 @@ def write_dealer_exports(run_dir: Path) -> list[Path]:
     FileNotFoundError
         The run has not been approved yet.
     ValueError
-        Two dealer ids map to the same file name.
+        Two dealer ids map to the same file name (`order_file_name` makes this a SHA-256
+        collision of their ids: a defensive check).
     """
     run_dir = Path(run_dir)
     frame = dealer_export_frame(run_dir)

@@ -11,6 +11,7 @@ never a half-written one. Leftover temp folders of killed runs are removed on th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -117,6 +118,9 @@ def run_summary(
 SEVERITIES = tuple(sorted(SEVERITY_ORDER, key=SEVERITY_ORDER.__getitem__))
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+SLUG_MAX = 64  # characters of a dealer id kept in its file name (the hash tells the rest apart)
+HASH_CHARS = 10  # hex digits of SHA-256 (40 bits) after HASH_MARK in a hashed file name
+HASH_MARK = "~"  # not in SAFE_NAME's set, so only hashed names contain it
 TMP_PREFIX = ".tmp-"
 OLD_PREFIX = ".old-"
 
@@ -138,9 +142,71 @@ def table_path(folder: Path, name: str) -> Path:
 
 
 def order_file_name(dealer_id: str) -> str:
-    """``<dealer_id>.csv`` with any character unsafe in a file name replaced by ``_``."""
-    name = SAFE_NAME.sub("_", dealer_id).lstrip(".") or "_"
-    return f"{name}.csv"
+    """The file name of a dealer's order (and export stem): distinct ids, distinct names.
+
+    ``<slug>.csv`` when the slug is the id itself (``D001`` -> ``D001.csv``), else
+    ``<slug>~<hash>.csv``: the slug keeps ``A-Z a-z 0-9 . _ -`` (anything else becomes ``_``,
+    leading dots are dropped, at most `SLUG_MAX` characters) and the hash is the first
+    `HASH_CHARS` hex digits of the SHA-256 of the exact id. ``a_b`` -> ``a_b.csv`` and
+    ``a/b`` -> ``a_b~<hash>.csv``; two CJK ids of the same length share a slug but not a
+    hash. A name without a hash never contains ``~`` (no id maps to itself with one), so an
+    id cannot take the name of another id's hashed file. Every row of the file carries its
+    ``dealer_id``, so the name is only a label.
+    """
+    dealer_id = str(dealer_id)
+    slug = SAFE_NAME.sub("_", dealer_id).lstrip(".")[:SLUG_MAX] or "_"
+    if slug == dealer_id:
+        return f"{slug}.csv"
+    digest = hashlib.sha256(dealer_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{slug}{HASH_MARK}{digest[:HASH_CHARS]}.csv"
+
+
+# OWASP's CSV-injection rule: a cell starting with one of these is a formula (or a DDE
+# payload) to Excel, LibreOffice and Google Sheets; it is written with a leading ``'``.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Tables written through `write_csv` (their text cells neutralised); `read_run_table` gives
+# them back as they were decided.
+NEUTRALISED_TABLES = {"audit", "decisions"}
+
+
+def neutralise(text: Any) -> str:
+    """``text`` as a string a spreadsheet shows as text: a leading ``'`` before a formula start.
+
+    OWASP's advice for CSV injection: a cell that starts with ``= + - @``, a tab or a
+    carriage return is prefixed with a single quote, which spreadsheets treat as "this is
+    text" (and hide). None and NaN become the empty string.
+    """
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return ""
+    text = str(text)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def restore(text: str) -> str:
+    """Undo `neutralise` on a cell read back: ``'=x`` -> ``=x`` (anything else unchanged)."""
+    if text.startswith("'") and text[1:].startswith(FORMULA_START):
+        return text[1:]
+    return text
+
+
+def write_csv(frame: pd.DataFrame, path: Path, *, append: bool = False, **options: Any) -> Path:
+    """Write ``frame`` as CSV with every text cell neutralised (`neutralise`).
+
+    Every CSV the planner writes for people to open (orders, decisions, audit) goes through
+    here. Numbers and booleans are written as they are; ``append`` adds rows to an existing
+    file (the header only when the file is new). ``options`` go to `DataFrame.to_csv`.
+    """
+    path = Path(path)
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if values.dtype == object or pd.api.types.is_string_dtype(values):
+            out[column] = [neutralise(v) if isinstance(v, str) or v is None else v for v in values]
+    if append:
+        out.to_csv(path, mode="a", header=not path.exists(), index=False, **options)
+    else:
+        out.to_csv(path, index=False, **options)
+    return path
 
 
 def severity_rank(severity: pd.Series) -> pd.Series:
@@ -307,6 +373,10 @@ def read_run_table(folder: Path, name: str) -> pd.DataFrame:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     for column in DATE_COLUMNS & set(header):
         frame[column] = frame[column].str.slice(0, 10)
+    if name in NEUTRALISED_TABLES:
+        for column in header:
+            if column not in numeric:
+                frame[column] = frame[column].map(restore)
     return frame
 
 

@@ -7,13 +7,16 @@ silently keeping the default.
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("policy.yml")
+POLICY_MAX_BYTES = 1_000_000  # the shipped policy.yml is about 2 KB
 
 Severity = Literal["critical", "warning", "info"]
 ServiceLevel = Annotated[float, Field(gt=0.5, lt=0.9999)]
@@ -155,6 +158,110 @@ class PolicyConfig(_Strict):
         return self.freshness.threshold_days(dealer_id, feed)
 
 
+class UnsafeFileError(ValueError):
+    """A file that must not be read: not a regular file, a symlink out of its folder, too big.
+
+    The message is the reason only (no file content), for the caller to put after the path.
+    """
+
+
+def read_regular_file(path: Path | str, *, max_bytes: int) -> bytes:
+    """The bytes of a user-named input file, refusing anything but a small regular file.
+
+    Parameters
+    ----------
+    path
+        The file. A symbolic link is followed only when it stays in the folder holding it.
+    max_bytes
+        The largest size accepted.
+
+    Returns
+    -------
+    bytes
+
+    Raises
+    ------
+    UnsafeFileError
+        A FIFO, device, socket or folder (checked on the opened file, so nothing blocks and
+        nothing is swapped in between), a symbolic link to a file outside the link's folder,
+        or a file over ``max_bytes`` (checked before reading, and again while reading).
+    OSError
+        The file cannot be opened (missing, no permission).
+    """
+    path = Path(path)
+    if path.is_symlink():
+        target = path.resolve()
+        if not target.is_relative_to(path.parent.resolve()):
+            raise UnsafeFileError("a symbolic link to a file outside its folder (not followed)")
+        path = target
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+    flags |= getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if getattr(os, "O_NOFOLLOW", 0) and exc.errno == getattr(os, "ELOOP", None):
+            raise UnsafeFileError("a symbolic link changed while it was read") from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafeFileError(f"not a regular file ({_file_kind(info.st_mode)})")
+        if info.st_size > max_bytes:
+            raise UnsafeFileError(f"file too large ({info.st_size:,} bytes; limit {max_bytes:,})")
+        chunks, size = [], 0
+        while chunk := os.read(fd, min(1 << 20, max_bytes + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > max_bytes:
+                raise UnsafeFileError(f"file too large (over {max_bytes:,} bytes)")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+    ):
+        if test(mode):
+            return kind
+    return "not a plain file"
+
+
+class _PolicyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without anchors, aliases and merge keys.
+
+    A policy file never needs them, and nested aliases or merge keys expand exponentially
+    (a 430-byte "billion laughs" takes minutes and gigabytes): refused at the first ``&``,
+    ``*`` or ``<<``, before anything is expanded.
+    """
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in a policy file", event.start_mark
+            )
+        if getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(
+                None, None, "anchors (&name) are not allowed in a policy file", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+    def flatten_mapping(self, node: Any) -> None:
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise yaml.constructor.ConstructorError(
+                    None, None, "merge keys (<<) are not allowed in a policy file",
+                    key_node.start_mark,
+                )  # fmt: skip
+        super().flatten_mapping(node)
+
+
 def load_policy_config(path: Path | str | None = None) -> PolicyConfig:
     """Read and validate a policy file.
 
@@ -162,7 +269,9 @@ def load_policy_config(path: Path | str | None = None) -> PolicyConfig:
     ----------
     path
         YAML file; None reads the default shipped with the package (`replenishment/policy.yml`).
-        Keys left out keep their defaults.
+        Keys left out keep their defaults. It must be a regular file of at most
+        `POLICY_MAX_BYTES` (a symbolic link only within its folder), in plain YAML: anchors,
+        aliases and merge keys are refused.
 
     Returns
     -------
@@ -176,11 +285,17 @@ def load_policy_config(path: Path | str | None = None) -> PolicyConfig:
     """
     path = Path(path) if path is not None else DEFAULT_POLICY_FILE
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = read_regular_file(path, max_bytes=POLICY_MAX_BYTES)
+    except UnsafeFileError as exc:
+        raise ConfigError(f"{path}: cannot read policy file ({exc})") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read policy file ({exc.strerror or exc})") from None
     try:
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: cannot read policy file (not UTF-8 text)") from None
+    try:
+        data = yaml.load(text, Loader=_PolicyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
