@@ -20,6 +20,10 @@ import pandas as pd
 
 CHUNK_ROWS = 200_000
 _READ_BLOCK = 1 << 20
+# Bounds that keep memory bounded whatever a file holds (a CSV with its newlines stripped is
+# one line of the whole file): longer lines or wider headers reject the file with that reason.
+MAX_LINE_BYTES = 1 << 20
+MAX_COLUMNS = 500
 _DELIMITERS = (",", ";", "\t")
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 
@@ -37,6 +41,9 @@ class FileFacts:
     is_utf8: bool
     # Offset of the first byte that is not valid UTF-8 (None when the file is UTF-8).
     bad_utf8_offset: int | None = None
+    # The longest line in bytes (newline excluded) and its 1-based number.
+    longest_line: int = 0
+    longest_line_number: int = 1
 
 
 @dataclass
@@ -67,9 +74,17 @@ def file_facts(path: Path) -> FileFacts:
     decoder = codecs.getincrementaldecoder("utf-8")()
     bad_offset: int | None = None
     size = 0
+    lines_before, current, longest, longest_at = 0, 0, 0, 1
     with path.open("rb") as handle:
         while block := handle.read(_READ_BLOCK):
             digest.update(block)
+            lengths = list(map(len, block.split(b"\n")))
+            lengths[0] += current  # the line that went on from the previous block
+            current = lengths[-1]
+            block_longest = max(lengths)
+            if block_longest > longest:
+                longest, longest_at = block_longest, lines_before + lengths.index(block_longest) + 1
+            lines_before += len(lengths) - 1
             if bad_offset is None:
                 # Bytes of a character split across blocks wait in the decoder.
                 pending = len(decoder.getstate()[0])
@@ -83,7 +98,7 @@ def file_facts(path: Path) -> FileFacts:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             bad_offset = size - len(decoder.getstate()[0])
-    return FileFacts(digest.hexdigest(), size, bad_offset is None, bad_offset)
+    return FileFacts(digest.hexdigest(), size, bad_offset is None, bad_offset, longest, longest_at)
 
 
 def open_table(
@@ -115,6 +130,11 @@ def open_table(
     if facts.size_bytes == 0:
         raise FileRejected("empty file")
     suffix = path.suffix.lower()
+    if suffix == ".csv" and facts.longest_line > MAX_LINE_BYTES:
+        raise FileRejected(
+            f"line {facts.longest_line_number:,} is {facts.longest_line:,} bytes long "
+            f"(limit {MAX_LINE_BYTES:,} bytes per line): newlines missing?"
+        )
     if suffix == ".csv":
         return _open_csv(path, facts, known_columns, chunk_rows)
     if suffix == ".parquet":
@@ -268,6 +288,8 @@ def _open_csv(path: Path, facts: FileFacts, known_columns: Sequence[str], chunk_
         header = next(csv.reader(io.StringIO(line), delimiter=delimiter))
     except csv.Error as exc:
         raise FileRejected(f"malformed CSV header: {_one_line(exc)}") from exc
+    if len(header) > MAX_COLUMNS:
+        raise FileRejected(f"the header has {len(header):,} columns (limit {MAX_COLUMNS:,})")
     original, names = _name_columns(header)
     notes = [note] if note else []
     if delimiter != ",":
