@@ -2,10 +2,11 @@
 
 `approve_run` is what `vmi approve` calls. It validates the whole overrides file first (every
 problem is an `ApprovalError` naming file, line and column, and nothing is written), then
-writes ``orders/<dealer_id>.csv`` (atomically: a temporary folder renamed into place),
-``approval.json`` and one more block of ``audit.csv``; when a warehouse is known, the approved
-lines replace earlier approvals of the same as-of in ``raw.approved_lines`` in one transaction,
-and the dbt models count them as ``on_order`` in later runs.
+writes ``orders/<dealer file>.csv`` (`order_file_name`; atomically: a temporary folder renamed
+into place), ``approval.json`` and one more block of ``audit.csv``; when a warehouse is known,
+the approved lines replace earlier approvals of the same as-of in ``raw.approved_lines`` in one
+transaction, and the dbt models count them as ``on_order`` in later runs. Text cells of the
+CSVs are neutralised against formula injection (`planner.run_folder.write_csv`).
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ import pandas as pd
 
 from planner.run_folder import (
     APPROVAL_FILE,
+    CSV_LINE_END,
     EXPORTS_DIR,
     FORMULA_START,
     SAFE_NAME,
@@ -227,8 +228,11 @@ def _csv_text(part: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_csv(part: pd.DataFrame, path: Path) -> Path:
-    """One dealer's lines as CSV (UTF-8 with BOM, so Excel reads accents right)."""
-    _csv_text(part).to_csv(path, index=False, encoding="utf-8-sig")
+    """One dealer's lines as CSV (UTF-8 with BOM, so Excel reads accents right).
+
+    Lines end in CRLF, so a note holding a carriage return is quoted, not split into rows.
+    """
+    _csv_text(part).to_csv(path, index=False, encoding="utf-8-sig", lineterminator=CSV_LINE_END)
     return path
 
 

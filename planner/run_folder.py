@@ -167,6 +167,9 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Tables written through `write_csv` (their text cells neutralised); `read_run_table` gives
 # them back as they were decided.
 NEUTRALISED_TABLES = {"audit", "decisions"}
+# The csv module quotes a cell holding any character of the line terminator: with "\r\n" a
+# carriage return inside a note is quoted too (with "\n" alone it is not, and splits the row).
+CSV_LINE_END = "\r\n"
 
 
 def neutralise(text: Any) -> str:
@@ -195,8 +198,11 @@ def write_csv(frame: pd.DataFrame, path: Path, *, append: bool = False, **option
     Every CSV the planner writes for people to open (orders, decisions, audit) goes through
     here. Numbers and booleans are written as they are; ``append`` adds rows to an existing
     file (the header only when the file is new). ``options`` go to `DataFrame.to_csv`.
+    Lines end in CRLF (RFC 4180), so a cell holding a lone carriage return is quoted
+    instead of splitting its row in a spreadsheet.
     """
     path = Path(path)
+    options.setdefault("lineterminator", CSV_LINE_END)
     out = frame.copy()
     for column in out.columns:
         values = out[column]

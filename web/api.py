@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, StrictFloat, StrictInt, model_validator
 
 from planner.approve import ApprovalError
 from planner.line_rules import qty_problem, qty_rule
@@ -147,8 +147,8 @@ def get_line(
 
 
 class LinePatch(BaseModel):
-    version: int = Field(ge=0)
-    qty: float | None = None
+    version: StrictInt = Field(ge=0)
+    qty: StrictFloat | None = None  # "1_2" or "12" as text is not a quantity
     hold: bool | None = None
     note: str | None = Field(default=None, max_length=NOTE_MAX)
     dealer_note: str | None = Field(default=None, max_length=NOTE_MAX)
@@ -178,7 +178,9 @@ def patch_line(
     changes = {name: getattr(body, name) for name in body.model_fields_set if name != "version"}
     rule = qty_rule(line["pack_size"], line["moq"])
     if changes.get("qty") is not None:
-        problem = qty_problem(changes["qty"], line["pack_size"], line["moq"])
+        problem = qty_problem(
+            changes["qty"], line["pack_size"], line["moq"], order_up_to=line["order_up_to"]
+        )
         if problem:
             return JSONResponse({"detail": problem, "rule": rule, "field": "qty"}, status_code=422)
     hold = changes.get("hold", line["hold"])

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import os
+import re
+import time
 from datetime import date
 from pathlib import Path
 
@@ -10,7 +14,9 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook
 
-from planner.approve import ApprovalError, approve_run
+from planner.approve import OVERRIDES_MAX_BYTES, ApprovalError, approve_run
+from planner.exports import write_dealer_exports
+from planner.run_folder import order_file_name, read_run_table, restore, write_csv
 from warehouse import connect
 
 AS_OF = date(2025, 6, 30)
@@ -52,11 +58,20 @@ LINES = [
 ]
 
 
-def make_run(out_dir: Path, as_of: date = AS_OF, warehouse: Path | None = None) -> Path:
+DEALER_NAMES = {"D1": "North Motors", "D2": "South Bikes"}
+UNIT_COSTS = {"S1": 10.0, "S2": 2.5, "S3": 1.0}
+
+
+def make_run(
+    out_dir: Path,
+    as_of: date = AS_OF,
+    warehouse: Path | None = None,
+    lines: list[tuple] = LINES,
+) -> Path:
     run_dir = out_dir / "runs" / as_of.isoformat()
     run_dir.mkdir(parents=True)
     rows = []
-    for dealer, sku, on_hand, in_transit, position, daily, pack, suggested in LINES:
+    for dealer, sku, on_hand, in_transit, position, daily, pack, suggested in lines:
         rows.append(
             {
                 "run_id": f"run-{as_of}",
@@ -90,13 +105,13 @@ def make_run(out_dir: Path, as_of: date = AS_OF, warehouse: Path | None = None) 
     pd.DataFrame(rows, columns=SUGGESTION_COLUMNS).to_csv(run_dir / "suggestions.csv", index=False)
     pd.DataFrame(
         {
-            "dealer_id": ["D1", "D1", "D1", "D2", "D2"],
-            "sku": ["S1", "S2", "S3", "S1", "S2"],
-            "dealer_name": ["North Motors"] * 3 + ["South Bikes"] * 2,
+            "dealer_id": [line[0] for line in lines],
+            "sku": [line[1] for line in lines],
+            "dealer_name": [DEALER_NAMES.get(line[0], f"Dealer {line[0]}") for line in lines],
             "region": "n",
             "category": "brakes",
             "description": "pad",
-            "unit_cost": [10.0, 2.5, 1.0, 10.0, 2.5],
+            "unit_cost": [UNIT_COSTS.get(line[1], 1.0) for line in lines],
             "abc_class": "A",
         }
     ).to_csv(run_dir / "items.csv", index=False)
@@ -242,6 +257,28 @@ BAD_CASES = {
         "duplicate line",
     ),
     "unknown column": ("dealer_id,sku,qyt\nD1,S1,6\n", 1, "qyt", "unknown column"),
+    # Numerals float() accepts but a planner did not mean (issue 14, item 6).
+    "qty with an exponent": ("dealer_id,sku,qty\nD1,S1,1e300\n", 2, "qty", "not a number"),
+    "qty with a digit separator": ("dealer_id,sku,qty\nD1,S1,1_2\n", 2, "qty", "not a number"),
+    "qty in Arabic-Indic digits": (
+        "dealer_id,sku,qty\nD1,S1,\u0661\u0662\n",
+        2,
+        "qty",
+        "not a number",
+    ),
+    "qty with a plus sign": ("dealer_id,sku,qty\nD1,S1,+12\n", 2, "qty", "not a number"),
+    "qty above the maximum": (
+        "dealer_id,sku,qty\nD1,S1,1000002\n",  # whole packs of 6, above 1,000,000
+        2,
+        "qty",
+        "above the maximum of 1,000,000",
+    ),
+    "qty spanning two lines": (
+        'dealer_id,sku,qty\nD1,S1,"1\n2"\n',
+        3,
+        "qty",
+        "not a number",
+    ),
     "missing column": ("dealer_id,qty\nD1,6\n", 1, "sku", "missing required column"),
     # A quoted note spanning two physical lines: numbering follows the file, not the records.
     "line numbers are physical": (
@@ -318,3 +355,282 @@ def test_warehouse_rows_replace_the_same_as_of(tmp_path: Path) -> None:
     ]
     assert {r[8] for r in current} == {"run-2025-06-30"}
     assert {r[9] for r in current} == {result.approval_id}
+
+
+def test_a_quantity_up_to_the_maximum_is_approved(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path)
+    overrides = write_overrides(tmp_path / "o.csv", "dealer_id,sku,qty\nD1,S1,999996\n")
+    approve_run(tmp_path, AS_OF, overrides, approved_by="ana")
+    assert read_order(run_dir, "D1").set_index("sku").loc["S1", "qty"] == 999996
+
+
+def test_xlsx_number_1e300_is_refused(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path)
+    before = snapshot(run_dir)
+    book = Workbook()
+    for row in [["dealer_id", "sku", "qty"], ["D1", "S1", 1e300]]:
+        book.active.append(row)
+    book.save(tmp_path / "overrides.xlsx")
+    with pytest.raises(ApprovalError) as caught:
+        approve_run(tmp_path, AS_OF, tmp_path / "overrides.xlsx", approved_by="ana")
+    message = str(caught.value)
+    assert f"{tmp_path / 'overrides.xlsx'}: line 2, column qty: qty 1e+300 is above" in message
+    assert "\n" not in message and len(message) < 300
+    assert snapshot(run_dir) == before
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 14, item 8: the overrides file must be a small regular file
+# --------------------------------------------------------------------------------------------
+
+PASSWD_LINE = "root:x:0:0:root:/root:/bin/bash"
+
+
+def _fifo(folder: Path) -> Path:
+    path = folder / "overrides.csv"
+    os.mkfifo(path)
+    return path
+
+
+def _link_to(target: str):
+    def make(folder: Path) -> Path:
+        path = folder / "overrides.csv"
+        path.symlink_to(target)
+        return path
+
+    return make
+
+
+def _link_to_a_secret_outside(folder: Path) -> Path:
+    outside = folder.parent / "elsewhere"
+    outside.mkdir()
+    (outside / "secret.csv").write_text(PASSWD_LINE + "\n")
+    path = folder / "overrides.csv"
+    path.symlink_to(outside / "secret.csv")
+    return path
+
+
+def _too_large(folder: Path) -> Path:
+    path = folder / "overrides.csv"
+    with path.open("wb") as handle:  # sparse: no disk used
+        handle.truncate(OVERRIDES_MAX_BYTES + 1)
+    return path
+
+
+def _folder(folder: Path) -> Path:
+    path = folder / "overrides.csv"
+    path.mkdir()
+    return path
+
+
+UNSAFE_FILES = {
+    "FIFO": (_fifo, "not a regular file (a FIFO)"),
+    "symlink to /dev/zero": (_link_to("/dev/zero"), "symbolic link to a file outside its folder"),
+    "symlink to /etc/passwd": (
+        _link_to("/etc/passwd"),
+        "symbolic link to a file outside its folder",
+    ),
+    "symlink to a file outside the folder": (
+        _link_to_a_secret_outside,
+        "symbolic link to a file outside its folder",
+    ),
+    "over the size limit": (_too_large, "file too large"),
+    "a folder": (_folder, "not a regular file (a folder)"),
+}
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("case", list(UNSAFE_FILES))
+def test_overrides_must_be_a_small_regular_file(tmp_path: Path, case: str) -> None:
+    make, reason = UNSAFE_FILES[case]
+    if "/etc/passwd" in case and not Path("/etc/passwd").exists():
+        pytest.skip("no /etc/passwd here")
+    run_dir = make_run(tmp_path / "out")
+    before = snapshot(run_dir)
+    folder = tmp_path / "planner"
+    folder.mkdir()
+    overrides = make(folder)
+    started = time.monotonic()
+    with pytest.raises(ApprovalError) as caught:
+        approve_run(tmp_path / "out", AS_OF, overrides, approved_by="ana")
+    assert time.monotonic() - started < 5
+    message = str(caught.value)
+    assert message.startswith(f"{overrides}: line -, column -: ")
+    assert reason in message
+    assert "\n" not in message and "root:x" not in message
+    assert snapshot(run_dir) == before
+    assert not (run_dir / "orders").exists()
+
+
+def test_a_symlink_within_the_folder_is_read(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path)
+    (tmp_path / "archive").mkdir()
+    real = write_overrides(tmp_path / "archive" / "monday.csv", "dealer_id,sku,qty\nD1,S1,18\n")
+    link = tmp_path / "overrides.csv"
+    link.symlink_to(real)
+    approve_run(tmp_path, AS_OF, link, approved_by="ana")
+    assert read_order(run_dir, "D1").set_index("sku").loc["S1", "qty"] == 18
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_a_file_that_is_not_an_overrides_file_is_not_quoted(tmp_path: Path, suffix: str) -> None:
+    run_dir = make_run(tmp_path)
+    before = snapshot(run_dir)
+    path = write_overrides(tmp_path / f"overrides{suffix}", f"{PASSWD_LINE}\nbin:x:1:1::/:\n")
+    with pytest.raises(ApprovalError) as caught:
+        approve_run(tmp_path, AS_OF, path, approved_by="ana")
+    message = str(caught.value)
+    assert message.startswith(f"{path}: line 1, column -: ")
+    assert "root:x" not in message and "bin:" not in message and "\n" not in message
+    assert snapshot(run_dir) == before
+
+
+def test_a_binary_csv_is_refused_without_quoting_it(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path)
+    before = snapshot(run_dir)
+    path = tmp_path / "overrides.csv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00secret\xff\xfe")
+    with pytest.raises(ApprovalError) as caught:
+        approve_run(tmp_path, AS_OF, path, approved_by="ana")
+    assert str(caught.value) == (f"{path}: line -, column -: not UTF-8 text (save it as CSV UTF-8)")
+    assert snapshot(run_dir) == before
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 14, item 5: dealer ids that share a slug get distinct files
+# --------------------------------------------------------------------------------------------
+
+SLUG_TWINS = [
+    # dealer, sku, on_hand, in_transit, position, daily demand, pack, suggested
+    ("a/b", "S1", 1, 0, 1, 1.0, 1, 5),
+    ("a/b", "S2", 1, 0, 1, 1.0, 1, 7),
+    ("a_b", "S1", 1, 0, 1, 1.0, 1, 11),
+    ("\u6771\u4eac", "S1", 1, 0, 1, 1.0, 1, 13),  # 東京
+    ("\u5927\u962a", "S1", 1, 0, 1, 1.0, 1, 17),  # 大阪: same length, same slug "__"
+]
+
+
+def test_ids_sharing_a_slug_get_distinct_file_names() -> None:
+    names = {dealer: order_file_name(dealer) for dealer, *_ in SLUG_TWINS}
+    assert len(set(names.values())) == 4
+    assert names["a_b"] == "a_b.csv"  # the slug is the id: no hash
+    assert re.fullmatch(r"a_b~[0-9a-f]{10}\.csv", names["a/b"])
+    assert all(
+        re.fullmatch(r"__~[0-9a-f]{10}\.csv", names[d]) for d in ("\u6771\u4eac", "\u5927\u962a")
+    )
+    # An id spelled like another id's hashed file name is not hashed the same way.
+    hashed = names["a/b"][: -len(".csv")]
+    assert order_file_name(hashed) != names["a/b"]
+    assert order_file_name("") != order_file_name("_") == "_.csv"
+    assert order_file_name("..") != order_file_name("_")
+    assert len(order_file_name("x" * 10_000)) < 100
+
+
+@pytest.mark.parametrize("held", ["a_b", "a/b", "\u6771\u4eac"])
+def test_each_dealer_file_holds_only_its_own_rows(tmp_path: Path, held: str) -> None:
+    run_dir = make_run(tmp_path, lines=SLUG_TWINS)
+    overrides = pd.DataFrame(
+        [{"dealer_id": d, "sku": s, "hold": True} for d, s, *_ in SLUG_TWINS if d == held]
+    )
+    result = approve_run(tmp_path, AS_OF, overrides, approved_by="ana")
+    shipping = sorted({d for d, *_ in SLUG_TWINS} - {held})
+    files = sorted(p.name for p in (run_dir / "orders").iterdir())
+    assert files == sorted(order_file_name(d) for d in shipping)
+    assert sorted(p.name for p in result.order_files) == files
+    suggested = {(d, s): q for d, s, *_, q in SLUG_TWINS}
+    for dealer in shipping:
+        order = pd.read_csv(
+            run_dir / "orders" / order_file_name(dealer), dtype=str, keep_default_na=False
+        )
+        assert set(order["dealer_id"]) == {dealer}
+        assert {(dealer, s): float(q) for s, q in zip(order.sku, order.qty, strict=True)} == {
+            k: v for k, v in suggested.items() if k[0] == dealer
+        }
+    # The dealer exports use the same names: one CSV and one XLSX per dealer, own rows only.
+    exports = write_dealer_exports(run_dir)
+    dealers = {d for d, *_ in SLUG_TWINS}
+    assert len({p.name for p in exports}) == 2 * len(dealers) == 8
+    for dealer in dealers:
+        stem = order_file_name(dealer)[: -len(".csv")]
+        export = pd.read_csv(
+            run_dir / "exports" / f"{stem}.csv", dtype=str, keep_default_na=False,
+            encoding="utf-8-sig",
+        )  # fmt: skip
+        assert set(export["Dealer ID"]) == {dealer}
+
+
+def test_ids_sharing_a_slug_are_approved_from_a_csv_file(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path, lines=SLUG_TWINS)
+    overrides = write_overrides(
+        tmp_path / "o.csv", "dealer_id,sku,hold\na_b,S1,yes\n\u5927\u962a,S1,yes\n"
+    )
+    approve_run(tmp_path, AS_OF, overrides, approved_by="ana")
+    files = {p.name for p in (run_dir / "orders").iterdir()}
+    assert "a_b.csv" not in files  # a_b is held: a/b's order does not take its name
+    assert files == {order_file_name("a/b"), order_file_name("\u6771\u4eac")}
+    order = pd.read_csv(run_dir / "orders" / order_file_name("a/b"), dtype=str)
+    assert set(order["dealer_id"]) == {"a/b"}
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 14, item 2: formula injection in orders/, decisions.csv and audit.csv
+# --------------------------------------------------------------------------------------------
+
+FORMULA = '=HYPERLINK("http://evil.example/x","click me")'
+INJECTION_LINES = [
+    ("-D3", "@S1", 1, 0, 1, 1.0, 1, 5),
+    ("D4", "+S2", 1, 0, 1, 1.0, 1, 3),
+]
+
+
+def _cells(path: Path) -> list[str]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [cell for row in csv.reader(handle) for cell in row]
+
+
+def test_text_cells_of_orders_decisions_and_audit_are_neutralised(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path, lines=INJECTION_LINES)
+    decisions = pd.DataFrame(
+        [
+            {"dealer_id": "-D3", "sku": "@S1", "qty": 6, "note": FORMULA,
+             "dealer_note": "+cmd|' /C calc'!A0"},
+            {"dealer_id": "D4", "sku": "+S2", "note": "\tindented", "dealer_note": "\rx"},
+        ]
+    )  # fmt: skip
+    approve_run(tmp_path, AS_OF, decisions, approved_by="@ana")
+    files = [*(run_dir / "orders").iterdir(), run_dir / "decisions.csv", run_dir / "audit.csv"]
+    assert len(files) == 4
+    for path in files:
+        cells = _cells(path)
+        assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))], path
+    order = _cells(run_dir / "orders" / order_file_name("-D3"))
+    assert {"'-D3", "'@S1", "'" + FORMULA} <= set(order)
+    audit = _cells(run_dir / "audit.csv")
+    assert {"'@ana", "'-D3", "'+S2", "'" + FORMULA, "'\tindented"} <= set(audit)
+
+    # Read back through the run-folder contract, the decisions are as the planner made them,
+    # so the report and the dealer exports still join them to their lines.
+    back = read_run_table(run_dir, "decisions").set_index("sku")
+    assert back.loc["@S1", "dealer_id"] == "-D3" and back.loc["@S1", "note"] == FORMULA
+    assert back.loc["+S2", "dealer_note"] == "\rx" and set(back["approved_by"]) == {"@ana"}
+    write_dealer_exports(run_dir)
+    export = pd.read_csv(
+        run_dir / "exports" / f"{order_file_name('-D3')[:-4]}.csv", dtype=str,
+        keep_default_na=False, encoding="utf-8-sig",
+    )  # fmt: skip
+    assert export[["Dealer ID", "SKU", "Quantity", "Note"]].values.tolist() == [
+        ["'-D3", "'@S1", "6", "'+cmd|' /C calc'!A0"]
+    ]
+
+
+def test_write_csv_and_restore_round_trip(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {"text": ["=1+1", "plain", "'quoted", "-", "", None], "n": [-1.5, 2, 3, 4, 5, 6]}
+    )
+    write_csv(frame, tmp_path / "t.csv")
+    written = pd.read_csv(tmp_path / "t.csv", dtype=str, keep_default_na=False)
+    assert written["text"].tolist() == ["'=1+1", "plain", "'quoted", "'-", "", ""]
+    assert written["n"].tolist() == ["-1.5", "2.0", "3.0", "4.0", "5.0", "6.0"]
+    assert [restore(v) for v in written["text"]] == ["=1+1", "plain", "'quoted", "-", "", ""]
+    write_csv(frame.head(1), tmp_path / "t.csv", append=True)
+    assert len(pd.read_csv(tmp_path / "t.csv")) == 7

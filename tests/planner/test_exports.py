@@ -7,6 +7,7 @@ expectation is computed here from suggestions.csv and items.csv, not from the ex
 
 from __future__ import annotations
 
+import csv
 import re
 import zipfile
 from pathlib import Path
@@ -17,7 +18,14 @@ from openpyxl import load_workbook
 from test_report import make_run_folder
 
 from planner.approve import approve_run
-from planner.exports import dealer_export_frame, neutralise, po_reference, write_dealer_exports
+from planner.exports import (
+    XLSX_OPTIONS,
+    dealer_export_frame,
+    neutralise,
+    po_reference,
+    write_dealer_exports,
+)
+from planner.run_folder import FORMULA_START
 
 AS_OF = "2025-06-30"
 SECRET = "INTERNAL-ONLY credit block 4711"
@@ -255,3 +263,84 @@ def test_days_of_cover_worked_by_hand(tmp_path: Path) -> None:
         ["S1", "6", "2", "1.0", "4.0", "60.00", "South Bikes"],
         ["S2", "4", "1", "12.0", "28.0", "10.00", "South Bikes"],
     ]
+
+
+URLS_AND_FORMULAS = [
+    "http://evil.example/login",
+    "https://evil.example/x?y=1",
+    "mailto:someone@evil.example",
+    "ftp://evil.example/f",
+    "external:c:\\temp\\x.xlsx",
+    "=1+1",
+    "@SUM(A1:A9)",
+    "-2+3",
+    "+cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+]
+
+
+def test_no_cell_of_any_export_is_a_formula_or_a_hyperlink(tmp_path: Path) -> None:
+    """Issue 14, item 2: whatever the text, no export cell is a formula or a link.
+
+    The only formulas are the two total cells the exporter writes itself (SUBTOTAL over the
+    quantity and line-value columns, so they follow the filter); no text becomes one.
+    """
+    out = tmp_path / "out"
+    run_dir = make_run_folder(out, AS_OF)
+    lines = pd.read_csv(run_dir / "suggestions.csv", dtype={"dealer_id": str, "sku": str})
+    items = pd.read_csv(run_dir / "items.csv", dtype={"dealer_id": str, "sku": str})
+    texts = iter(URLS_AND_FORMULAS * 10)
+    items["description"] = [next(texts) for _ in range(len(items))]
+    items["dealer_name"] = "http://evil.example/dealer"
+    items.to_csv(run_dir / "items.csv", index=False)
+    decided = lines[lines.suggested_qty > 0].head(len(URLS_AND_FORMULAS))
+    decisions = pd.DataFrame(
+        {
+            "dealer_id": decided.dealer_id.to_numpy(),
+            "sku": decided.sku.to_numpy(),
+            "dealer_note": URLS_AND_FORMULAS[: len(decided)],
+            "note": "internal",
+        }
+    )
+    approve_run(out, AS_OF, decisions, approved_by="ana")
+    paths = write_dealer_exports(run_dir)
+    books = [p for p in paths if p.suffix == ".xlsx"]
+    assert len(books) == 3
+
+    seen = set()
+    for path in books:
+        book = load_workbook(path)
+        for sheet in book.worksheets:
+            assert not sheet._hyperlinks, path.name
+            cells = [c for row in sheet.iter_rows() for c in row if c.value is not None]
+            assert all(c.hyperlink is None for c in cells), path.name
+            formulas = [c for c in cells if c.data_type == "f"]
+            total = sheet.max_row
+            assert [(c.row, c.value) for c in formulas] == [
+                (total, f"=SUBTOTAL(109,D10:D{total - 1})"),
+                (total, f"=SUBTOTAL(109,H10:H{total - 1})"),
+            ], path.name
+            for cell in (c for c in cells if c.data_type != "f"):
+                if isinstance(cell.value, str) and cell.value.startswith(FORMULA_START):
+                    assert cell.data_type == "s" and cell.quotePrefix, (path.name, cell.value)
+            # openpyxl leaves xlsxwriter's escape of a carriage return (_x000D_) as it is.
+            seen |= {c.value.replace("_x000D_", "\r") for c in cells if isinstance(c.value, str)}
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                xml = archive.read(name).decode("utf-8")
+                # No <hyperlink> element and no relationship of type .../hyperlink.
+                assert "<hyperlink" not in xml and "/hyperlink" not in xml, (path.name, name)
+                assert xml.count("<f>") == (2 if name.startswith("xl/worksheets/") else 0)
+    # Every dangerous text did reach a workbook, as text.
+    assert set(URLS_AND_FORMULAS) <= seen
+
+    for path in (p for p in paths if p.suffix == ".csv"):
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            cells = [cell for row in csv.reader(handle) for cell in row]
+        assert not [c for c in cells if c.startswith(FORMULA_START)], path.name
+        assert "'http://evil.example/dealer" not in cells  # a URL is not a formula start
+
+
+def test_xlsx_never_turns_strings_into_formulas_or_links() -> None:
+    assert XLSX_OPTIONS == {"strings_to_formulas": False, "strings_to_urls": False}

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
 
-from replenishment.config import ConfigError, PolicyConfig, load_policy_config
+from replenishment.config import (
+    POLICY_MAX_BYTES,
+    ConfigError,
+    PolicyConfig,
+    UnsafeFileError,
+    load_policy_config,
+    read_regular_file,
+)
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -116,3 +125,110 @@ def test_missing_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot read policy file") as caught:
         load_policy_config(missing)
     assert str(caught.value).startswith(str(missing))
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 14, item 11: no anchors, aliases or merge keys (a 430-byte merge-key bomb)
+# --------------------------------------------------------------------------------------------
+
+
+def merge_key_bomb(levels: int = 7) -> str:
+    """Seven levels, 430 bytes: each level merges eight copies of the one before."""
+    lines = ["l0: &l0 {a: 1, b: 2, c: 3, d: 4, e: 5, f: 6}"]
+    for level in range(1, levels + 1):
+        refs = ", ".join([f"*l{level - 1}"] * 8)
+        lines.append(f"l{level}: &l{level} {{<<: [{refs}]}}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.timeout(30)
+def test_a_merge_key_bomb_is_refused_at_once(tmp_path):
+    text = merge_key_bomb()
+    assert len(text.encode()) == 430
+    path = write(tmp_path, text)
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as caught:
+        load_policy_config(path)
+    assert time.monotonic() - started < 1
+    assert str(caught.value) == (
+        f"{path}: not valid YAML at line 1: anchors (&name) are not allowed in a policy file"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "problem"),
+    [
+        (
+            "service_levels: &levels {A: 0.99}\n",
+            1,
+            "anchors (&name) are not allowed",
+        ),
+        (
+            # An alias to an anchor the loader never saw is refused as an alias.
+            "service_levels: {A: 0.99}\nalerts:\n  overstock: *missing\n",
+            3,
+            "aliases (*name) are not allowed",
+        ),
+        (
+            "service_levels:\n  <<: {A: 0.99}\n  B: 0.9\n",
+            2,
+            "merge keys (<<) are not allowed",
+        ),
+    ],
+)
+def test_anchors_aliases_and_merge_keys_are_refused(tmp_path, text, line, problem):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_policy_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: not valid YAML at line {line}: ")
+    assert problem in message and "\n" not in message
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 14, item 8: a policy file is a small regular file
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda path: os.mkfifo(path), "not a regular file (a FIFO)"),
+        (lambda path: path.symlink_to("/dev/zero"), "symbolic link to a file outside its folder"),
+        (lambda path: path.symlink_to("/etc/passwd"), "symbolic link to a file outside its folder"),
+        (lambda path: path.mkdir(), "not a regular file (a folder)"),
+        (
+            lambda path: path.write_bytes(b"# " + b"x" * POLICY_MAX_BYTES + b"\n"),
+            "file too large",
+        ),
+    ],
+    ids=["fifo", "dev-zero", "etc-passwd", "folder", "too-large"],
+)
+def test_policy_file_must_be_a_small_regular_file(tmp_path, make, reason):
+    path = tmp_path / "policy.yml"
+    make(path)
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as caught:
+        load_policy_config(path)
+    assert time.monotonic() - started < 5
+    message = str(caught.value)
+    assert message.startswith(f"{path}: cannot read policy file (")
+    assert reason in message and "\n" not in message and "root:x" not in message
+
+
+def test_a_policy_symlink_within_its_folder_is_read(tmp_path):
+    (tmp_path / "policies").mkdir()
+    real = tmp_path / "policies" / "north.yml"
+    real.write_text("service_levels: {A: 0.99}\n", encoding="utf-8")
+    link = tmp_path / "policy.yml"
+    link.symlink_to(real)
+    assert load_policy_config(link).service_levels.A == 0.99
+
+
+def test_read_regular_file_stops_at_the_limit(tmp_path):
+    path = tmp_path / "f.txt"
+    path.write_bytes(b"12345")
+    assert read_regular_file(path, max_bytes=5) == b"12345"
+    with pytest.raises(UnsafeFileError, match="file too large"):
+        read_regular_file(path, max_bytes=4)
