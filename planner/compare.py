@@ -26,6 +26,7 @@ from planner.run_folder import (
     severity_rank,
     table_path,
     write_atomic,
+    write_csv,
 )
 
 # change_type values, in the order rows are written.
@@ -351,5 +352,5 @@ def compare_runs(
     moved_value = changes.loc[changes["change_type"] == "qty_changed", "value"]
     summary["value_moved"] = float(pd.to_numeric(moved_value, errors="coerce").fillna(0).sum())
 
-    write_atomic(table_path(current_dir, "changes"), lambda temp: changes.to_csv(temp, index=False))
+    write_atomic(table_path(current_dir, "changes"), lambda temp: write_csv(changes, temp))
     return summary, changes

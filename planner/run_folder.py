@@ -164,9 +164,13 @@ def order_file_name(dealer_id: str) -> str:
 # OWASP's CSV-injection rule: a cell starting with one of these is a formula (or a DDE
 # payload) to Excel, LibreOffice and Google Sheets; it is written with a leading ``'``.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-# Tables written through `write_csv` (their text cells neutralised); `read_run_table` gives
-# them back as they were decided.
-NEUTRALISED_TABLES = {"audit", "decisions"}
+# Every run table is written through `write_csv` (text cells neutralised); `read_run_table`
+# gives them back as they were.
+NEUTRALISED_TABLES = set(TABLES)
+# Derived floats are rounded once, here, before any CSV is written: a sum in another order
+# (DuckDB's parallel aggregates) moves the 15th digit, and two runs of one landing must give
+# the same files.
+FLOAT_DECIMALS = 9
 # The csv module quotes a cell holding any character of the line terminator: with "\r\n" a
 # carriage return inside a note is quoted too (with "\n" alone it is not, and splits the row).
 CSV_LINE_END = "\r\n"
@@ -206,7 +210,9 @@ def write_csv(frame: pd.DataFrame, path: Path, *, append: bool = False, **option
     out = frame.copy()
     for column in out.columns:
         values = out[column]
-        if values.dtype == object or pd.api.types.is_string_dtype(values):
+        if pd.api.types.is_float_dtype(values):
+            out[column] = values.round(FLOAT_DECIMALS)
+        elif values.dtype == object or pd.api.types.is_string_dtype(values):
             out[column] = [neutralise(v) if isinstance(v, str) or v is None else v for v in values]
     if append:
         out.to_csv(path, mode="a", header=not path.exists(), index=False, **options)
@@ -329,7 +335,7 @@ def publish_run(
     target = run_dir(out_dir, as_of)
     with atomic_dir(target, token=run_id) as temp:
         for name, frame in tables.items():
-            frame.to_csv(table_path(temp, name), index=False)
+            write_csv(frame, table_path(temp, name))
         (temp / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=str) + "\n")
         if finish is not None:
             finish(temp)

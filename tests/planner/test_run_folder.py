@@ -94,3 +94,27 @@ def test_latest_run_ignores_other_folders(tmp_path: Path) -> None:
         (runs_root(tmp_path) / name).mkdir(parents=True)
     (runs_root(tmp_path) / "2025-07-14").write_text("a file, not a run")
     assert latest_run(tmp_path) == run_dir(tmp_path, AS_OF)
+
+
+def test_runs_of_one_landing_give_the_same_bytes_whatever_the_sum_order(tmp_path):
+    from planner.run_folder import publish_run
+
+    # 0.1 + 0.2 and 0.3 differ in the 17th digit, like a parallel sum in another order
+    noisy = pd.DataFrame({"dealer_id": ["D1"], "sku": ["S1"], "lead_time_sd_days": [0.1 + 0.2]})
+    clean = noisy.assign(lead_time_sd_days=[0.3])
+    first = publish_run(tmp_path / "a", date(2025, 6, 30), "r", {"suggestions": noisy}, {})
+    second = publish_run(tmp_path / "b", date(2025, 6, 30), "r", {"suggestions": clean}, {})
+    assert (first / "suggestions.csv").read_bytes() == (second / "suggestions.csv").read_bytes()
+
+
+def test_run_tables_are_safe_to_open_in_a_spreadsheet_and_read_back_as_they_were(tmp_path):
+    from planner.run_folder import publish_run, read_run_table
+
+    hostile = '=HYPERLINK("http://evil.example","click")'
+    items = pd.DataFrame({"dealer_id": ["D1"], "sku": ["-S1"], "dealer_name": [hostile]})
+    folder = publish_run(tmp_path, date(2025, 6, 30), "r", {"items": items}, {})
+    text = (folder / "items.csv").read_text()
+    assert "'=HYPERLINK" in text and "\n=HYPERLINK" not in text and ",=HYPERLINK" not in text
+    assert "'-S1" in text
+    back = read_run_table(folder, "items")
+    assert back.loc[0, "dealer_name"] == hostile and back.loc[0, "sku"] == "-S1"
