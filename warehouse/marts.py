@@ -68,3 +68,24 @@ def sales_exceptions(con: duckdb.DuckDBPyConnection, *, since: date) -> pd.DataF
 def dealer_kpis(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """marts.fct_dealer_kpis, every column (a KPI added in dbt reaches kpis.csv as it is)."""
     return con.execute("select * from marts.fct_dealer_kpis order by dealer_id").df()
+
+
+def dealer_scorecard(con: duckdb.DuckDBPyConnection, dealer_id: str) -> dict[str, pd.DataFrame]:
+    """A dealer's quarterly scorecard, escalation state and bullwhip ratio (the workbench's
+    ``GET /api/dealers/{dealer_id}/scorecard``): marts.fct_dealer_scorecard_quarterly (every
+    column, oldest quarter first), marts.fct_dealer_escalation and the dealer-total row of
+    marts.fct_bullwhip."""
+    return {
+        "quarters": con.execute(
+            "select * from marts.fct_dealer_scorecard_quarterly where dealer_id = ?"
+            " order by quarter_start",
+            [dealer_id],
+        ).df(),
+        "escalation": con.execute(
+            "select * from marts.fct_dealer_escalation where dealer_id = ?", [dealer_id]
+        ).df(),
+        "bullwhip": con.execute(
+            "select * from marts.fct_bullwhip where dealer_id = ? and is_dealer_total",
+            [dealer_id],
+        ).df(),
+    }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any
 
 import duckdb
@@ -21,6 +22,7 @@ from planner.approve import ApprovalError
 from planner.line_rules import qty_problem, qty_rule
 from planner.publish_approval import approve_and_publish
 from planner.run_folder import read_run_summary, read_run_table
+from warehouse import marts
 from warehouse.workbench import StaleVersion, Store
 from web import lines as run_lines
 from web.auth import (
@@ -352,6 +354,47 @@ def get_alerts(
         alerts = alerts[alerts["dealer_id"] == user.dealer_id]
     alerts = alerts.astype(object).where(alerts.notna(), None)
     return alerts.to_dict("records")
+
+
+@router.get("/dealers/{dealer_id}/scorecard")
+def get_scorecard(
+    dealer_id: str, request: Request, user: Annotated[User, Depends(require_user)]
+) -> dict[str, Any]:
+    """The dealer's quarterly scorecard, escalation state and bullwhip ratio (warehouse marts
+    of the newest run's warehouse, read-only)."""
+    if user.role == "dealer" and dealer_id != user.dealer_id:
+        raise HTTPException(404, "no such dealer")
+    runs = run_lines.run_folders(out_of(request))
+    named = read_run_summary(runs[0][1]).get("warehouse") if runs else None
+    if not named or not Path(named).exists():
+        raise HTTPException(404, "no warehouse known: run `vmi run` first")
+    try:
+        with duckdb.connect(named, read_only=True) as con:
+            parts = marts.dealer_scorecard(con, dealer_id)
+    except duckdb.IOException as exc:
+        raise HTTPException(503, f"the warehouse is busy (nightly run?): {exc}") from None
+    except duckdb.CatalogException:
+        raise HTTPException(404, "no scorecard marts in this warehouse yet") from None
+    if parts["escalation"].empty and parts["quarters"].empty:
+        raise HTTPException(404, f"no dealer {dealer_id}")
+
+    def text(value: Any) -> Any:
+        if isinstance(value, pd.Timestamp) and value == value.normalize():
+            return value.date().isoformat()  # a DATE column comes back as a midnight Timestamp
+        return value.isoformat() if hasattr(value, "isoformat") else value
+
+    def records(frame: pd.DataFrame) -> list[dict]:
+        frame = frame.astype(object).where(frame.notna(), None)
+        return [{k: text(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+    escalation = records(parts["escalation"])
+    bullwhip = records(parts["bullwhip"])
+    return {
+        "dealer_id": dealer_id,
+        "quarters": records(parts["quarters"]),
+        "escalation": escalation[0] if escalation else None,
+        "bullwhip": bullwhip[0] if bullwhip else None,
+    }
 
 
 @router.get("/runs/{as_of}/overview")

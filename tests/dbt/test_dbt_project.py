@@ -1014,6 +1014,9 @@ def test_exposures_end_the_lineage_of_every_mart(built, tmp_path):
             "rpt_forecast_accuracy",
             "rpt_run_history",
         ),
+        "dealer_scorecard": models(
+            "fct_dealer_scorecard_quarterly", "fct_dealer_escalation", "fct_bullwhip"
+        ),
     }
     for exposure in exposures.values():
         assert exposure["type"] in {"ml", "application", "dashboard"}

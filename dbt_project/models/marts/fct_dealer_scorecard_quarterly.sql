@@ -1,0 +1,370 @@
+-- Dealer scorecard per complete calendar quarter up to as_of (quarters that start on or after the
+-- dealer's first sale row or inventory count). KPIs over the restated feeds:
+--   sell_through_rate  = units sold in the quarter / (those units + on_hand at quarter end)
+--   inventory_turnover = units sold in the quarter / average on_hand (per pair, the mean of its
+--                        counts in the quarter; summed over pairs) -- quarterly, not annualised
+--   stockout_share     = stock-out pair-days / pair-days in fct_daily_demand within the quarter
+--   slow_mover_share   = stock value at quarter end (on_hand x unit_cost) in pairs with no sale in
+--                        the scorecard_slow_mover_days up to quarter end / all stock value then
+--   count_coverage     = Sundays of the quarter with at least one inventory count / Sundays
+-- on_hand at quarter end = per pair the latest count on or before quarter_end. A KPI whose
+-- denominator is 0 is null and does not count towards the score.
+-- Each KPI has its benchmark (var scorecard_benchmarks) and a pass flag (>= for higher-is-better,
+-- <= for lower-is-better); score = passed / scored KPIs; below_benchmark = score <
+-- scorecard_min_score (false when no KPI could be scored).
+{%- set benchmarks = var('scorecard_benchmarks') %}
+{%- set kpis = [
+    ('sell_through_rate', 'higher'),
+    ('inventory_turnover', 'higher'),
+    ('stockout_share', 'lower'),
+    ('slow_mover_share', 'lower'),
+    ('count_coverage', 'higher'),
+] %}
+{%- for kpi, _ in kpis %}
+    {%- if benchmarks is not mapping or benchmarks.get(kpi) is none %}
+        {{ exceptions.raise_compiler_error(
+            "var scorecard_benchmarks needs a number for every KPI; missing: " ~ kpi
+        ) }}
+    {%- endif %}
+{%- endfor %}
+{%- set slow_days = var('scorecard_slow_mover_days') %}
+
+with
+
+as_of as (
+
+    select as_of_date from {{ ref('int_as_of_date') }}
+
+),
+
+quarters as (
+
+    select * from {{ ref('int_calendar_quarters') }}
+
+),
+
+dealers as (
+
+    select dealer_id from {{ ref('dim_dealers') }}
+
+),
+
+skus as (
+
+    select sku, unit_cost from {{ ref('stg_vmi__skus') }}
+
+),
+
+pair_daily_sales as (
+
+    select
+        sales.dealer_id,
+        sales.sku,
+        sales.sale_date,
+        sum(case when sales.qty_sold > 0 then sales.qty_sold else 0 end) as qty_sold
+    from {{ ref('int_sell_through_restated') }} as sales
+    cross join as_of
+    where sales.sale_date <= as_of.as_of_date
+    group by sales.dealer_id, sales.sku, sales.sale_date
+
+),
+
+snapshots as (
+
+    select
+        inventory.dealer_id,
+        inventory.sku,
+        inventory.snapshot_date,
+        inventory.on_hand
+    from {{ ref('int_inventory_restated') }} as inventory
+    cross join as_of
+    where inventory.snapshot_date <= as_of.as_of_date
+
+),
+
+activity_dates as (
+
+    select dealer_id, sale_date as activity_date from pair_daily_sales
+    union all
+    select dealer_id, snapshot_date as activity_date from snapshots
+
+),
+
+first_activity as (
+
+    select
+        dealer_id,
+        min(activity_date) as first_activity_date
+    from activity_dates
+    group by dealer_id
+
+),
+
+dealer_quarters as (
+
+    select
+        dealers.dealer_id,
+        quarters.quarter_start,
+        quarters.quarter_end,
+        quarters.sundays
+    from dealers
+    inner join first_activity
+        on dealers.dealer_id = first_activity.dealer_id
+    inner join quarters
+        on quarters.quarter_start >= first_activity.first_activity_date
+
+),
+
+quarter_sales as (
+
+    select
+        dealer_quarters.dealer_id,
+        dealer_quarters.quarter_start,
+        sum(pair_daily_sales.qty_sold) as qty_sold
+    from dealer_quarters
+    inner join pair_daily_sales
+        on
+            dealer_quarters.dealer_id = pair_daily_sales.dealer_id
+            and pair_daily_sales.sale_date between dealer_quarters.quarter_start
+            and dealer_quarters.quarter_end
+    group by dealer_quarters.dealer_id, dealer_quarters.quarter_start
+
+),
+
+-- The latest count on or before quarter end, per pair.
+ranked_counts as (
+
+    select
+        dealer_quarters.dealer_id,
+        dealer_quarters.quarter_start,
+        dealer_quarters.quarter_end,
+        snapshots.sku,
+        snapshots.on_hand,
+        row_number() over (
+            partition by dealer_quarters.dealer_id, dealer_quarters.quarter_start, snapshots.sku
+            order by snapshots.snapshot_date desc
+        ) as count_rank
+    from dealer_quarters
+    inner join snapshots
+        on
+            dealer_quarters.dealer_id = snapshots.dealer_id
+            and snapshots.snapshot_date <= dealer_quarters.quarter_end
+
+),
+
+-- Pairs that sold something in the slow-mover window ending at quarter end.
+pairs_selling as (
+
+    select distinct
+        dealer_quarters.dealer_id,
+        dealer_quarters.quarter_start,
+        pair_daily_sales.sku
+    from dealer_quarters
+    inner join pair_daily_sales
+        on
+            dealer_quarters.dealer_id = pair_daily_sales.dealer_id
+            and pair_daily_sales.qty_sold > 0
+            and pair_daily_sales.sale_date
+            between {{ add_days(1 - slow_days, 'dealer_quarters.quarter_end') }}
+            and dealer_quarters.quarter_end
+
+),
+
+end_stock as (
+
+    select
+        ranked_counts.dealer_id,
+        ranked_counts.quarter_start,
+        sum(ranked_counts.on_hand) as on_hand_end,
+        sum(ranked_counts.on_hand * skus.unit_cost) as stock_value_end,
+        sum(
+            case when pairs_selling.sku is null then ranked_counts.on_hand * skus.unit_cost end
+        ) as slow_stock_value_end
+    from ranked_counts
+    left join skus
+        on ranked_counts.sku = skus.sku
+    left join pairs_selling
+        on
+            ranked_counts.dealer_id = pairs_selling.dealer_id
+            and ranked_counts.quarter_start = pairs_selling.quarter_start
+            and ranked_counts.sku = pairs_selling.sku
+    where ranked_counts.count_rank = 1
+    group by ranked_counts.dealer_id, ranked_counts.quarter_start
+
+),
+
+pair_average_stock as (
+
+    select
+        dealer_quarters.dealer_id,
+        dealer_quarters.quarter_start,
+        snapshots.sku,
+        avg(snapshots.on_hand) as average_on_hand
+    from dealer_quarters
+    inner join snapshots
+        on
+            dealer_quarters.dealer_id = snapshots.dealer_id
+            and snapshots.snapshot_date between dealer_quarters.quarter_start
+            and dealer_quarters.quarter_end
+    group by dealer_quarters.dealer_id, dealer_quarters.quarter_start, snapshots.sku
+
+),
+
+average_stock as (
+
+    select
+        dealer_id,
+        quarter_start,
+        sum(average_on_hand) as average_on_hand
+    from pair_average_stock
+    group by dealer_id, quarter_start
+
+),
+
+count_sundays as (
+
+    select
+        dealer_quarters.dealer_id,
+        dealer_quarters.quarter_start,
+        count(distinct snapshots.snapshot_date) as counted_sundays
+    from dealer_quarters
+    inner join snapshots
+        on
+            dealer_quarters.dealer_id = snapshots.dealer_id
+            and snapshots.snapshot_date between dealer_quarters.quarter_start
+            and dealer_quarters.quarter_end
+            and {{ week_start(add_days(1, 'snapshots.snapshot_date')) }}
+            = {{ add_days(1, 'snapshots.snapshot_date') }}
+    group by dealer_quarters.dealer_id, dealer_quarters.quarter_start
+
+),
+
+stockouts as (
+
+    select
+        dealer_quarters.dealer_id,
+        dealer_quarters.quarter_start,
+        count(*) as pair_days,
+        sum(case when daily.is_stockout then 1 else 0 end) as stockout_pair_days
+    from dealer_quarters
+    inner join {{ ref('fct_daily_demand') }} as daily
+        on
+            dealer_quarters.dealer_id = daily.dealer_id
+            and daily.date between dealer_quarters.quarter_start and dealer_quarters.quarter_end
+    group by dealer_quarters.dealer_id, dealer_quarters.quarter_start
+
+),
+
+measures as (
+
+    select
+        dealer_quarters.dealer_id,
+        dealer_quarters.quarter_start,
+        dealer_quarters.quarter_end,
+        coalesce(quarter_sales.qty_sold, 0) as qty_sold,
+        coalesce(end_stock.on_hand_end, 0) as on_hand_end,
+        average_stock.average_on_hand,
+        end_stock.stock_value_end,
+        end_stock.slow_stock_value_end,
+        cast(coalesce(stockouts.pair_days, 0) as integer) as pair_days,
+        cast(coalesce(stockouts.stockout_pair_days, 0) as integer) as stockout_pair_days,
+        cast(coalesce(count_sundays.counted_sundays, 0) as integer) as counted_sundays,
+        dealer_quarters.sundays
+    from dealer_quarters
+    left join quarter_sales
+        on
+            dealer_quarters.dealer_id = quarter_sales.dealer_id
+            and dealer_quarters.quarter_start = quarter_sales.quarter_start
+    left join end_stock
+        on
+            dealer_quarters.dealer_id = end_stock.dealer_id
+            and dealer_quarters.quarter_start = end_stock.quarter_start
+    left join average_stock
+        on
+            dealer_quarters.dealer_id = average_stock.dealer_id
+            and dealer_quarters.quarter_start = average_stock.quarter_start
+    left join count_sundays
+        on
+            dealer_quarters.dealer_id = count_sundays.dealer_id
+            and dealer_quarters.quarter_start = count_sundays.quarter_start
+    left join stockouts
+        on
+            dealer_quarters.dealer_id = stockouts.dealer_id
+            and dealer_quarters.quarter_start = stockouts.quarter_start
+
+),
+
+kpis as (
+
+    select
+        *,
+        case
+            when qty_sold + on_hand_end > 0 then qty_sold / (qty_sold + on_hand_end)
+        end as sell_through_rate,
+        case when average_on_hand > 0 then qty_sold / average_on_hand end as inventory_turnover,
+        case
+            when pair_days > 0 then cast(stockout_pair_days as double) / pair_days
+        end as stockout_share,
+        case
+            when stock_value_end > 0 then coalesce(slow_stock_value_end, 0) / stock_value_end
+        end as slow_mover_share,
+        case when sundays > 0 then cast(counted_sundays as double) / sundays end as count_coverage
+    from measures
+
+),
+
+flagged as (
+
+    select
+        *,
+        {%- for kpi, direction in kpis %}
+        cast({{ benchmarks[kpi] }} as double) as {{ kpi }}_benchmark,
+        {{ kpi }} {{ '>=' if direction == 'higher' else '<=' }} {{ benchmarks[kpi] }}
+            as {{ kpi }}_passed,
+        {%- endfor %}
+        {% for kpi, _ in kpis -%}
+        case when {{ kpi }} is not null then 1 else 0 end
+        {%- if not loop.last %} + {% endif %}
+        {%- endfor %} as kpis_scored,
+        {% for kpi, _ in kpis -%}
+        case when {{ kpi }}_passed then 1 else 0 end
+        {%- if not loop.last %} + {% endif %}
+        {%- endfor %} as kpis_passed
+    from kpis
+
+),
+
+final as (
+
+    select
+        dealer_id,
+        quarter_start,
+        quarter_end,
+        qty_sold,
+        on_hand_end,
+        average_on_hand,
+        stock_value_end,
+        coalesce(slow_stock_value_end, 0) as slow_stock_value_end,
+        pair_days,
+        stockout_pair_days,
+        counted_sundays,
+        sundays,
+        {%- for kpi, _ in kpis %}
+        {{ kpi }},
+        {{ kpi }}_benchmark,
+        {{ kpi }}_passed,
+        {%- endfor %}
+        cast(kpis_scored as integer) as kpis_scored,
+        cast(kpis_passed as integer) as kpis_passed,
+        case when kpis_scored > 0 then cast(kpis_passed as double) / kpis_scored end as score,
+        cast({{ var('scorecard_min_score') }} as double) as min_score,
+        coalesce(
+            kpis_scored > 0
+            and cast(kpis_passed as double) / kpis_scored < {{ var('scorecard_min_score') }},
+            false
+        ) as below_benchmark
+    from flagged
+
+)
+
+select * from final
