@@ -12,6 +12,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from planner.run_folder import run_dir, runs_root
+from warehouse.runs import unwritable
+
 
 def dbt_nodes_as_tasks_default() -> bool:
     """Each dbt node is a Prefect task unless VMI_DBT_NODES_AS_TASKS=0 (plain dbt: ~15 s faster)."""
@@ -62,17 +65,22 @@ class RunSettings(BaseModel):
 
     def check(self) -> None:
         """Raise SettingsError naming the first problem with the paths."""
+        self.check_out(self.as_of)
         if self.landing.is_symlink() and not self.landing.exists():
             # A share that is not mounted right now is a transient fault, not a user mistake:
             # the ingest task raises OSError and retries with backoff.
             return
         if not self.landing.is_dir():
             raise SettingsError(f"--landing: {self.landing} is not a folder")
-        if not (self.landing / "master" / "dealers.csv").is_file():
-            raise SettingsError(f"--landing: {self.landing} has no master/dealers.csv")
-        if not (self.landing / "master" / "skus.csv").is_file():
-            raise SettingsError(f"--landing: {self.landing} has no master/skus.csv")
+        for name in ("dealers.csv", "skus.csv"):
+            if not (self.landing / "master" / name).is_file():
+                raise SettingsError(f"--landing: {self.landing} has no master/{name}")
         if self.warehouse.is_dir():
             raise SettingsError(f"--warehouse: {self.warehouse} is a folder, not a DuckDB file")
         if self.policy_config is not None and not self.policy_config.is_file():
             raise SettingsError(f"--config: {self.policy_config} does not exist")
+
+    def check_out(self, as_of: date | None = None) -> None:
+        """Raise SettingsError unless a run can publish under --out (replacing `as_of`'s run)."""
+        if blocked := unwritable(runs_root(self.out), as_of and run_dir(self.out, as_of)):
+            raise SettingsError(f"--out: {blocked} is not a writable folder: nothing can publish")

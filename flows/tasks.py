@@ -9,7 +9,7 @@ import math
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from flows.dbt_build import run_dbt_build
 from flows.settings import RunSettings
 from landing.ingest import FILE_COLUMNS, ingest_landing
 from landing.validate import build_data_docs
-from planner.run_folder import HISTORY_WEEKS, TABLES, publish_run
+from planner import run_folder
 from replenishment import demand, plan
 from replenishment.config import PolicyConfig, load_policy_config
 from warehouse import connect, marts, pipeline, raw, runs, transaction
@@ -31,6 +31,7 @@ from warehouse.workbench import Store
 
 SERIES_PER_CHUNK = 400  # big enough to amortise a task, small enough to keep both cores busy
 PARALLEL_MIN_SERIES = 1000  # below this, worker processes cost more to start than they save
+SEASON = dict(season_length=demand.SEASON_LENGTH, freq=demand.FREQ)  # forecasting's keywords
 
 
 def is_transient(task, task_run, state) -> bool:
@@ -72,11 +73,9 @@ def check_configuration(settings: RunSettings) -> PolicyConfig:
 
 @task(**STAGE)
 def begin_run(settings: RunSettings, run_id: str) -> list[str]:
-    """Roll back what unfinished runs left, then register this run as `running`."""
+    """Roll back unfinished runs (finish those their run folder shows), then start this one."""
     with connect(settings.warehouse) as con:
-        cleaned = runs.rollback_unpublished(con)
-        runs.start_run(con, run_id, settings.out)
-    return cleaned
+        return runs.begin_run(con, run_id, settings.out, run_folder)
 
 
 @task(**STAGE)
@@ -110,6 +109,7 @@ def resolve_as_of(settings: RunSettings, run_id: str) -> date:
         as_of = settings.as_of or raw.newest_feed_date(con)
         if as_of is None:
             raise ValueError(f"no sell-through or inventory rows accepted from {settings.landing}")
+        settings.check_out(as_of)  # the as-of's run folder must be replaceable (SettingsError)
         runs.set_run_as_of(con, run_id, as_of)
     return as_of
 
@@ -132,8 +132,7 @@ def load_history(settings: RunSettings) -> tuple[pd.DataFrame, int, pd.DataFrame
         inputs = marts.replenishment_inputs(con)
     longest = plan.longest_protection_days(inputs, demand.HORIZON_LEAD_TIME_SDS)
     groups = demand.forecast_groups(inputs)
-    season = dict(season_length=demand.SEASON_LENGTH, freq=demand.FREQ)
-    profiles = seasonal_profiles(history, groups=groups, **season)
+    profiles = seasonal_profiles(history, groups=groups, **SEASON)
     return history, demand.horizon_weeks(longest), profiles
 
 
@@ -144,8 +143,7 @@ def forecast_chunk(
     """Forecast one chunk of series (runs in a worker process or on a Dask worker)."""
     from forecasting import forecast_with_diagnostics
 
-    season = dict(season_length=demand.SEASON_LENGTH, freq=demand.FREQ)
-    return forecast_with_diagnostics(history, horizon=horizon, profiles=profiles, **season)
+    return forecast_with_diagnostics(history, horizon=horizon, profiles=profiles, **SEASON)
 
 
 def chunk_ids(history: pd.DataFrame) -> list[list[str]]:
@@ -178,12 +176,11 @@ def store_forecasts(
     forecasts: pd.DataFrame,
     diagnostics: pd.DataFrame,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """forecast.csv rows and accuracy rows, stored in the warehouse for this run."""
+    """forecast.csv rows and accuracy rows, stored in the warehouse under this run only."""
     out = demand.forecast_output(forecasts)
     accuracy = demand.accuracy_output(diagnostics, run_id, as_of)
     frames = {"forecasts": out.assign(run_id=run_id), "forecast_accuracy": accuracy}
     with connect(settings.warehouse) as con, transaction(con):
-        runs.replace_earlier_outputs(con, run_id, as_of)
         pipeline.store_outputs(con, frames)
     return out, accuracy
 
@@ -204,8 +201,7 @@ def replenish(
     overrides = pd.DataFrame(store.active_overrides(as_of) if store.path.is_file() else [])
     snoozes = pd.DataFrame(store.active_snoozes(as_of) if store.path.is_file() else [])
     with connect(settings.warehouse) as con:
-        freshness = marts.feed_freshness(con)
-        inputs = marts.replenishment_inputs(con)
+        freshness, inputs = marts.feed_freshness(con), marts.replenishment_inputs(con)
         positions = plan.positions_with_staleness(inputs, freshness, config)
         exceptions = marts.sales_exceptions(con, since=plan.exceptions_since(as_of))
         last_sales, dealers = marts.dealer_skus(con), marts.dealers(con)
@@ -224,11 +220,11 @@ def replenish(
 @task(cache_policy=NO_CACHE)
 def report_tables(settings: RunSettings, as_of: date) -> dict[str, pd.DataFrame]:
     """The planner-facing extras the report draws: history, items, KPIs, freshness."""
-    since = as_of - timedelta(weeks=HISTORY_WEEKS)
+    since = as_of - timedelta(weeks=run_folder.HISTORY_WEEKS)
     with connect(settings.warehouse) as con:
         return {
             "history": marts.weekly_demand(con, since=since),
-            "items": marts.replenishment_inputs(con)[TABLES["items"]],
+            "items": marts.replenishment_inputs(con)[run_folder.TABLES["items"]],
             "kpis": marts.dealer_kpis(con),
             "freshness": marts.feed_freshness(con),
         }
@@ -238,20 +234,16 @@ def report_tables(settings: RunSettings, as_of: date) -> dict[str, pd.DataFrame]
 def publish(
     settings: RunSettings, run_id: str, as_of: date, tables: dict[str, pd.DataFrame], summary: dict
 ) -> Path:
-    """Write the run folder (CSVs, run_summary.json, report.html) and rename it into place."""
+    """Rename the run folder (CSVs, summary, report) into place, then commit it as published."""
     from planner.report import build_report
 
-    folder = publish_run(settings.out, as_of, run_id, tables, summary, finish=build_report)
+    path = run_folder.publish_run(settings.out, as_of, run_id, tables, summary, finish=build_report)
     with connect(settings.warehouse) as con:
-        runs.record_stages(con, run_id, summary["stages"])
-        runs.finish_run(con, run_id, "published")
-    return folder
+        runs.mark_published(con, run_id, as_of, summary["stages"])
+    return path
 
 
 def mark_failed(settings: RunSettings, run_id: str) -> None:
     """Record a failed run (best effort: the original error matters more than the bookkeeping)."""
-    try:
-        with connect(settings.warehouse) as con:
-            runs.finish_run(con, run_id, "failed")
-    except Exception:
-        pass
+    with suppress(Exception), connect(settings.warehouse) as con:
+        runs.finish_run(con, run_id, "failed")

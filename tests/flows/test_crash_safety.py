@@ -44,16 +44,25 @@ IN_DBT = re.compile(r"of \d+ START sql \w+ model intermediate\.")
 
 
 class Run:
-    """`vmi run` in its own process group, its merged output read line by line on a thread."""
+    """`vmi run` in its own process group, its merged output read line by line on a thread.
 
-    def __init__(self, landing: Path, warehouse: Path, out: Path, env: dict[str, str]):
+    `python_args` start it another way (tests/flows/test_rerun_safety.py adds a hook first).
+    """
+
+    def __init__(
+        self,
+        landing: Path,
+        warehouse: Path,
+        out: Path,
+        env: dict[str, str],
+        python_args: tuple[str, ...] = ("-m", "flows.cli"),
+    ):
         self.lines: list[str] = []
         self._queue: queue.Queue[str | None] = queue.Queue()
         self.process = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "flows.cli",
+                *python_args,
                 "run",
                 "--landing",
                 str(landing),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pytest
 
 from landing.schema import raw_tables
 from warehouse import connect, ensure_tables, pipeline, runs, transaction
@@ -97,3 +100,134 @@ def test_pipeline_tables_accept_the_producers_frames(tmp_path):
     )
     assert types["pack_size"] == "INTEGER" and types["as_of"] == "DATE"
     assert types["suggested_qty"] == "DOUBLE" and types["reason"] == "VARCHAR"
+
+
+# --------------------------------------------------------------------------------------------
+# Write-audit-publish: a rerun touches the published run of its as-of only when it publishes
+# --------------------------------------------------------------------------------------------
+
+AS_OF = date(2026, 3, 1)
+
+
+def statuses(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    return dict(con.execute("select run_id, status from pipeline.runs").fetchall())
+
+
+def output_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[int, int]:
+    transfers = count(con, f"select count(*) from pipeline.transfers where run_id = '{run_id}'")
+    kpis = count(con, f"select count(*) from reporting.rpt_dealer_kpis where run_id = '{run_id}'")
+    return transfers, kpis
+
+
+def folder_of(out, run_id: str, as_of: date = AS_OF):
+    """A published run folder of `run_id` (what `publish_run` leaves)."""
+    from planner.run_folder import publish_run
+
+    summary = {"run_id": run_id, "stages": [{"name": "forecast", "seconds": 1.5, "rows": 3}]}
+    return publish_run(out, as_of, run_id, {"transfers": pd.DataFrame({"qty": [1]})}, summary)
+
+
+def test_a_rerun_leaves_the_published_run_alone_until_mark_published(tmp_path):
+    con = warehouse(tmp_path)
+    seed_run(con, "first", AS_OF, "published")
+    seed_run(con, "second", AS_OF, "running")  # the rerun stored all its outputs
+
+    assert runs.published_run(con, AS_OF) == "first"
+    assert output_rows(con, "first") == (1, 1)
+
+    runs.mark_published(con, "second", AS_OF, [{"name": "publish", "seconds": 0.5, "rows": 9}])
+
+    assert statuses(con) == {"first": "replaced", "second": "published"}
+    assert runs.published_run(con, AS_OF) == "second"
+    assert output_rows(con, "first") == (0, 0)
+    assert output_rows(con, "second") == (1, 1)
+    assert count(con, "select count(*) from raw.sell_through where run_id = 'first'") == 1
+    assert con.execute("select run_id, stage, rows from pipeline.stage_timings").fetchall() == [
+        ("second", "publish", 9)
+    ]
+
+
+def test_mark_published_is_one_transaction(tmp_path):
+    con = warehouse(tmp_path)
+    seed_run(con, "first", AS_OF, "published")
+    seed_run(con, "second", AS_OF, "running")
+
+    with pytest.raises(duckdb.Error):  # the stage timings fail after the earlier run went
+        runs.mark_published(con, "second", AS_OF, [{"name": "x", "seconds": "?", "rows": 1}])
+
+    assert statuses(con) == {"first": "published", "second": "running"}
+    assert output_rows(con, "first") == (1, 1)
+
+
+def test_the_next_start_finishes_a_publish_killed_after_the_folder_rename(tmp_path):
+    from planner import run_folder
+
+    con = warehouse(tmp_path)
+    out = tmp_path / "out"
+    seed_run(con, "first", AS_OF, "published")
+    seed_run(con, "second", AS_OF, "running")
+    con.execute("update pipeline.runs set out_dir = ?", [str(out)])
+    folder_of(out, "second")  # renamed into place; then SIGKILL before mark_published
+
+    assert runs.begin_run(con, "third", out, run_folder) == []
+
+    assert statuses(con) == {"first": "replaced", "second": "published", "third": "running"}
+    assert output_rows(con, "first") == (0, 0) and output_rows(con, "second") == (1, 1)
+    assert con.execute("select run_id, stage, seconds from pipeline.stage_timings").fetchall() == [
+        ("second", "forecast", 1.5)  # from the folder's run_summary.json
+    ]
+
+
+def test_the_next_start_rolls_back_a_rerun_whose_folder_never_replaced_the_published_one(
+    tmp_path,
+):
+    from planner import run_folder
+
+    con = warehouse(tmp_path)
+    out = tmp_path / "out"
+    seed_run(con, "first", AS_OF, "published")
+    seed_run(con, "second", AS_OF, "failed")
+    con.execute("update pipeline.runs set out_dir = ?", [str(out)])
+    published = folder_of(out, "first")
+    # Killed between the two renames: the published folder is parked, the new one is complete.
+    published.rename(published.with_name(f".old-{published.name}--second"))
+    temp = folder_of(tmp_path / "elsewhere", "second")
+    temp.rename(published.with_name(f".tmp-{published.name}--second"))
+
+    assert runs.begin_run(con, "third", out, run_folder) == ["second"]
+
+    assert statuses(con) == {"first": "published", "third": "running"}
+    assert output_rows(con, "first") == (1, 1)
+    assert [p.name for p in (out / "runs").iterdir()] == [published.name]  # put back
+    assert run_folder.read_run_summary(published)["run_id"] == "first"
+
+
+def test_a_summary_that_is_not_json_is_no_runs_summary(tmp_path):
+    from planner import run_folder
+
+    con = warehouse(tmp_path)
+    out = tmp_path / "out"
+    seed_run(con, "second", AS_OF, "running")
+    con.execute("update pipeline.runs set out_dir = ?", [str(out)])
+    (folder_of(out, "first") / "run_summary.json").write_text("{not json")
+
+    assert runs.rollback_unpublished(con, run_folder) == ["second"]
+
+
+def test_unwritable_names_the_folder_that_stops_a_publish(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    assert runs.unwritable(out / "runs") is None  # created on publish
+    folder = out / "runs" / "2026-03-01" / "orders"
+    folder.mkdir(parents=True)
+    assert runs.unwritable(out / "runs", folder.parent) is None
+    assert runs.unwritable(tmp_path / "file" / "runs") is None
+    (tmp_path / "file").write_text("")
+    assert runs.unwritable(tmp_path / "file" / "runs") == tmp_path / "file"
+
+    # Root writes whatever the mode; ask os.access the way a normal user's kernel answers.
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != folder and real_access(p, mode))
+    assert runs.unwritable(out / "runs") is None  # a rerun of another as-of can publish
+    assert runs.unwritable(out / "runs", folder.parent) == folder
+    monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != out / "runs")
+    assert runs.unwritable(out / "runs") == out / "runs"
