@@ -107,14 +107,12 @@ def compute_suggestions(
     service = frame["service_level"]
     z = pd.Series(stats.norm.ppf(service), index=frame.index)
 
-    spread = _spread_units(frame["pack_size"], frame["moq"])
     distribution, quantile = _slow_mover_quantiles(
-        frame["demand_class"], demand_over, sigma_p, service, spread, config
+        frame["demand_class"], demand_over, sigma_p, service, config
     )
     is_normal = distribution == NORMAL
-    normal_level = _pack_adjusted_normal_level(demand_over, sigma_p, spread, service)
-    safety = np.where(is_normal, normal_level - demand_over, quantile - demand_over)
-    policy_out = pd.Series(np.where(is_normal, normal_level, quantile), frame.index)
+    safety = np.where(is_normal, z * sigma_p, quantile - demand_over)
+    policy_out = pd.Series(np.where(is_normal, demand_over + z * sigma_p, quantile), frame.index)
     min_qty = frame["min_qty"]
     raised_to_min = min_qty.notna() & (min_qty > policy_out)
     order_up_to = policy_out.where(~raised_to_min, min_qty)
