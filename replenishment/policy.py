@@ -10,10 +10,11 @@ from __future__ import annotations
 import math
 from collections import namedtuple
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from replenishment.config import PolicyConfig
 
@@ -33,6 +34,11 @@ NO_HISTORY = "no_history"
 NORMAL, POISSON, NEG_BINOMIAL = "normal", "Poisson", "negative binomial"
 # Float slack so that 24.000000001 units needed does not round up to an extra pack.
 _EPS = 1e-9
+# Pack-adjusted normal level (`_pack_adjusted_normal_level`): at most this many safeguarded
+# Newton steps (bisection when a step leaves the bracket; 60 halvings of a pack-wide bracket
+# are exact to the float) and the largest pack whose positions are summed term by term.
+_NEWTON_STEPS = 60
+_EXACT_PACK = 64
 
 
 def compute_suggestions(
@@ -75,16 +81,24 @@ def compute_suggestions(
 
         D       = daily_rate * P
         sigma_P = sqrt(P * sigma_d**2 + d**2 * s_L**2)
-        SS      = z * sigma_P,  z = Phi^-1(service level)
+        SS      = z * sigma_P,  z = Phi^-1(service level)     (pack size 1)
         OUT     = D + SS        (raised to min_qty when set)
         IP      = on_hand + in_transit + on_order - backorders
         need    = max(0, OUT - IP)
 
+    Packs: ordering whole packs of ``q`` up to ``OUT`` leaves the position anywhere from
+    ``OUT`` to ``OUT + q - 1``, evenly over a long run, so for ``q > 1`` ``OUT`` solves
+    ``mean_j Phi((OUT + j - D) / sigma_P) = service level`` over ``j = 0 .. q - 1`` (the
+    pack-adjusted level, `_pack_adjusted_normal_level`; ``SS = OUT - D``, which a pack much
+    wider than ``sigma_P`` can make negative). With ``q = 1`` that is ``D + z sigma_P``.
+
     Slow movers (demand class in ``slow_demand.intermittent_classes`` or ``D`` below
-    ``slow_demand.max_units_over_protection``) take ``OUT`` as the service-level quantile of a
-    Poisson (variance <= ratio x mean) or negative binomial (mean ``D``, variance
-    ``sigma_P**2``) demand over ``P``; then ``SS = OUT - D`` and ``z`` still reports
-    Phi^-1(service level), the target, not an implied value.
+    ``slow_demand.max_units_over_protection``) price ``OUT`` with a Poisson (variance <= ratio
+    x mean) or negative binomial (mean ``D``, variance ``sigma_P**2``) demand over ``P``: the
+    whole level whose service (averaged over the pack as above) is nearest the service level,
+    of the smallest one reaching it (the quantile when ``q = 1``) and the one below
+    (`_count_level`); then ``SS = OUT - D`` and ``z`` still reports Phi^-1(service level), the
+    target, not an implied value.
 
     The quantity rounds ``need`` up to whole packs, lifts it to the MOQ (itself rounded up to
     whole packs), and caps it so that ``IP + qty <= max_qty`` in whole packs; when the cap
@@ -107,12 +121,16 @@ def compute_suggestions(
     service = frame["service_level"]
     z = pd.Series(stats.norm.ppf(service), index=frame.index)
 
-    distribution, quantile = _slow_mover_quantiles(
-        frame["demand_class"], demand_over, sigma_p, service, config
+    pack = frame["pack_size"].to_numpy(dtype=float)
+    distribution, count_level, count_service, at_quantile = _slow_mover_levels(
+        frame["demand_class"], demand_over, sigma_p, service, pack, config
     )
     is_normal = distribution == NORMAL
-    safety = np.where(is_normal, z * sigma_p, quantile - demand_over)
-    policy_out = pd.Series(np.where(is_normal, demand_over + z * sigma_p, quantile), frame.index)
+    level = np.where(
+        is_normal, _pack_adjusted_normal_level(demand_over, sigma_p, pack, service), count_level
+    )
+    safety = level - demand_over
+    policy_out = pd.Series(level, frame.index)
     min_qty = frame["min_qty"]
     raised_to_min = min_qty.notna() & (min_qty > policy_out)
     order_up_to = policy_out.where(~raised_to_min, min_qty)
@@ -163,6 +181,9 @@ def compute_suggestions(
         packed=packed,
         moq_units=moq_units,
         capped=capped,
+        pack_adjusted=is_normal & (pack > 1) & (sigma_p.to_numpy() > 0),
+        count_service=count_service,
+        at_quantile=at_quantile,
         is_stale=frame["is_stale"],
         stale_days=frame["stale_days"],
         stale_feed=frame["stale_feed"],
@@ -260,38 +281,203 @@ def _sum_daily_path(path: np.ndarray, days: float) -> float:
     return float(path[:whole].sum() + (days - whole) * path[whole])
 
 
-def _slow_mover_quantiles(
+def _slow_mover_levels(
     demand_class: pd.Series,
     demand_over: pd.Series,
     sigma_p: pd.Series,
     service: pd.Series,
+    pack: np.ndarray,
     config: PolicyConfig,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Distribution name per row and, for slow movers, the service-level quantile over P."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Distribution name per row and, for slow movers, the whole-unit level over P.
+
+    Returns the distribution, the level (`_count_level`), the cycle service it gives and
+    whether it is the plain service-level quantile (NaN / False on normal rows).
+    """
     slow_cfg = config.slow_demand
     slow = (
         demand_class.isin(slow_cfg.intermittent_classes)
         | (demand_over < slow_cfg.max_units_over_protection)
     ) & (demand_over > _EPS)  # below a billionth of a unit there is nothing to count
     variance = sigma_p**2
-    negbin = slow & (variance > slow_cfg.overdispersion_ratio * demand_over)
-    poisson = slow & ~negbin
+    negbin = (slow & (variance > slow_cfg.overdispersion_ratio * demand_over)).to_numpy()
+    poisson = slow.to_numpy() & ~negbin
 
     distribution = np.full(len(demand_over), NORMAL, dtype=object)
-    distribution[poisson.to_numpy()] = POISSON
-    distribution[negbin.to_numpy()] = NEG_BINOMIAL
-    quantile = np.full(len(demand_over), np.nan)
+    distribution[poisson] = POISSON
+    distribution[negbin] = NEG_BINOMIAL
+    level = np.full(len(demand_over), np.nan)
+    achieved = np.full(len(demand_over), np.nan)
+    at_quantile = np.zeros(len(demand_over), dtype=bool)
+    target = service.to_numpy(dtype=float)
     if poisson.any():
-        quantile[poisson.to_numpy()] = stats.poisson.ppf(service[poisson], demand_over[poisson])
+        mean = demand_over.to_numpy()[poisson]
+        level[poisson], achieved[poisson], at_quantile[poisson] = _count_level(
+            stats.poisson, (mean,), (mean,), mean, target[poisson], pack[poisson]
+        )
     if negbin.any():
         # Moment fit: mean m, variance v > m  ->  n = m^2 / (v - m), p = m / v.
-        mean, var = demand_over[negbin], variance[negbin]
-        quantile[negbin.to_numpy()] = stats.nbinom.ppf(
-            service[negbin], mean**2 / (var - mean), mean / var
+        mean, var = demand_over.to_numpy()[negbin], variance.to_numpy()[negbin]
+        n, p = mean**2 / (var - mean), mean / var
+        level[negbin], achieved[negbin], at_quantile[negbin] = _count_level(
+            stats.nbinom, (n, p), (n + 1, p), mean, target[negbin], pack[negbin]
         )
-    # A quantile scipy cannot give (extreme moments) falls back to the normal approximation.
-    distribution[np.isnan(quantile) & (distribution != NORMAL)] = NORMAL
-    return distribution, quantile
+    # A level scipy cannot give (extreme moments) falls back to the normal approximation.
+    distribution[np.isnan(level) & (distribution != NORMAL)] = NORMAL
+    return distribution, level, achieved, at_quantile
+
+
+def _count_level(
+    family: Any,
+    params: tuple[np.ndarray, ...],
+    shifted: tuple[np.ndarray, ...],
+    mean: np.ndarray,
+    target: np.ndarray,
+    pack: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Whole-unit order-up-to level of a count demand: the one whose service is nearest target.
+
+    Ordering whole packs of ``q`` up to level ``y`` leaves the position on ``y .. y + q - 1``,
+    evenly over a long run (`_pack_adjusted_normal_level`), so level ``y`` gives the cycle
+    service ``mean_j F(y + j)``, ``F`` the cdf of ``family(*params)`` (scipy's Poisson or
+    negative binomial, mean `mean`); with ``q = 1`` that is ``F(y)``. Of the smallest level
+    reaching `target` and the one below it, the level whose service is nearer the target is
+    taken (the higher on a tie). A slow mover's service jumps by several points a unit:
+    always rounding up over-delivers by half a jump on average across pairs, while the
+    nearer level is the whole-unit rounding of the mix of the two levels that meets the target.
+
+    Returns the level, its service and whether it is the service-level quantile (``ppf``).
+    """
+    quantile = family.ppf(target, *params)
+    high = quantile.copy()
+    multi = np.flatnonzero(pack > 1)
+    if multi.size:
+        # Smallest level reaching the target: in (quantile - q, quantile], since every term of
+        # the mean is below the target at quantile - q and at least it at quantile.
+        sub = [a[multi] for a in params], [a[multi] for a in shifted], mean[multi]
+        q, goal = pack[multi], target[multi]
+        up, low = quantile[multi], quantile[multi] - q
+        while np.any(up - low > 1):
+            move = up - low > 1
+            mid = np.floor((low + up) / 2)
+            enough = _count_service(family, *sub, q, mid) >= goal - 1e-12
+            up = np.where(move & enough, mid, up)
+            low = np.where(move & ~enough, mid, low)
+        high[multi] = up
+    lower = high - 1
+    at_high = _count_service(family, params, shifted, mean, pack, high)
+    at_lower = _count_service(family, params, shifted, mean, pack, lower)
+    nearer = np.abs(at_lower - target) < np.abs(at_high - target)
+    level = np.where(nearer, lower, high)
+    return level, np.where(nearer, at_lower, at_high), level == quantile
+
+
+def _count_service(
+    family: Any,
+    params: list[np.ndarray] | tuple[np.ndarray, ...],
+    shifted: list[np.ndarray] | tuple[np.ndarray, ...],
+    mean: np.ndarray,
+    pack: np.ndarray,
+    level: np.ndarray,
+) -> np.ndarray:
+    """``mean_j F(level + j)`` over ``j = 0 .. q - 1`` for a Poisson / negative binomial ``F``.
+
+    ``sum_{k < m} F(k) = E[(m - D)^+] = m - mean + mean G(m - 2) - m S(m - 1)``, ``S`` the
+    survival function of ``family(*params)`` and ``G`` that of ``family(*shifted)``, the law
+    with ``k f(k) = mean g(k - 1)`` (the same Poisson; the negative binomial with ``n + 1``):
+    four survival functions price a level whatever the pack size.
+    """
+    out = family.cdf(level, *params)
+    multi = pack > 1
+    if multi.any():
+        p = [a[multi] for a in params]
+        g = [a[multi] for a in shifted]
+        m, q, y = mean[multi], pack[multi], level[multi]
+
+        def below(k: np.ndarray) -> np.ndarray:  # sum_{i < k} F(i)
+            return k - m + m * family.sf(k - 2, *g) - k * family.sf(k - 1, *p)
+
+        out[multi] = (below(y + q) - below(y)) / q
+    return out
+
+
+def _pack_adjusted_normal_level(
+    mean: pd.Series, sigma: pd.Series, pack: np.ndarray, service: pd.Series
+) -> np.ndarray:
+    """Level ``s`` whose cycle service, averaged over the positions a pack order leaves, is the
+    target.
+
+    Ordering whole packs of ``q`` units up to ``s`` leaves the position anywhere from ``s`` to
+    ``s + q - 1``, evenly over a long run (the (R, nQ) policy: Hadley & Whitin; Zipkin,
+    "Foundations of Inventory Management", ch. 6). The cycle service is then
+    ``mean_j Phi((s + j - D) / sigma_P)`` over ``j = 0 .. q - 1``, solved for ``s`` in
+    ``[D + z sigma_P - q, D + z sigma_P]`` by Newton steps kept inside a shrinking bracket.
+    With ``q = 1`` or ``sigma_P = 0`` the level is ``D + z sigma_P``, the classic order-up-to.
+    """
+    mu, sd = mean.to_numpy(dtype=float), sigma.to_numpy(dtype=float)
+    target = service.to_numpy(dtype=float)
+    level = mu + stats.norm.ppf(target) * sd
+    adjust = (pack > 1) & (sd > 0)
+    if not adjust.any():
+        return level
+    mu, sd, q, target = mu[adjust], sd[adjust], pack[adjust], target[adjust]
+    high = level[adjust]
+    low = high - q  # one unit below the exact bracket, so it also brackets the integral form
+    s = high - (q - 1) / 2  # the level of a position spread evenly from s to s + q - 1
+    todo = np.arange(len(s))  # rows still moving
+    for _ in range(_NEWTON_STEPS):
+        value, slope = _mean_normal_cdf(s[todo], mu[todo], sd[todo], q[todo])
+        enough = value >= target[todo]
+        high[todo] = np.where(enough, s[todo], high[todo])
+        low[todo] = np.where(enough, low[todo], s[todo])
+        # Done at the target, or where the bracket closed (a tiny sigma_P makes the service a
+        # staircase that may step over the target: then its upper end, which reaches it).
+        hit = np.abs(value - target[todo]) <= 1e-12
+        closed = high[todo] - low[todo] <= 1e-9
+        s[todo[closed & ~hit]] = high[todo[closed & ~hit]]
+        todo, value, slope = todo[~hit & ~closed], value[~hit & ~closed], slope[~hit & ~closed]
+        if not todo.size:
+            break
+        step = s[todo] - (value - target[todo]) / np.maximum(slope, 1e-300)
+        inside = (step >= low[todo]) & (step <= high[todo])
+        s[todo] = np.where(inside, step, (low[todo] + high[todo]) / 2)
+    level[adjust] = s
+    return level
+
+
+def _mean_normal_cdf(
+    level: np.ndarray, mu: np.ndarray, sd: np.ndarray, q: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``mean_j Phi((level + j - mu) / sd)`` over ``j = 0 .. q - 1``, and its slope in `level`.
+
+    Summed term by term for packs up to `_EXACT_PACK` units; above, the midpoint rule's integral
+    ``(sd / q) [H(b) - H(a)]`` over ``[level - 1/2, level + q - 1/2]``, with
+    ``H(t) = t Phi(t) + phi(t)`` an antiderivative of ``Phi`` (off by far less than 1e-4 there).
+    """
+    value, slope = np.empty_like(level), np.empty_like(level)
+    exact = q <= _EXACT_PACK
+    for width in np.unique(q[exact]):
+        rows = q == width
+        t = (level[rows, None] + np.arange(int(width)) - mu[rows, None]) / sd[rows, None]
+        value[rows] = special.ndtr(t).mean(axis=1)
+        slope[rows] = _phi(t).mean(axis=1) / sd[rows]
+    wide = ~exact
+    if wide.any():
+        a = (level[wide] - 0.5 - mu[wide]) / sd[wide]
+        b = (level[wide] + q[wide] - 0.5 - mu[wide]) / sd[wide]
+        value[wide] = sd[wide] / q[wide] * (_phi_integral(b) - _phi_integral(a))
+        slope[wide] = (special.ndtr(b) - special.ndtr(a)) / q[wide]
+    return value, slope
+
+
+def _phi(t: np.ndarray) -> np.ndarray:
+    """Standard normal density."""
+    return np.exp(-0.5 * t * t) / math.sqrt(2 * math.pi)
+
+
+def _phi_integral(t: np.ndarray) -> np.ndarray:
+    """``H(t) = t Phi(t) + phi(t)``, an antiderivative of the standard normal cdf."""
+    return t * special.ndtr(t) + _phi(t)
 
 
 def _round_quantity(
@@ -373,11 +559,20 @@ def _reason(r) -> str:  # noqa: ANN001 - a namedtuple row of `_reasons`' work fr
     qty, pack = int(r.suggested_qty), int(r.pack_size)
     if r.distribution == NORMAL:
         dist = f"normal, z={r.z:.2f}"
-    elif r.distribution == POISSON:
-        dist = f"Poisson {r.pct_s} quantile"
+        if r.pack_adjusted:
+            dist += f", pack-adjusted for packs of {pack}"
+    elif r.at_quantile and pack == 1:
+        variance = f", variance {_fmt(r.sigma_over_protection**2)}"
+        dist = f"{r.distribution} {r.pct_s} quantile" + (
+            variance if r.distribution == NEG_BINOMIAL else ""
+        )
     else:
-        variance = r.sigma_over_protection**2
-        dist = f"negative binomial {r.pct_s} quantile, variance {_fmt(variance)}"
+        variance = f", variance {_fmt(r.sigma_over_protection**2)}"
+        packs = f" over packs of {pack}" if pack > 1 else ""
+        dist = (
+            f"{r.distribution}{variance if r.distribution == NEG_BINOMIAL else ''}: this whole "
+            f"level gives {r.count_service * 100:.1f}%{packs}, the nearest to {r.pct_s}"
+        )
     forecast = f"forecast {r.demand_over_protection_s}"
     if r.demand_class == NO_HISTORY:
         forecast += " (no sales history)"

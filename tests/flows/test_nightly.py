@@ -262,7 +262,7 @@ def test_approved_unshipped_lines_count_as_on_order_next_night(first_run, tmp_pa
 
 def test_every_suggestion_recomputes_from_its_own_columns(first_run):
     """Recompute each line independently with scipy: z, sigma over P, order-up-to, rounding."""
-    from scipy import stats
+    from scipy import optimize, stats
 
     folder, landing, warehouse, _ = first_run
     s = pd.read_csv(folder / "suggestions.csv")
@@ -293,16 +293,35 @@ def test_every_suggestion_recomputes_from_its_own_columns(first_run):
     sigma_p = np.sqrt(P * sigma_d**2 + s["avg_daily_demand"] ** 2 * s["lead_time_sd_days"] ** 2)
     assert np.allclose(s["sigma_over_protection"], sigma_p, rtol=1e-9, atol=PUBLISHED)
 
-    D, SL, var = s["demand_over_protection"], s["service_level"], sigma_p**2
-    out = np.where(
-        s["reason"].str.contains("Poisson"),
-        stats.poisson.ppf(SL, D),
-        np.where(
-            s["reason"].str.contains("negative binomial"),
-            stats.nbinom.ppf(SL, D**2 / (var - D).where(var > D), (D / var).where(var > D)),
-            D + s["z"] * sigma_p,
-        ),
-    )
+    D = s["demand_over_protection"]
+
+    def level(row, sig: float) -> float:
+        """The order-up-to level, solved here with scipy: with packs of q the position after
+        ordering is spread over q whole units, and the level is set so that the service
+        averaged over them meets the target (normal: Brent's root; counts: the whole level
+        whose averaged service is nearest the target)."""
+        d, sl, q, v = row.demand_over_protection, row.service_level, int(row.pack_size), sig**2
+        if "Poisson" in row.reason or "negative binomial" in row.reason:
+            if "Poisson" in row.reason:
+                dist = stats.poisson(d)
+            else:
+                dist = stats.nbinom(d**2 / (v - d), d / v)
+
+            def service(y: float) -> float:
+                return float(np.mean(dist.cdf(y + np.arange(q))))
+
+            y = dist.ppf(sl)
+            while service(y - 1) >= sl:
+                y -= 1
+            return y - 1 if abs(service(y - 1) - sl) < abs(service(y) - sl) else y
+        plain = d + stats.norm.ppf(sl) * sig
+        if q == 1 or sig == 0:
+            return plain
+        return optimize.brentq(
+            lambda x: np.mean(stats.norm.cdf((x + np.arange(q) - d) / sig)) - sl, plain - q, plain
+        )
+
+    out = np.array([level(row, sig) for row, sig in zip(s.itertuples(), sigma_p, strict=True)])
     # Safety stock is the policy's own cover above the forecast, before any min override.
     assert np.allclose(s["safety_stock"], out - D, rtol=1e-9, atol=PUBLISHED)
     out = np.where(s["min_qty"].notna() & (s["min_qty"] > out), s["min_qty"], out)

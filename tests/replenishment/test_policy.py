@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scipy import stats
+from scipy import optimize, stats
 
 from replenishment.config import load_policy_config
 from replenishment.policy import compute_suggestions
@@ -96,18 +96,27 @@ def test_normal_case_matches_the_textbook_formula():
     ).iloc[0]
     z = stats.norm.ppf(0.95)  # class B
     sigma_p = math.sqrt(67.5)
+    # Packs of 6 leave the position anywhere from the level s to s + 5: s is the level whose
+    # service averaged over those six positions is 95 % (below the one-unit level 28 + z sigma_P).
+    level = optimize.brentq(
+        lambda s: np.mean(stats.norm.cdf((s + np.arange(6) - 28) / sigma_p)) - 0.95, 28, 42
+    )
+    assert level == pytest.approx(39.30, abs=0.005)  # 28 + z sigma_P = 41.51 for one unit
     assert out["protection_days"] == 14
     assert out["demand_over_protection"] == pytest.approx(28.0)
     assert out["sigma_over_protection"] == pytest.approx(sigma_p)
     assert out["service_level"] == 0.95
     assert out["z"] == pytest.approx(z)
-    assert out["safety_stock"] == pytest.approx(z * sigma_p)
-    assert out["order_up_to"] == pytest.approx(28 + z * sigma_p)  # 41.51
+    assert out["safety_stock"] == pytest.approx(level - 28)
+    assert out["order_up_to"] == pytest.approx(level)
     assert out["inventory_position"] == 16  # 10 + 5 + 3 - 2
-    assert out["raw_need"] == pytest.approx(28 + z * sigma_p - 16)  # 25.51
-    assert out["suggested_qty"] == 30  # 5 packs of 6
-    assert out["reason"].startswith("Order 30 (5 packs of 6): order-up-to 41.5 = forecast 28 ")
-    assert "safety stock 13.5 at 95% service (normal, z=1.64)" in out["reason"]
+    assert out["raw_need"] == pytest.approx(level - 16)  # 23.3
+    assert out["suggested_qty"] == 24  # 4 packs of 6
+    assert out["reason"].startswith("Order 24 (4 packs of 6): order-up-to 39.3 = forecast 28 ")
+    assert (
+        "safety stock 11.3 at 95% service (normal, z=1.64, pack-adjusted for packs of 6)"
+        in out["reason"]
+    )
     assert "position 16 = 10 on hand + 5 in transit + 3 on order - 2 backordered" in out["reason"]
 
 
@@ -128,19 +137,24 @@ def test_service_level_from_class_or_pair_override(abc_class, override, expected
     assert out["safety_stock"] == pytest.approx(stats.norm.ppf(expected) * math.sqrt(14 * 2.25))
 
 
-def test_slow_mover_uses_the_poisson_quantile_when_variance_is_near_the_mean():
-    # D = 0.2 * 14 = 2.8, variance 14 * 0.4^2 = 2.24 <= 1.2 * 2.8: Poisson.
+def test_slow_mover_uses_the_poisson_level_nearest_the_target():
+    # D = 0.2 * 14 = 2.8, variance 14 * 0.4^2 = 2.24 <= 1.2 * 2.8: Poisson. The 95 % quantile
+    # is 6 (F(6) = 97.6 %), but 5 units give 93.5 %, nearer the target: the level is 5.
     out = run(
         [position(on_hand=1)],
         [demand(daily_rate=0.2, sigma_daily=0.4, demand_class="intermittent")],
     ).iloc[0]
-    expected = stats.poisson.ppf(0.95, 2.8)
-    assert stats.poisson.cdf(expected, 2.8) >= 0.95 > stats.poisson.cdf(expected - 1, 2.8)
-    assert out["order_up_to"] == expected
-    assert out["safety_stock"] == pytest.approx(expected - 2.8)
+    quantile = stats.poisson.ppf(0.95, 2.8)
+    assert quantile == 6
+    below, at = stats.poisson.cdf([5, 6], 2.8)
+    assert 0.95 - below < at - 0.95
+    assert out["order_up_to"] == 5
+    assert out["safety_stock"] == pytest.approx(5 - 2.8)
     assert out["z"] == pytest.approx(stats.norm.ppf(0.95))  # the target's z, documented
-    assert out["suggested_qty"] == expected - 1
-    assert "Poisson 95% quantile" in out["reason"]
+    assert out["suggested_qty"] == 4
+    assert (
+        f"(Poisson: this whole level gives {below * 100:.1f}%, the nearest to 95%)" in out["reason"]
+    )
 
 
 def test_slow_mover_uses_a_moment_fitted_negative_binomial_when_overdispersed():
@@ -164,7 +178,9 @@ def test_slow_mover_uses_a_moment_fitted_negative_binomial_when_overdispersed():
 def test_small_demand_over_protection_is_slow_even_when_smooth():
     # D = 0.5 * 14 = 7 < 10 units: a count distribution even for a "smooth" series.
     out = run([position(on_hand=0)], [demand(daily_rate=0.5, sigma_daily=0.5)]).iloc[0]
-    assert out["order_up_to"] == stats.poisson.ppf(0.95, 7.0)
+    # F(11) = 94.7 %, F(12) = 97.3 % (the 95 % quantile): 11 is the whole level nearest 95 %.
+    assert stats.poisson.ppf(0.95, 7.0) == 12
+    assert out["order_up_to"] == 11
     assert "Poisson" in out["reason"]
 
 

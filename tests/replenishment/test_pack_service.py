@@ -1,0 +1,272 @@
+"""Pack-adjusted levels: the maths against independent computations and a closed loop.
+
+Ordering whole packs of ``q`` up to a level ``s`` leaves the position anywhere from ``s`` to
+``s + q - 1``, so the policy picks ``s`` for the cycle service averaged over those ``q``
+positions (docs/replenishment.md, "The order-up-to policy", **Packs** and **Slow movers**).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import integrate, optimize, stats
+
+from replenishment.config import load_policy_config
+from replenishment.policy import compute_suggestions
+
+CONFIG = load_policy_config()
+AS_OF = date(2026, 3, 2)
+
+
+def suggest(
+    *,
+    mean: float,
+    sigma: float,
+    pack: int,
+    service: float,
+    on_hand: float | np.ndarray = 0.0,
+    demand_class: str = "smooth",
+    moq: int = 0,
+) -> pd.DataFrame:
+    """One pair per `on_hand` value with demand `mean` (sd `sigma`) over P = 0 lead + 7 review."""
+    on_hand = np.atleast_1d(np.asarray(on_hand, dtype=float))
+    skus = [f"S{i}" for i in range(len(on_hand))]
+    positions = pd.DataFrame(
+        {
+            "dealer_id": "D001",
+            "sku": skus,
+            "on_hand": on_hand,
+            "lead_time_days": 0.0,
+            "review_period_days": 7.0,
+            "pack_size": pack,
+            "moq": moq,
+            "service_level": service,
+        }
+    )
+    demand = pd.DataFrame(
+        {
+            "dealer_id": "D001",
+            "sku": skus,
+            "daily_rate": mean / 7,
+            "sigma_daily": sigma / math.sqrt(7),
+            "demand_class": demand_class,
+            "forecast_model": "test",
+        }
+    )
+    return compute_suggestions(positions, demand, CONFIG, run_id="r", as_of=AS_OF)
+
+
+def mean_normal_service(level: float, mean: float, sigma: float, pack: int) -> float:
+    """Cycle service averaged over positions level .. level + pack - 1, term by term."""
+    positions = level + np.arange(pack)
+    return float(np.mean([stats.norm.cdf(x, mean, sigma) for x in positions]))
+
+
+# --- normal demand ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mean", "sigma", "service"),
+    [(28.0, 8.2158, 0.95), (120.0, 15.0, 0.90), (40.0, 3.0, 0.98), (15.0, 0.4, 0.90)],
+)
+def test_one_unit_packs_keep_the_classic_level_exactly(mean, sigma, service):
+    out = suggest(mean=mean, sigma=sigma, pack=1, service=service).iloc[0]
+    classic = mean + stats.norm.ppf(service) * sigma
+    assert out["order_up_to"] == pytest.approx(classic, rel=1e-12, abs=1e-12)
+    assert out["safety_stock"] == pytest.approx(classic - mean, rel=1e-12, abs=1e-12)
+    assert "pack-adjusted" not in out["reason"]
+
+
+@pytest.mark.parametrize(
+    ("mean", "sigma", "pack", "service"),
+    [
+        (28.0, 8.2158, 6, 0.95),
+        (60.0, 9.0, 24, 0.90),
+        (60.0, 9.0, 24, 0.98),
+        (35.0, 3.0, 12, 0.90),  # a pack wider than the spread of demand: level below the mean
+        (400.0, 60.0, 10, 0.95),
+        (80.0, 20.0, 2, 0.90),
+    ],
+)
+def test_level_meets_the_target_averaged_over_the_pack(mean, sigma, pack, service):
+    out = suggest(mean=mean, sigma=sigma, pack=pack, service=service).iloc[0]
+    level = out["order_up_to"]
+    # Brent's root of the term-by-term mean, independent of the policy's Newton steps.
+    expected = optimize.brentq(
+        lambda s: mean_normal_service(s, mean, sigma, pack) - service,
+        mean - 10 * sigma - pack,
+        mean + 10 * sigma,
+        xtol=1e-10,
+    )
+    assert level == pytest.approx(expected, abs=1e-6)
+    assert mean_normal_service(level, mean, sigma, pack) == pytest.approx(service, abs=1e-9)
+    # Lower than the classic level by less than a pack; the reason says why.
+    classic = mean + stats.norm.ppf(service) * sigma
+    assert classic - (pack - 1) <= level < classic
+    assert f"pack-adjusted for packs of {pack})" in out["reason"]
+    assert out["z"] == pytest.approx(stats.norm.ppf(service))  # still the target's z
+
+
+def test_the_pack_mean_by_monte_carlo():
+    # Position uniform on the pack's q whole units, demand normal: a fixed-seed Monte Carlo of
+    # P(demand <= position) lands on the target.
+    mean, sigma, pack, service = 50.0, 7.0, 12, 0.90
+    level = suggest(mean=mean, sigma=sigma, pack=pack, service=service).iloc[0]["order_up_to"]
+    rng = np.random.default_rng(11)
+    n = 400_000
+    position = level + rng.integers(0, pack, n)
+    served = rng.normal(mean, sigma, n) <= position
+    assert served.mean() == pytest.approx(service, abs=4 * math.sqrt(0.09 / n))
+
+
+@pytest.mark.parametrize(("pack", "service"), [(100, 0.95), (250, 0.90), (80, 0.98)])
+def test_wide_packs_use_the_integral_and_stay_within_a_hundredth_of_a_point(pack, service):
+    # Above 64 units the mean over the pack is the normal cdf's integral (midpoint rule).
+    mean, sigma = 900.0, 70.0
+    level = suggest(mean=mean, sigma=sigma, pack=pack, service=service).iloc[0]["order_up_to"]
+    assert mean_normal_service(level, mean, sigma, pack) == pytest.approx(service, abs=1e-4)
+    integral, _ = integrate.quad(
+        lambda x: stats.norm.cdf(x, mean, sigma), level - 0.5, level + pack - 0.5
+    )
+    assert integral / pack == pytest.approx(service, abs=1e-9)
+
+
+def test_no_forecast_error_keeps_the_forecast_as_the_level():
+    out = suggest(mean=30.0, sigma=0.0, pack=12, service=0.95).iloc[0]
+    assert out["order_up_to"] == pytest.approx(30.0)
+    assert "pack-adjusted" not in out["reason"]
+
+
+def test_closed_loop_positions_spread_evenly_over_the_pack():
+    # 1,000 pairs reviewed weekly, lead time 0, whole-unit demand round(N(mean, sigma)) and
+    # backorders: each cycle is served when its demand is at most the position after ordering.
+    # Positions spread evenly over the q whole units from ceil(level), and the service is the
+    # pack mean at those whole units: Phi((y + 1/2 - mean) / sigma) for whole-unit demand.
+    mean, sigma, pack, service = 40.0, 6.0, 10, 0.90
+    rng = np.random.default_rng(5)
+    pairs, reviews, burn_in = 1_000, 45, 5
+    on_hand = mean + rng.integers(0, pack, pairs).astype(float)
+    after, served = [], []
+    for week in range(reviews):
+        out = suggest(mean=mean, sigma=sigma, pack=pack, service=service, on_hand=on_hand)
+        position = on_hand + out["suggested_qty"].to_numpy()
+        demand = np.rint(rng.normal(mean, sigma, pairs)).clip(min=0)
+        if week >= burn_in:
+            after.append(position)
+            served.append(demand <= position)
+        on_hand = position - demand
+    level = out["order_up_to"].iloc[0]
+    offset = np.concatenate(after) - math.ceil(level)
+    share = np.bincount(offset.astype(int), minlength=pack) / offset.size
+    assert offset.min() >= 0 and offset.max() <= pack - 1
+    assert share == pytest.approx(np.full(pack, 1 / pack), abs=0.01)
+    whole_units = mean_normal_service(math.ceil(level) + 0.5, mean, sigma, pack)
+    n = offset.size
+    assert np.mean(served) == pytest.approx(whole_units, abs=4 * math.sqrt(0.09 / n))
+    # ... against the target: the same whole-unit rounding as the classic one-unit formula.
+    assert mean_normal_service(level, mean, sigma, pack) == pytest.approx(service)
+
+
+# --- count demand (slow movers) --------------------------------------------------------------
+
+
+def brute_force_count_level(cdf, service: float, pack: int) -> tuple[int, float]:
+    """Nearest-to-target of the smallest whole level reaching it and the level below."""
+
+    def level_service(y: int) -> float:
+        return float(np.mean([cdf(y + j) for j in range(pack)]))
+
+    y = -pack - 5
+    while level_service(y) < service:
+        y += 1
+    high, low = level_service(y), level_service(y - 1)
+    return (y - 1, low) if abs(low - service) < abs(high - service) else (y, high)
+
+
+@pytest.mark.parametrize(
+    ("daily", "sigma_daily", "pack", "service"),
+    [
+        (0.2, 0.4, 1, 0.95),  # Poisson, mean 2.8 over 14 days
+        (0.5, 0.5, 1, 0.90),  # Poisson, mean 7
+        (0.3, 0.55, 4, 0.95),  # Poisson, packs of 4
+        (0.6, 0.7, 6, 0.98),  # Poisson, packs of 6
+        (0.2, 1.0, 1, 0.98),  # negative binomial, mean 2.8, variance 14
+        (0.25, 1.2, 5, 0.90),  # negative binomial, packs of 5
+        (0.05, 0.25, 12, 0.90),  # a pack far above demand: the level can be below zero
+    ],
+)
+def test_count_level_is_the_whole_level_nearest_the_target(daily, sigma_daily, pack, service):
+    positions = pd.DataFrame(
+        [
+            dict(dealer_id="D1", sku="S1", on_hand=0.0, lead_time_days=10.0, review_period_days=4)
+            | dict(pack_size=pack, service_level=service)
+        ]
+    )
+    demand = pd.DataFrame(
+        [
+            dict(dealer_id="D1", sku="S1", daily_rate=daily, sigma_daily=sigma_daily)
+            | dict(demand_class="intermittent", forecast_model="croston")
+        ]
+    )
+    out = compute_suggestions(positions, demand, CONFIG, run_id="r", as_of=AS_OF).iloc[0]
+    mean, var = daily * 14, sigma_daily**2 * 14
+    if var <= 1.2 * mean:
+        cdf = stats.poisson(mean).cdf
+        assert "Poisson" in out["reason"]
+    else:
+        cdf = stats.nbinom(mean**2 / (var - mean), mean / var).cdf
+        assert "negative binomial" in out["reason"]
+    level, achieved = brute_force_count_level(cdf, service, pack)
+    assert out["order_up_to"] == level
+    assert out["safety_stock"] == pytest.approx(level - mean)
+    if pack > 1:
+        assert f"gives {achieved * 100:.1f}% over packs of {pack}, the nearest to" in out["reason"]
+
+
+def test_count_level_at_the_quantile_keeps_the_quantile_wording():
+    # Mean 2.8, variance 14, 98 %: the 98 % quantile is also the nearest whole level.
+    out = compute_suggestions(
+        pd.DataFrame([dict(dealer_id="D1", sku="S1", on_hand=0.0, lead_time_days=10.0)]).assign(
+            review_period_days=4, abc_class="A"
+        ),
+        pd.DataFrame([dict(dealer_id="D1", sku="S1", daily_rate=0.2, sigma_daily=1.0)]).assign(
+            demand_class="lumpy", forecast_model="croston"
+        ),
+        CONFIG,
+        run_id="r",
+        as_of=AS_OF,
+    ).iloc[0]
+    assert "(negative binomial 98% quantile, variance 14)" in out["reason"]
+
+
+def test_count_closed_loop_meets_the_level_service():
+    # Poisson demand of mean 3 a week, packs of 4, lead time 0, backorders: the share of
+    # weekly cycles served is the level's service averaged over the pack, as priced.
+    mean, pack, service = 3.0, 4, 0.90
+    rng = np.random.default_rng(8)
+    pairs, reviews, burn_in = 1_000, 45, 5
+    on_hand = rng.integers(0, 8, pairs).astype(float)
+    served = []
+    for week in range(reviews):
+        out = suggest(
+            mean=mean,
+            sigma=math.sqrt(mean),
+            pack=pack,
+            service=service,
+            on_hand=on_hand,
+            demand_class="intermittent",
+        )
+        position = on_hand + out["suggested_qty"].to_numpy()
+        demand = rng.poisson(mean, pairs)
+        if week >= burn_in:
+            served.append(demand <= position)
+        on_hand = position - demand
+    level, achieved = brute_force_count_level(stats.poisson(mean).cdf, service, pack)
+    assert out["order_up_to"].iloc[0] == level
+    n = pairs * (reviews - burn_in)
+    assert np.mean(served) == pytest.approx(achieved, abs=4 * math.sqrt(0.09 / n))
+    assert abs(achieved - service) < 0.03
