@@ -5,12 +5,37 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
+import uvicorn
 
 from web.users import ROLES, UsersError, add_user
+
+
+class ReadyServer(uvicorn.Server):
+    """A uvicorn server that says when its start-up has settled, to wait on without polling.
+
+    ``settled`` is set once start-up has finished or failed (then ``started`` stays False);
+    ``on_ready`` runs once the socket listens.
+    """
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None] | None = None):
+        super().__init__(config)
+        self.settled = threading.Event()
+        self._on_ready = on_ready
+
+    async def startup(self, sockets=None) -> None:
+        try:
+            await super().startup(sockets=sockets)
+        finally:
+            self.settled.set()
+        if self.started and self._on_ready is not None:
+            self._on_ready()
+
 
 users_app = typer.Typer(help="Workbench users (argon2-hashed passwords in a users file).")
 
@@ -64,8 +89,6 @@ def serve_web(
     ] = False,
 ) -> None:
     """Serve the planner workbench (the runs, their lines, approval) with uvicorn."""
-    import uvicorn
-
     from web.app import create_app
     from web.settings import WebSettings
 
@@ -83,5 +106,9 @@ def serve_web(
         trusted_header=trusted_header,
         secure_cookies=secure_cookies,
     )
-    typer.echo(f"workbench on http://{host}:{port}/ (runs in {out}; Ctrl-C stops it)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    config = uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning")
+    url = f"http://{host}:{port}/"
+    ReadyServer(
+        config,
+        on_ready=lambda: typer.echo(f"workbench ready on {url} (runs in {out}; Ctrl-C stops it)"),
+    ).run()

@@ -6,7 +6,6 @@ import csv
 import json
 import os
 import re
-import time
 from datetime import date
 from pathlib import Path
 
@@ -450,10 +449,8 @@ def test_overrides_must_be_a_small_regular_file(tmp_path: Path, case: str) -> No
     folder = tmp_path / "planner"
     folder.mkdir()
     overrides = make(folder)
-    started = time.monotonic()
-    with pytest.raises(ApprovalError) as caught:
+    with pytest.raises(ApprovalError) as caught:  # the timeout marker turns a hang into a failure
         approve_run(tmp_path / "out", AS_OF, overrides, approved_by="ana")
-    assert time.monotonic() - started < 5
     message = str(caught.value)
     assert message.startswith(f"{overrides}: line -, column -: ")
     assert reason in message

@@ -425,14 +425,12 @@ def test_report_in_chromium(tmp_path: Path, browser: Browser) -> None:
 
 
 @pytest.mark.slow
-def test_load_time_with_20000_lines(tmp_path: Path, browser: Browser) -> None:
+def test_a_20000_line_report_pages_its_rows(tmp_path: Path, browser: Browser) -> None:
+    """Its load time is printed by benchmarks/bench_workbench.py, not asserted here."""
     run_dir = make_run_folder(tmp_path / "out", dealers=20, skus=1000)
     report = build_report(run_dir)
     page = Page(browser)
-    started = time.perf_counter()
     assert page.open(report.as_uri()) == "ready"
-    wall = time.perf_counter() - started
-    in_page = page.evaluate("window.vmiReadyMs")
     # One page of rows in the DOM, not 20,000.
     assert page.evaluate("document.querySelectorAll('#lines-body tr').length") == 100
     assert page.evaluate("document.getElementById('count').textContent") == "20000 of 20000 lines"
@@ -442,9 +440,5 @@ def test_load_time_with_20000_lines(tmp_path: Path, browser: Browser) -> None:
         return document.querySelectorAll('#drill svg').length;
     })()""")
         == 2
-    )
-    print(
-        f"\n20,000-line report: {report.stat().st_size / 1e6:.2f} MB, ready "
-        f"{in_page / 1000:.2f} s after navigation start (in page), {wall:.2f} s wall"
     )
     assert page.problems() == {"errors": [], "requests": []}

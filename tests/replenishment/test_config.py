@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -146,10 +145,8 @@ def test_a_merge_key_bomb_is_refused_at_once(tmp_path):
     text = merge_key_bomb()
     assert len(text.encode()) == 430
     path = write(tmp_path, text)
-    started = time.monotonic()
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(ConfigError) as caught:  # refused while composing, before any expansion
         load_policy_config(path)
-    assert time.monotonic() - started < 1
     assert str(caught.value) == (
         f"{path}: not valid YAML at line 1: anchors (&name) are not allowed in a policy file"
     )
@@ -208,10 +205,8 @@ def test_anchors_aliases_and_merge_keys_are_refused(tmp_path, text, line, proble
 def test_policy_file_must_be_a_small_regular_file(tmp_path, make, reason):
     path = tmp_path / "policy.yml"
     make(path)
-    started = time.monotonic()
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(ConfigError) as caught:  # the timeout marker turns a hang into a failure
         load_policy_config(path)
-    assert time.monotonic() - started < 5
     message = str(caught.value)
     assert message.startswith(f"{path}: cannot read policy file (")
     assert reason in message and "\n" not in message and "root:x" not in message

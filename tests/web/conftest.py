@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -16,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "planner"))
 from test_report import make_run_folder  # noqa: E402
 
 from web.app import create_app  # noqa: E402
+from web.cli import ReadyServer  # noqa: E402
 from web.settings import WebSettings  # noqa: E402
 from web.users import add_user  # noqa: E402
 
@@ -63,16 +63,14 @@ class Served:
         config = uvicorn.Config(
             create_app(settings), host="127.0.0.1", port=self.port, log_level="warning"
         )
-        self.server = uvicorn.Server(config)
+        self.server = ReadyServer(config)  # what `vmi serve-web` runs
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> Served:
         self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the workbench did not start")
-            time.sleep(0.05)
+        # the timeout only turns a hung start into a failure
+        if not self.server.settled.wait(timeout=120) or not self.server.started:
+            raise RuntimeError("the workbench did not start")
         return self
 
     def __exit__(self, *exc) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -58,15 +57,14 @@ def test_users_add_then_serve_web_then_sign_in(tmp_path, run_out):
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/login", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline and server.poll() is None, "server did not start"
-            time.sleep(0.2)
+        # synchronise on the command's own "ready" line (EOF if it dies first)
+        seen = []
+        for line in server.stdout:
+            seen.append(line)
+            if line.startswith(f"workbench ready on {url}/"):
+                break
+        else:
+            raise AssertionError(f"serve-web ended before it was ready: {''.join(seen)}")
         with httpx.Client(base_url=url) as client:
             answer = client.post(
                 "/api/session", json={"username": "ann", "password": "a long enough secret"}
