@@ -16,8 +16,6 @@ from typing import Any
 import pandas as pd
 
 from planner.run_folder import (
-    DATE_COLUMNS,
-    NUMERIC_COLUMNS,
     SEVERITIES,
     read_run_table,
     severity_rank,
@@ -249,29 +247,6 @@ def exceptions_by_type(exceptions: pd.DataFrame) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (-r["value"], -r["count"], r["alert_type"]))
 
 
-def _read_columns(folder: Path, name: str, columns: list[str]) -> pd.DataFrame:
-    """Only ``columns`` of a run folder's table (ids as text); empty when the file is missing.
-
-    Reading a few columns of many earlier runs is what keeps the trend chart cheap.
-    """
-    path = table_path(folder, name)
-    if not path.exists():
-        return pd.DataFrame(columns=columns)
-    header = set(pd.read_csv(path, nrows=0).columns)
-    if not set(columns) <= header:
-        return pd.DataFrame(columns=columns)
-    text = {c: str for c in columns if c not in NUMERIC_COLUMNS}
-    frame = pd.read_csv(path, usecols=columns, dtype=text, keep_default_na=False, na_values={
-        c: ["", "nan", "NaN", "NA", "null"] for c in columns if c in NUMERIC_COLUMNS
-    })  # fmt: skip
-    for column in columns:
-        if column in NUMERIC_COLUMNS:
-            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
-        elif column in DATE_COLUMNS:
-            frame[column] = frame[column].str.slice(0, 10)
-    return frame
-
-
 def in_stock_rate(lines: pd.DataFrame) -> float | None:
     """Share of lines with demand (``avg_daily_demand > 0``) that have stock on hand."""
     demand = lines["avg_daily_demand"].fillna(0.0) > 0
@@ -333,7 +308,7 @@ def run_trend(
     runs = earlier_runs(folder, as_of, TREND_RUNS - 1)
     firsts = {}
     for path in runs:
-        forecast = _read_columns(path, "forecast", ["dealer_id", "sku", "week_start", "yhat"])
+        forecast = read_run_table(path, "forecast", ["dealer_id", "sku", "week_start", "yhat"])
         if len(forecast):
             firsts[path] = forecast[forecast["week_start"] == forecast["week_start"].min()]
     # One pass over tonight's history for the weeks any of those forecasts start with.
@@ -341,7 +316,7 @@ def run_trend(
     reported = history[history["week_start"].isin(weeks)] if weeks else history.iloc[:0]
     rows = []
     for path in runs:
-        suggestions = _read_columns(path, "suggestions", ["on_hand", "avg_daily_demand"])
+        suggestions = read_run_table(path, "suggestions", ["on_hand", "avg_daily_demand"])
         first = firsts.get(path)
         accuracy = forecast_accuracy(first, reported) if first is not None else None
         rows.append(

@@ -196,6 +196,13 @@ def restore(text: str) -> str:
     return text
 
 
+def restore_column(values: pd.Series) -> pd.Series:
+    """`restore` over a column of text at once (run tables can hold millions of cells)."""
+    text = values.astype(str)
+    neutralised = text.str.startswith("'") & text.str[1:2].isin(FORMULA_START)
+    return values.where(~neutralised, text.str[1:]) if neutralised.any() else values
+
+
 def write_csv(frame: pd.DataFrame, path: Path, *, append: bool = False, **options: Any) -> Path:
     """Write ``frame`` as CSV with every text cell neutralised (`neutralise`).
 
@@ -347,7 +354,7 @@ def publish_run(
 # --------------------------------------------------------------------------------------------
 
 
-def read_run_table(folder: Path, name: str) -> pd.DataFrame:
+def read_run_table(folder: Path, name: str, columns: list[str] | None = None) -> pd.DataFrame:
     """Read one CSV of a run folder with the contract's columns and types.
 
     Parameters
@@ -356,6 +363,9 @@ def read_run_table(folder: Path, name: str) -> pd.DataFrame:
         The run folder, ``OUT/runs/<as_of>/``.
     name : str
         A key of `TABLES` (file name without ``.csv``).
+    columns : list of str, optional
+        Read only these (a few columns of a large table, e.g. history.csv of many runs);
+        those the file lacks come back empty. Default: every column.
 
     Returns
     -------
@@ -364,16 +374,20 @@ def read_run_table(folder: Path, name: str) -> pd.DataFrame:
         Text columns hold strings (empty string, never NaN); numeric columns hold floats.
         A missing file gives an empty frame with the contract columns.
     """
-    columns = TABLES[name]
+    wanted = TABLES[name] if columns is None else list(columns)
     path = table_path(folder, name)
     if not path.exists():
         return pd.DataFrame(
-            {c: pd.Series(dtype=float if c in NUMERIC_COLUMNS else object) for c in columns}
+            {c: pd.Series(dtype=float if c in NUMERIC_COLUMNS else object) for c in wanted}
         )
     header = pd.read_csv(path, nrows=0).columns
+    if columns is not None:
+        header = pd.Index([c for c in header if c in set(columns)])
+    columns = wanted
     numeric = [c for c in header if c in NUMERIC_COLUMNS]
     frame = pd.read_csv(
         path,
+        usecols=list(header),
         dtype={c: str for c in header if c not in NUMERIC_COLUMNS},
         keep_default_na=False,
         na_values={c: ["", "nan", "NaN", "NA", "null"] for c in numeric},
@@ -388,7 +402,7 @@ def read_run_table(folder: Path, name: str) -> pd.DataFrame:
     if name in NEUTRALISED_TABLES:
         for column in header:
             if column not in numeric:
-                frame[column] = frame[column].map(restore)
+                frame[column] = restore_column(frame[column])
     return frame
 
 

@@ -401,7 +401,7 @@ def get_scorecard(
 def get_overview(
     as_of: str, request: Request, user: Annotated[User, Depends(require_internal)]
 ) -> dict:
-    return run_lines.run_overview(out_of(request), _folder(request, as_of))
+    return run_lines.run_overview(_folder(request, as_of))
 
 
 @router.get("/audit")

@@ -18,9 +18,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from planner.figures import exceptions_frame
 from planner.line_rules import moq_units, qty_rule
+from planner.report import chart_figures
 from planner.run_folder import (
+    HISTORY_WEEKS,
     lines_with_items,
+    parse_bool,
     published_runs,
     read_run_table,
     run_as_of,
@@ -31,9 +35,18 @@ from warehouse.workbench import Store
 
 # Columns a grid may sort on (a leading "-" sorts descending).
 SORTABLE = (
-    "dealer_id", "sku", "region", "demand_class", "abc_class", "suggested_qty", "value",
-    "on_hand", "avg_daily_demand", "days_cover", "alert_count",
-)  # fmt: skip
+    "dealer_id",
+    "sku",
+    "region",
+    "demand_class",
+    "abc_class",
+    "suggested_qty",
+    "value",
+    "on_hand",
+    "avg_daily_demand",
+    "days_cover",
+    "alert_count",
+)
 DEFAULT_SORT = "-value"
 MAX_PAGE_SIZE = 500
 
@@ -71,8 +84,8 @@ def folder_of(out_dir: Path, as_of: str) -> Path:
     return folder
 
 
-def _stamp(folder: Path) -> tuple:
-    names = ("suggestions", "items", "alerts", "decisions")
+def _stamp(folder: Path, names: tuple[str, ...] = ("suggestions", "items", "alerts", "decisions")):
+    """Modification times of a run's tables: the key that keeps a cache true to the files."""
     return tuple(
         table_path(folder, n).stat().st_mtime_ns if table_path(folder, n).exists() else 0
         for n in names
@@ -219,115 +232,46 @@ def folder_as_of(folder: Path) -> str:
     return str(run_as_of(folder))
 
 
-def run_overview(out_dir: Path, folder: Path) -> dict[str, Any]:
-    """The front page's figures for one run: cover by dealer, exceptions, the runs' trend."""
-    lines = load_lines(folder)
-    cost = lines["unit_cost"].fillna(0.0)
-    daily_value = lines["avg_daily_demand"].fillna(0.0) * cost
-    frame = pd.DataFrame(
-        {
-            "dealer_id": lines["dealer_id"],
-            "position_value": lines["inventory_position"].fillna(0.0).clip(lower=0) * cost,
-            "target_value": lines["order_up_to"].fillna(0.0) * cost,
-            "daily_value": daily_value,
-            "value": lines["value"],
-        }
-    )
-    by_dealer = frame.groupby("dealer_id", sort=True).sum(numeric_only=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cover = (by_dealer["position_value"] / by_dealer["daily_value"]).where(
-            by_dealer["daily_value"] > 0
-        )
-        target = (by_dealer["target_value"] / by_dealer["daily_value"]).where(
-            by_dealer["daily_value"] > 0
-        )
-    alerts = read_run_table(folder, "alerts")
-    values = (lines["stock_value"] + lines["value"]).set_axis(
-        pd.MultiIndex.from_frame(lines[["dealer_id", "sku"]])
-    )
-    keyed = alerts.set_index(["dealer_id", "sku"]).index
-    alerts["value"] = values.reindex(keyed).fillna(0.0).to_numpy()
-    exceptions = (
-        alerts.groupby("alert_type")
-        .agg(count=("alert_type", "size"), value=("value", "sum"))
-        .sort_values("count", ascending=False)
-    )
-    runs = list(reversed(run_folders(out_dir)[:12]))
-    trend = [
-        {"as_of": day.isoformat(), **_run_quality(path, runs[i - 1][1] if i else None)}
-        for i, (day, path) in enumerate(runs)
-    ]
-    return {
-        "as_of": folder_as_of(folder),
-        "dealers": [
-            {
-                "dealer_id": d,
-                "days_cover": _json_value(cover[d]),
-                "target_cover": _json_value(target[d]),
-                "value": float(by_dealer.loc[d, "value"]),
-            }
-            for d in by_dealer.index
-        ],
-        "exceptions": [
-            {"alert_type": t, "count": int(r["count"]), "value": float(r["value"])}
-            for t, r in exceptions.iterrows()
-        ],
-        "totals": {
-            "lines": int(len(lines)),
-            "lines_to_ship": int((lines["suggested_qty"] > 0).sum()),
-            "value": float(lines["value"].sum()),
-            "alerts": int(len(alerts)),
-        },
-        "trend": trend,
-    }
-
-
-def _weeks(folder: Path, name: str, columns: list[str]) -> pd.DataFrame:
-    path = table_path(folder, name)
-    if not path.exists():
-        return pd.DataFrame(columns=columns)
-    frame = pd.read_csv(path, usecols=columns, dtype={"dealer_id": str, "sku": str})
-    frame["week_start"] = frame["week_start"].astype(str).str.slice(0, 10)
-    return frame
-
-
-@lru_cache(maxsize=32)
-def _quality(folder: Path, previous: Path | None, stamp: tuple) -> dict[str, Any]:
-    history = _weeks(folder, "history", ["dealer_id", "sku", "week_start", "qty_sold",
-                                          "is_censored"])  # fmt: skip
-    quality: dict[str, Any] = {"in_stock": None, "wape": None, "lines": None}
-    lines = table_path(folder, "suggestions")
-    if lines.exists():
-        quality["lines"] = int((pd.read_csv(lines, usecols=["suggested_qty"]) > 0).sum().iloc[0])
-    if len(history):
-        last = history[history["week_start"] == history["week_start"].max()]
-        censored = last["is_censored"].astype(str).str.lower().isin(("true", "1"))
-        quality["in_stock"] = float(1.0 - censored.mean())
-    if previous is not None and len(history):
-        forecast = _weeks(previous, "forecast", ["dealer_id", "sku", "week_start", "yhat"])
-        both = forecast.merge(history, on=["dealer_id", "sku", "week_start"])
-        actual = both["qty_sold"].astype(float).abs().sum()
-        if len(both) and actual > 0:
-            quality["wape"] = float((both["yhat"] - both["qty_sold"]).abs().sum() / actual)
-    return quality
-
-
-def _run_quality(folder: Path, previous: Path | None) -> dict[str, Any]:
-    """Lines to ship, in-stock rate (pairs not out of stock in the run's last week) and the
-    previous run's forecast WAPE on the weeks this run has since seen (None when unknown)."""
-    stamp = tuple(
-        table_path(f, n).stat().st_mtime_ns if table_path(f, n).exists() else 0
-        for f in (folder, previous) if f is not None for n in ("history", "forecast")
-    )  # fmt: skip
-    return _quality(folder, previous, stamp)
+OVERVIEW_TABLES = ("suggestions", "items", "alerts", "history", "decisions")
 
 
 @lru_cache(maxsize=4)
-def _series(folder: Path, stamp: tuple) -> tuple[dict, dict]:
-    history = _weeks(folder, "history", ["dealer_id", "sku", "week_start", "qty_sold",
-                                          "is_censored"])  # fmt: skip
-    forecast = _weeks(folder, "forecast", ["dealer_id", "sku", "week_start", "yhat", "yhat_lo",
-                                            "yhat_hi"])  # fmt: skip
+def _overview(folder: Path, stamp: tuple) -> tuple[dict[str, Any], pd.DataFrame]:
+    lines = load_lines(folder)
+    alerts = read_run_table(folder, "alerts")
+    history = read_run_table(folder, "history", ["dealer_id", "sku", "week_start", "qty_sold"])
+    exceptions = exceptions_frame(lines, alerts)
+    figures = chart_figures(folder, folder_as_of(folder), lines, exceptions, history)
+    figures["totals"] = {
+        "lines": int(len(lines)),
+        "lines_to_ship": int((lines["suggested_qty"] > 0).sum()),
+        "value": float(lines["value"].sum()),
+        "alerts": int(len(alerts)),
+    }
+    return figures, exceptions
+
+
+def run_overview(folder: Path) -> dict[str, Any]:
+    """The front page's figures: the same as report.html's charts (`planner.report.
+    chart_figures`: network health, exceptions by type and value, the runs' trend), plus
+    totals; computed once per run folder state."""
+    return _overview(folder, _stamp(folder, OVERVIEW_TABLES))[0]
+
+
+def exceptions(folder: Path) -> pd.DataFrame:
+    """The run's alerts joined with their lines, most severe and valuable first
+    (`planner.figures.exceptions_frame`), for the exceptions queue."""
+    return _overview(folder, _stamp(folder, OVERVIEW_TABLES))[1]
+
+
+@lru_cache(maxsize=4)
+def _series(folder: Path, stamp: tuple) -> tuple[pd.DataFrame, pd.DataFrame]:
+    history = read_run_table(
+        folder, "history", ["dealer_id", "sku", "week_start", "qty_sold", "is_censored"]
+    )
+    forecast = read_run_table(
+        folder, "forecast", ["dealer_id", "sku", "week_start", "yhat", "yhat_lo", "yhat_hi"]
+    )
     return (
         history.set_index(["dealer_id", "sku"]).sort_index(),
         forecast.set_index(["dealer_id", "sku"]).sort_index(),
@@ -335,13 +279,9 @@ def _series(folder: Path, stamp: tuple) -> tuple[dict, dict]:
 
 
 def pair_series(folder: Path, dealer_id: str, sku: str) -> dict[str, list[dict]]:
-    """A pair's weekly history (last 104 weeks, censored weeks flagged) and forecast, for the
-    drill-down chart; the run's files are read once and kept by modification time."""
-    stamp = tuple(
-        table_path(folder, n).stat().st_mtime_ns if table_path(folder, n).exists() else 0
-        for n in ("history", "forecast")
-    )
-    history, forecast = _series(folder, stamp)
+    """A pair's weekly history (the last `HISTORY_WEEKS`, censored weeks flagged) and forecast,
+    for the drill-down chart; the run's files are read once and kept by modification time."""
+    history, forecast = _series(folder, _stamp(folder, ("history", "forecast")))
     key = (dealer_id, sku)
     weeks = history.loc[[key]] if key in history.index else None
     ahead = forecast.loc[[key]] if key in forecast.index else None
@@ -349,17 +289,20 @@ def pair_series(folder: Path, dealer_id: str, sku: str) -> dict[str, list[dict]]
         "history": []
         if weeks is None
         else [
-            {"week": w, "qty": _json_value(q), "censored": str(c).lower() in ("true", "1")}
+            {"week": w, "qty": _json_value(q), "censored": bool(c)}
             for w, q, c in zip(
-                weeks["week_start"], weeks["qty_sold"], weeks["is_censored"], strict=True
-            )  # fmt: skip
-        ][-104:],
+                weeks["week_start"],
+                weeks["qty_sold"],
+                parse_bool(weeks["is_censored"]),
+                strict=True,
+            )
+        ][-HISTORY_WEEKS:],
         "forecast": []
         if ahead is None
         else [
             {"week": w, "yhat": _json_value(y), "lo": _json_value(lo), "hi": _json_value(hi)}
             for w, y, lo, hi in zip(
                 ahead["week_start"], ahead["yhat"], ahead["yhat_lo"], ahead["yhat_hi"], strict=True
-            )  # fmt: skip
+            )
         ],
     }

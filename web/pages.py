@@ -15,14 +15,14 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from planner.run_folder import read_run_summary, read_run_table, severity_rank
+from planner.run_folder import read_run_summary
 from web import lines as run_lines
 from web.auth import csrf_token, current_user, require_internal
 from web.users import User
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 router = APIRouter()
-ALERT_TYPES_SHOWN = 30
+QUEUE_ROWS = 30
 
 
 def _render(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
@@ -58,29 +58,15 @@ def login_page(request: Request, next: str | None = None):
 def front_page(request: Request, user: Annotated[User, Depends(require_internal)]):
     runs = _latest(request)
     as_of, folder = runs[0]
-    alerts = read_run_table(folder, "alerts")
-    lines = run_lines.load_lines(folder)
-    value = (lines["stock_value"] + lines["value"]).set_axis(
-        pd.MultiIndex.from_frame(lines[["dealer_id", "sku"]])
-    )
-    if len(alerts):
-        keyed = alerts.set_index(["dealer_id", "sku"]).index
-        alerts["at_stake"] = value.reindex(keyed).fillna(0.0).to_numpy()
-    else:
-        alerts["at_stake"] = pd.Series(dtype=float)
-    queue = (
-        alerts.assign(rank=severity_rank(alerts["severity"]))
-        .sort_values(["rank", "at_stake"], ascending=[True, False])
-        .head(ALERT_TYPES_SHOWN)
-    )
+    queue = run_lines.exceptions(folder)
     return _render(
         request,
         "front.html",
         as_of=as_of.isoformat(),
         runs=[d.isoformat() for d, _ in runs],
         summary=read_run_summary(folder),
-        queue=queue.to_dict("records"),
-        alert_total=len(alerts),
+        queue=queue.head(QUEUE_ROWS).to_dict("records"),
+        alert_total=len(queue),
     )
 
 
@@ -104,7 +90,12 @@ def _grid_context(request: Request, as_of: str, query: run_lines.Query, user: Us
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     pages = max(1, -(-total // query.page_size))
-    params = {k: v for k, v in vars(query).items() if v not in (None, "") and k != "page"}
+    # the query-string names (`class` is `demand_class` in Python)
+    params = {
+        ("class" if k == "demand_class" else k): v
+        for k, v in vars(query).items()
+        if v not in (None, "") and k != "page"
+    }
 
     def link(**change) -> str:
         return f"/runs/{as_of}/grid?" + urlencode({**params, **change})
@@ -120,10 +111,17 @@ def _grid_context(request: Request, as_of: str, query: run_lines.Query, user: Us
     }
 
 
-def _query(
-    dealer_id: str | None, region: str | None, sku: str | None, demand_class: str | None,
-    alert: str | None, sort: str, page: int, page_size: int,
-) -> run_lines.Query:  # fmt: skip
+def grid_query(
+    dealer_id: str | None = None,
+    region: str | None = None,
+    sku: str | None = None,
+    demand_class: Annotated[str | None, Query(alias="class")] = None,
+    alert: str | None = None,
+    sort: str = run_lines.DEFAULT_SORT,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=10, le=200)] = 50,
+) -> run_lines.Query:
+    """The grid's filters, sort and page from the query string (empty fields mean "all")."""
     return run_lines.Query(
         dealer_id or None, region or None, sku or None, demand_class or None, alert or None,
         sort, page, page_size,
@@ -135,16 +133,8 @@ def grid_page(
     as_of: str,
     request: Request,
     user: Annotated[User, Depends(require_internal)],
-    dealer_id: str | None = None,
-    region: str | None = None,
-    sku: str | None = None,
-    demand_class: Annotated[str | None, Query(alias="class")] = None,
-    alert: str | None = None,
-    sort: str = run_lines.DEFAULT_SORT,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=10, le=200)] = 50,
+    query: Annotated[run_lines.Query, Depends(grid_query)],
 ):
-    query = _query(dealer_id, region, sku, demand_class, alert, sort, page, page_size)
     context = _grid_context(request, as_of, query, user)
     folder = run_lines.folder_of(request.app.state.settings.out, as_of)
     return _render(
@@ -161,16 +151,8 @@ def grid_fragment(
     as_of: str,
     request: Request,
     user: Annotated[User, Depends(require_internal)],
-    dealer_id: str | None = None,
-    region: str | None = None,
-    sku: str | None = None,
-    demand_class: Annotated[str | None, Query(alias="class")] = None,
-    alert: str | None = None,
-    sort: str = run_lines.DEFAULT_SORT,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=10, le=200)] = 50,
+    query: Annotated[run_lines.Query, Depends(grid_query)],
 ):
-    query = _query(dealer_id, region, sku, demand_class, alert, sort, page, page_size)
     return _render(request, "grid_table.html", **_grid_context(request, as_of, query, user))
 
 

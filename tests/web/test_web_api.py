@@ -273,3 +273,16 @@ def test_sign_in_never_redirects_off_site(served):
         for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
             page = client.get("/login", params={"next": target}).text
             assert re.search(r'data-next="/"', page), target
+
+
+def test_grid_links_keep_every_filter(served, run_out):
+    client, _ = served.signed_in("vic")
+    with client:
+        page = client.get(
+            f"/runs/{AS_OF}/grid", params={"dealer_id": "D002", "class": "smooth", "sort": "sku"}
+        ).text
+        links = re.findall(r'href="([^"]+)"', page)
+        sort_links = [link for link in links if "sort=" in link]
+        assert sort_links and all(
+            "class=smooth" in link and "dealer_id=D002" in link for link in sort_links
+        )

@@ -252,19 +252,22 @@ async function drawOverview() {
   tile("lines to ship", fmt(data.totals.lines_to_ship));
   tile("value suggested", fmt(data.totals.value));
   tile("alerts", fmt(data.totals.alerts));
-  tile("dealers", fmt(data.dealers.length));
+  tile("dealers", fmt(data.health_total));
 
-  const dealers = data.dealers;
+  // The figures are planner.report.chart_figures, the same as report.html's charts.
+  const health = data.health;
+  const statusColor = { short: COLORS.danger, over: COLORS.target, ok: COLORS.bar };
   new window.Chart(document.getElementById("chart-cover"), {
     data: {
-      labels: dealers.map((d) => d.dealer_id),
+      labels: health.map((d) => d.dealer_id),
       datasets: [
-        { type: "bar", label: "days of cover", data: dealers.map((d) => d.days_cover),
-          backgroundColor: dealers.map((d) => (d.days_cover !== null && d.target_cover !== null && d.days_cover < d.target_cover * 0.5 ? COLORS.danger : COLORS.bar)) },
-        { type: "line", label: "target (order-up-to)", data: dealers.map((d) => d.target_cover), borderColor: COLORS.target, showLine: false, pointStyle: "line", pointRadius: 10, borderWidth: 3 },
+        { type: "bar", label: "days of cover", data: health.map((d) => d.cover_days),
+          backgroundColor: health.map((d) => statusColor[d.status] || COLORS.bar) },
+        { type: "line", label: "target (order-up-to)", data: health.map((d) => d.target_days), borderColor: COLORS.target, showLine: false, pointStyle: "line", pointRadius: 10, borderWidth: 3 },
+        { type: "line", label: "safety stock", data: health.map((d) => d.safety_days), borderColor: COLORS.danger, showLine: false, pointStyle: "line", pointRadius: 10, borderWidth: 3 },
       ],
     },
-    options: { animation: false, responsive: true, maintainAspectRatio: false, scales: { y: { title: { display: true, text: "days" } } } },
+    options: { animation: false, responsive: true, maintainAspectRatio: false, scales: { y: { title: { display: true, text: "days of demand" } } } },
   });
   new window.Chart(document.getElementById("chart-exceptions"), {
     data: {
@@ -281,13 +284,12 @@ async function drawOverview() {
     data: {
       labels: data.trend.map((t) => t.as_of),
       datasets: [
-        { type: "line", label: "forecast WAPE (last run, weeks since seen)", data: data.trend.map((t) => t.wape), borderColor: COLORS.target, yAxisID: "y" },
-        { type: "line", label: "in stock (share of pairs, last week)", data: data.trend.map((t) => t.in_stock), borderColor: COLORS.ok, yAxisID: "y" },
-        { type: "bar", label: "lines to ship", data: data.trend.map((t) => t.lines), backgroundColor: COLORS.bar, yAxisID: "y1" },
+        { type: "line", label: "in stock (lines with demand)", data: data.trend.map((t) => t.in_stock), borderColor: COLORS.ok },
+        { type: "line", label: "forecast accuracy (1 − WAPE)", data: data.trend.map((t) => t.forecast_accuracy), borderColor: COLORS.target },
       ],
     },
     options: { animation: false, responsive: true, maintainAspectRatio: false,
-      scales: { y: { position: "left", min: 0, title: { display: true, text: "share" } }, y1: { position: "right", grid: { drawOnChartArea: false } } } },
+      scales: { y: { min: 0, max: 1, title: { display: true, text: "share" } } } },
   });
   document.body.dataset.chartsReady = "1";
 }
