@@ -137,6 +137,10 @@ class _Run:
     known_skus: set[str] | None = None
     pending: list[_Prepared] = field(default_factory=list)
     chunk_rows: int = CHUNK_ROWS
+    # Content already ingested (sha256 -> (source_file, run_id)), read once and kept current.
+    ingested: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # Ledger rows of the open transaction, written together when it commits.
+    ledger_rows: list[dict] = field(default_factory=list)
 
     def say(self, message: str) -> None:
         if self.progress is not None:
@@ -190,6 +194,7 @@ def ingest_landing(
     ensure_tables(con, "raw", raw_tables())
     result = IngestResult(run_id=run_id, rows_accepted={feed.name: 0 for feed in FEEDS})
     run = _Run(con, run_id, as_of, result, progress, chunk_rows=chunk_rows)
+    run.ingested = raw.ingested_contents(con)
     # List every folder first: an unlistable one fails the run before anything is written.
     plan = list(_discover(landing))
     with raw.memory_limit(con, DUCKDB_MEMORY_LIMIT):
@@ -279,7 +284,7 @@ def _ingest_file(run: _Run, feed: Feed | None, path: Path, rel: str) -> None:
         return
     if any(item.facts.sha256 == facts.sha256 for item in run.pending):
         _flush(run)  # the same content is waiting in this batch: write it so the ledger knows
-    earlier = raw.ingested_copy(run.con, facts.sha256)
+    earlier = run.ingested.get(facts.sha256)
     if earlier:
         entry.update(
             status="duplicate", reason=f"same content as {earlier[0]} ingested in run {earlier[1]}"
@@ -330,6 +335,7 @@ def _reject(run: _Run, entry: dict, facts: FileFacts, reason: str) -> None:
     entry.update(status="rejected", rows_read=0, rows_accepted=0, rows_quarantined=0, reason=reason)
     with transaction(run.con):
         _write_ledger(run, entry, facts, delivery_seq=None)
+        _commit_ledger(run)
     run.say(f"{entry['path']}: rejected ({reason})")
 
 
@@ -370,22 +376,34 @@ def _flush(run: _Run) -> None:
     failures["file"] = [key[0] for key in failures["row"]]
     failures["row"] = [key[1] for key in failures["row"]]
     by_file = dict(tuple(failures.groupby("file", sort=False)))
-    for number, item in enumerate(pending):
-        mine = by_file.get(number, failures.iloc[0:0]).drop(columns="file")
-        _write_file(run, item, typed.xs(number, level="file"), first_failures(mine))
-
-
-def _write_file(run: _Run, item: _Prepared, typed: pd.DataFrame, failures: pd.DataFrame) -> None:
-    rows_read = len(item.strings)
-    accepted = typed[~typed.index.isin(failures["row"].tolist())]
+    rows, quarantines = [], []
+    # One transaction for the batch (a commit per file cost more than validating it): every
+    # file of the batch is in raw with its ledger row, or none is.
     with transaction(run.con):
-        seq = raw.next_delivery_seq(run.con) if len(accepted) else None
-        _write_rows(run, item.feed, accepted, item.facts, item.rel, seq)
-        quarantine = _quarantine_frame(run, item.rel, item.table, item.strings, failures)
-        _write_quarantine(run, quarantine)
-        _finish_entry(item.entry, rows_read, len(accepted), len(quarantine), item.notes, failures)
-        _write_ledger(run, item.entry, item.facts, delivery_seq=seq)
-    _record(run, item.feed, item.entry, quarantine)
+        seq = raw.next_delivery_seq(run.con)
+        for number, item in enumerate(pending):
+            mine = first_failures(by_file.get(number, failures.iloc[0:0]).drop(columns="file"))
+            file_typed = typed.xs(number, level="file")
+            accepted = file_typed[~file_typed.index.isin(mine["row"].tolist())]
+            file_seq = seq if len(accepted) else None
+            seq += file_seq is not None
+            rows.append(_rows_frame(run, feed, accepted, item.facts, item.rel, file_seq))
+            quarantine = _quarantine_frame(run, item.rel, item.table, item.strings, mine)
+            quarantines.append(quarantine)
+            _finish_entry(
+                item.entry, len(item.strings), len(accepted), len(quarantine), item.notes, mine
+            )
+            _write_ledger(run, item.entry, item.facts, delivery_seq=file_seq)
+        raw.insert_frame(run.con, f"raw.{feed.name}", _concat(rows))
+        _write_quarantine(run, _concat(quarantines))
+        _commit_ledger(run)
+    for item, quarantine in zip(pending, quarantines, strict=True):
+        _record(run, item.feed, item.entry, quarantine)
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [frame for frame in frames if not frame.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _stream_large_file(
@@ -451,6 +469,7 @@ def _stream_large_file(
             seq = raw.next_delivery_seq(run.con) if accepted_count else None
             raw.publish_loading(run.con, feed.name, loading, loading_quarantine, seq)
             _write_ledger(run, entry, facts, delivery_seq=seq)
+            _commit_ledger(run)
     except FileRejected as exc:
         raw.drop_loading_tables(run.con, loading, loading_quarantine)
         _reject(run, entry, facts, f"{rel}: {exc}")
@@ -509,8 +528,17 @@ def _write_rows(
     *,
     target: str | None = None,
 ) -> None:
+    raw.insert_frame(
+        run.con, target or f"raw.{feed.name}", _rows_frame(run, feed, accepted, facts, rel, seq)
+    )
+
+
+def _rows_frame(
+    run: _Run, feed: Feed, accepted: pd.DataFrame, facts: FileFacts, rel: str, seq: int | None
+) -> pd.DataFrame:
+    """Accepted rows of one file with their lineage columns, as raw.<feed> stores them."""
     if accepted.empty:
-        return
+        return pd.DataFrame()
     frame = accepted[feed.column_names].copy()
     frame["file_sha256"] = facts.sha256
     frame["source_file"] = rel
@@ -518,7 +546,7 @@ def _write_rows(
     frame["delivery_seq"] = seq
     frame["run_id"] = run.run_id
     frame["loaded_at"] = datetime.now(UTC).replace(tzinfo=None)
-    raw.insert_frame(run.con, target or f"raw.{feed.name}", frame)
+    return frame
 
 
 def _quarantine_frame(
@@ -561,8 +589,8 @@ def _write_quarantine(
 
 
 def _write_ledger(run: _Run, entry: dict, facts: FileFacts, *, delivery_seq: int | None) -> None:
-    raw.write_ledger(
-        run.con,
+    """Queue a file's ledger row; `_commit_ledger` writes the queue in the same transaction."""
+    run.ledger_rows.append(
         {
             "file_sha256": facts.sha256,
             "source_file": entry["path"],
@@ -578,6 +606,16 @@ def _write_ledger(run: _Run, entry: dict, facts: FileFacts, *, delivery_seq: int
             "received_at": datetime.now(UTC).replace(tzinfo=None),
         },
     )
+
+
+def _commit_ledger(run: _Run) -> None:
+    """Write the queued ledger rows (inside the caller's transaction) and remember the content
+    now ingested, so a later copy in this run is a duplicate without asking the warehouse."""
+    rows, run.ledger_rows = run.ledger_rows, []
+    raw.write_ledger_rows(run.con, rows)
+    for row in rows:
+        if row["status"] in raw.INGESTED:
+            run.ingested[row["file_sha256"]] = (row["source_file"], row["run_id"])
 
 
 def _finish_entry(

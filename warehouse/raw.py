@@ -61,14 +61,16 @@ def latest_master_ids(con: duckdb.DuckDBPyConnection, table: str, column: str) -
     return {row[0] for row in rows}
 
 
-def ingested_copy(con: duckdb.DuckDBPyConnection, sha256: str) -> tuple[str, str] | None:
-    """(source_file, run_id) of an earlier accepted or partial delivery of the same bytes."""
+def ingested_contents(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
+    """sha256 -> (source_file, run_id) of every accepted or partial delivery: one query per
+    ingest instead of one per file."""
+    if not table_exists(con, "raw", "file_ledger"):
+        return {}
     rows = con.execute(
-        "select source_file, run_id from raw.file_ledger"
-        " where file_sha256 = ? and status in (?, ?)",
-        [sha256, *INGESTED],
+        "select file_sha256, source_file, run_id from raw.file_ledger where status in (?, ?)",
+        list(INGESTED),
     ).fetchall()
-    return (rows[0][0], rows[0][1]) if rows else None
+    return {sha: (source, run_id) for sha, source, run_id in rows}
 
 
 def next_delivery_seq(con: duckdb.DuckDBPyConnection) -> int:
@@ -86,14 +88,21 @@ def insert_frame(con: duckdb.DuckDBPyConnection, target: str, frame: pd.DataFram
         con.unregister("incoming_frame")
 
 
-def write_ledger(con: duckdb.DuckDBPyConnection, row: dict) -> None:
-    """One row per content hash; a rejected content delivered again replaces its earlier row."""
-    columns = list(row)
-    con.execute(
-        f"insert or replace into raw.file_ledger ({', '.join(columns)}) "
-        f"values ({', '.join('?' for _ in columns)})",
-        list(row.values()),
-    )
+def write_ledger_rows(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> None:
+    """Ledger rows in one statement: one row per content hash, so a rejected content delivered
+    again replaces its earlier row (a hash occurs at most once in `rows`)."""
+    if not rows:
+        return
+    frame = pd.DataFrame(rows)
+    frame["delivery_seq"] = frame["delivery_seq"].astype("Int64")  # None stays NULL
+    con.register("incoming_ledger", frame)
+    try:
+        con.execute(
+            f"insert or replace into raw.file_ledger ({', '.join(frame.columns)}) "
+            f"select {', '.join(frame.columns)} from incoming_ledger"
+        )
+    finally:
+        con.unregister("incoming_ledger")
 
 
 def open_loading_tables(con: duckdb.DuckDBPyConnection, feed: str) -> tuple[str, str]:
