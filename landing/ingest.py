@@ -361,7 +361,8 @@ def _flush(run: _Run) -> None:
     type_failed = pd.MultiIndex.from_tuples(type_failures["row"].tolist(), names=["file", "line"])
     checked = typed.drop(index=type_failed) if len(type_failed) else typed
     files = checked.index.get_level_values("file").to_numpy()
-    checked = checked.assign(source_file=[pending[number].rel for number in files])
+    names = [item.rel for item in pending]
+    checked = checked.assign(source_file=pd.Categorical.from_codes(files, categories=names))
     failures = validate_frame(
         feed,
         checked.reset_index(drop=True),
@@ -375,30 +376,48 @@ def _flush(run: _Run) -> None:
     failures = pd.concat([type_failures, failures], ignore_index=True)
     failures["file"] = [key[0] for key in failures["row"]]
     failures["row"] = [key[1] for key in failures["row"]]
+    failures = failures.sort_values(["file", "row", "order"], kind="stable")
+    failures = failures.drop_duplicates(["file", "row"]).reset_index(drop=True)  # first rule
+    failed = pd.MultiIndex.from_arrays([failures["file"], failures["row"]])
+    accepted = typed[~typed.index.isin(failed)]
+    accepted_per_file = accepted.index.get_level_values("file").value_counts()
     by_file = dict(tuple(failures.groupby("file", sort=False)))
-    rows, quarantines = [], []
+    lineage, quarantines = [], []
     # One transaction for the batch (a commit per file cost more than validating it): every
     # file of the batch is in raw with its ledger row, or none is.
     with transaction(run.con):
         seq = raw.next_delivery_seq(run.con)
         for number, item in enumerate(pending):
-            mine = first_failures(by_file.get(number, failures.iloc[0:0]).drop(columns="file"))
-            file_typed = typed.xs(number, level="file")
-            accepted = file_typed[~file_typed.index.isin(mine["row"].tolist())]
-            file_seq = seq if len(accepted) else None
+            mine = by_file.get(number, failures.iloc[0:0]).drop(columns="file")
+            count = int(accepted_per_file.get(number, 0))
+            file_seq = seq if count else None
             seq += file_seq is not None
-            rows.append(_rows_frame(run, feed, accepted, item.facts, item.rel, file_seq))
+            lineage.append(_lineage(run, number, item.facts, item.rel, file_seq))
             quarantine = _quarantine_frame(run, item.rel, item.table, item.strings, mine)
             quarantines.append(quarantine)
-            _finish_entry(
-                item.entry, len(item.strings), len(accepted), len(quarantine), item.notes, mine
-            )
+            _finish_entry(item.entry, len(item.strings), count, len(quarantine), item.notes, mine)
             _write_ledger(run, item.entry, item.facts, delivery_seq=file_seq)
-        raw.insert_frame(run.con, f"raw.{feed.name}", _concat(rows))
+        rows = accepted[feed.column_names].assign(
+            _file=accepted.index.get_level_values("file").to_numpy(dtype="int64"),
+            line=accepted.index.get_level_values("line").to_numpy(dtype="int64"),
+        )
+        raw.insert_with_lineage(run.con, f"raw.{feed.name}", rows, pd.DataFrame(lineage))
         _write_quarantine(run, _concat(quarantines))
         _commit_ledger(run)
     for item, quarantine in zip(pending, quarantines, strict=True):
         _record(run, item.feed, item.entry, quarantine)
+
+
+def _lineage(run: _Run, number: int, facts: FileFacts, rel: str, seq: int | None) -> dict:
+    """The lineage columns raw.<feed> stores with each accepted row of one file."""
+    return {
+        "_file": number,
+        "file_sha256": facts.sha256,
+        "source_file": rel,
+        "delivery_seq": seq,
+        "run_id": run.run_id,
+        "loaded_at": datetime.now(UTC).replace(tzinfo=None),
+    }
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:

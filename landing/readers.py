@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 CHUNK_ROWS = 200_000
 _READ_BLOCK = 1 << 20
@@ -24,6 +26,10 @@ _READ_BLOCK = 1 << 20
 # one line of the whole file): longer lines or wider headers reject the file with that reason.
 MAX_LINE_BYTES = 1 << 20
 MAX_COLUMNS = 500
+# Strings as Arrow holds them: read, trimmed and matched without a Python object per value.
+TEXT = pd.StringDtype("pyarrow")
+# UTF-8 CSV files up to this size are parsed by Arrow's multi-threaded reader in one go.
+ARROW_CSV_MAX_BYTES = 256 << 20
 _DELIMITERS = (",", ";", "\t")
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 
@@ -51,9 +57,10 @@ class Table:
     """An opened feed file.
 
     `columns` are the normalised column names (unique), `header` the names as the file spells
-    them (trimmed), in the same order. `chunks` yields DataFrames of strings (object dtype,
-    never NaN) with those normalised names as columns and the 1-based line number of each
-    record as index (header = line 1). Fully empty records are dropped.
+    them (trimmed), in the same order. `chunks` yields DataFrames of strings (`TEXT` dtype,
+    never missing: an empty field is "") with those normalised names as columns and the
+    1-based line number of each record as index (header = line 1). Fully empty records are
+    dropped.
     """
 
     columns: list[str]
@@ -162,8 +169,7 @@ def _name_columns(header: Sequence[object]) -> tuple[list[str], list[str]]:
 
 
 def _as_strings(frame: pd.DataFrame) -> pd.DataFrame:
-    # pandas 3 reads str columns as StringDtype; object dtype keeps plain Python strings.
-    return frame.astype(object).fillna("")
+    return frame.astype(TEXT).fillna("")
 
 
 def _drop_empty_records(frame: pd.DataFrame) -> pd.DataFrame:
@@ -294,8 +300,18 @@ def _open_csv(path: Path, facts: FileFacts, known_columns: Sequence[str], chunk_
     notes = [note] if note else []
     if delimiter != ",":
         notes.append(f"{_DELIMITER_NAMES[delimiter]} delimited")
+    arrow_first = (
+        encoding == "utf-8-sig"
+        and facts.size_bytes <= ARROW_CSV_MAX_BYTES
+        and _starts_with_header(path)
+    )
 
     def chunks() -> Iterator[pd.DataFrame]:
+        frame = _read_with_arrow(path, names, delimiter) if arrow_first else None
+        if frame is not None:
+            for start in range(0, max(len(frame), 1), chunk_rows):
+                yield _drop_empty_records(frame.iloc[start : start + chunk_rows])
+            return
         try:
             reader = pd.read_csv(
                 path,
@@ -323,6 +339,47 @@ def _open_csv(path: Path, facts: FileFacts, known_columns: Sequence[str], chunk_
     return Table(names, original, chunks(), notes)
 
 
+def _starts_with_header(path: Path) -> bool:
+    """The first line holds something (no blank lines above the header)."""
+    with path.open("rb") as handle:
+        return handle.readline().strip(b"\xef\xbb\xbf \t\r\n") != b""
+
+
+def _read_with_arrow(path: Path, names: list[str], delimiter: str) -> pd.DataFrame | None:
+    """A clean UTF-8 CSV read by Arrow as strings, or None to let pandas read it.
+
+    Arrow refuses (and pandas then reads, and words the reason) anything that is not a plain
+    rectangular table: a record with more or fewer fields, a blank line, bad UTF-8. What Arrow
+    accepts it reads as pandas would: every field a string, nothing turned into a null, quotes
+    doubled inside quoted fields, record i after the header reported as line i + 2.
+    """
+    import pyarrow.csv as pacsv
+
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter,
+                quote_char='"',
+                double_quote=True,
+                escape_char=False,
+                newlines_in_values=True,
+                ignore_empty_lines=False,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
+        return None
+    frame = table.to_pandas(types_mapper={pa.string(): TEXT}.get)
+    frame.index = pd.RangeIndex(2, 2 + len(frame))
+    return frame
+
+
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:300]
 
@@ -344,9 +401,12 @@ def _open_parquet(path: Path, chunk_rows: int) -> Table:
         start = 0
         try:
             for batch in parquet.iter_batches(batch_size=chunk_rows):
-                frame = batch.to_pandas()
-                frame.columns = names
-                frame = frame.apply(lambda column: column.map(_parquet_value)).astype(object)
+                frame = pd.DataFrame(
+                    {
+                        name: _parquet_strings(column)
+                        for name, column in zip(names, batch.columns, strict=True)
+                    }
+                )
                 # No header line in Parquet: row i (0-based) is reported as line i + 2, the line
                 # it would have in the same table written as CSV.
                 frame.index = pd.RangeIndex(start + 2, start + 2 + len(frame))
@@ -356,6 +416,23 @@ def _open_parquet(path: Path, chunk_rows: int) -> Table:
             raise FileRejected(f"unreadable Parquet file: {_one_line(exc)}") from exc
 
     return Table(names, original, chunks())
+
+
+def _parquet_strings(column: pa.Array) -> pd.Series:
+    """A Parquet column as the strings a CSV would have carried (`_parquet_value`'s spelling).
+
+    Text, whole numbers, dates and booleans are spelled alike by Arrow's cast and by Python,
+    so they are cast at once; other types (floats: Python's repr; timestamps) go value by value.
+    """
+    kind = column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        text = column.cast(pa.string())
+    elif pa.types.is_integer(kind) or pa.types.is_date32(kind) or pa.types.is_boolean(kind):
+        text = pc.cast(column, pa.string())
+    else:
+        values = [_parquet_value(value) for value in column.to_pandas().tolist()]
+        return pd.Series(values, dtype=TEXT)
+    return pd.Series(pc.fill_null(text, ""), dtype=TEXT)
 
 
 def _parquet_value(value: object) -> str:

@@ -89,7 +89,7 @@ def coerce(feed: Feed, strings: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
         elif column.kind == BOOLEAN:
             values, bad = _to_boolean(text, present)
         else:
-            values, bad = text.astype(object).where(present, None), present & False
+            values, bad = text.where(present), present & False
         typed[column.name] = values
         bad = np.asarray(bad, dtype=bool)
         if bad.any():

@@ -61,6 +61,29 @@ def latest_master_ids(con: duckdb.DuckDBPyConnection, table: str, column: str) -
     return {row[0] for row in rows}
 
 
+def insert_with_lineage(
+    con: duckdb.DuckDBPyConnection, target: str, rows: pd.DataFrame, lineage: pd.DataFrame
+) -> None:
+    """Append rows of many files to `target`, each joined to its file's lineage on `_file`.
+
+    The per-file columns (hash, name, delivery, run) travel once per file, not once per row.
+    """
+    if rows.empty:
+        return
+    lineage = lineage.astype({"_file": "int64", "delivery_seq": "Int64"})
+    con.register("incoming_rows", rows)
+    con.register("incoming_lineage", lineage)
+    try:
+        con.execute(
+            f"insert into {target} by name "
+            "select r.* exclude (_file), l.* exclude (_file) "
+            "from incoming_rows r join incoming_lineage l on r._file = l._file"
+        )
+    finally:
+        con.unregister("incoming_rows")
+        con.unregister("incoming_lineage")
+
+
 def ingested_contents(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
     """sha256 -> (source_file, run_id) of every accepted or partial delivery: one query per
     ingest instead of one per file."""
