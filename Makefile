@@ -59,7 +59,6 @@ serve: $(STAMP)
 	VMI_LANDING=$${VMI_LANDING:-$(CURDIR)/$(DEMO)/landing} \
 	VMI_WAREHOUSE_FILE=$${VMI_WAREHOUSE_FILE:-$(CURDIR)/$(DEMO)/warehouse.duckdb} \
 	VMI_OUT=$${VMI_OUT:-$(CURDIR)/$(DEMO)/out} \
-	VMI_PROJECT_DIR=$(CURDIR) \
 	$(PY) -m flows.serve
 
 # The planner workbench on loopback (docs/workbench.md); users come from VMI_USERS_FILE

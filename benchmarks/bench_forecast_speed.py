@@ -242,6 +242,92 @@ print(json.dumps({
 """
 
 
+def build_dealer_warehouse(folder: Path, dealers: int, skus: int, seed: int) -> tuple[Path, dict]:
+    """``vmi generate`` + ``vmi run`` on a fresh world; the run's forecast stage timing."""
+    from sampledata import generate
+
+    landing, warehouse, out = folder / "landing", folder / "warehouse.duckdb", folder / "out"
+    generate(landing, dealers=dealers, skus=skus, days=730, seed=seed)
+    command = [sys.executable, "-m", "flows.cli", "run", "--landing", str(landing)]
+    command += ["--warehouse", str(warehouse), "--out", str(out)]
+    run = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    if run.returncode != 0:
+        raise SystemExit(f"vmi run on the generated world failed:\n{run.stderr[-3000:]}")
+    summary = json.loads(next(out.glob("runs/*/run_summary.json")).read_text())
+    stage = next(s for s in summary["stages"] if s["name"] == "forecast")
+    return warehouse, {
+        "seconds": stage["seconds"],
+        "series_per_second": round(stage["rows"] / stage["seconds"], 1),
+    }
+
+
+def stage_figures(args: argparse.Namespace) -> dict:
+    """The nightly forecast stage's own path on generated dealer series (see the module doc)."""
+    with tempfile.TemporaryDirectory() as folder:
+        os.environ.setdefault("PREFECT_HOME", str(Path(folder) / "prefect-home"))
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        result: dict = {"dealers": args.dealers, "skus": args.skus}
+        if args.warehouse:
+            warehouse, result = Path(args.warehouse), {"warehouse": args.warehouse}
+        else:
+            warehouse, result["vmi_run_forecast_stage"] = build_dealer_warehouse(
+                Path(folder), args.dealers, args.skus, args.seed
+            )
+        from flows import tasks
+        from flows.nightly import forecast_demand
+        from flows.prefect_api import prefect_api
+        from flows.settings import RunSettings
+
+        settings = RunSettings.from_args(folder, warehouse, Path(folder) / "bench-out")
+        history, horizon, profiles = tasks.load_history.fn(settings)
+        n_series = history["unique_id"].nunique()
+        started = time.perf_counter()
+        _, diagnostics = forecast_with_diagnostics(
+            history, horizon=horizon, profiles=profiles, n_jobs=args.n_jobs, **tasks.SEASON
+        )
+        seconds = time.perf_counter() - started
+        result.update(
+            series=n_series,
+            demand_classes=diagnostics.demand_class.value_counts().to_dict(),
+            forecast_with_diagnostics={
+                "n_jobs": args.n_jobs,
+                "seconds": round(seconds, 2),
+                "series_per_second": round(n_series / seconds, 1),
+            },
+        )
+        with prefect_api():
+            runner = tasks.forecast_task_runner(settings)
+            started = time.perf_counter()
+            forecast_demand.with_options(task_runner=runner)(settings)
+            seconds = time.perf_counter() - started
+        result["forecast_demand_subflow"] = {
+            "task_runner": type(runner).__name__,
+            "workers": getattr(runner, "_max_workers", None),
+            "seconds": round(seconds, 2),
+            "series_per_second": round(n_series / seconds, 1),
+        }
+    return result
+
+
+def side_by_side(result: dict) -> str:
+    """One line per figure, series/s first."""
+    lines = [f"{result['forecasting']['series_per_second']:>8} series/s  synthetic series, "
+             f"forecast_with_diagnostics n_jobs={result['n_jobs']}"]  # fmt: skip
+    stage = result.get("stage")
+    if stage:
+        fwd, flow = stage["forecast_with_diagnostics"], stage["forecast_demand_subflow"]
+        world = f"{stage['series']} dealer series"
+        lines.append(f"{fwd['series_per_second']:>8} series/s  {world}, forecast_with_diagnostics "
+                     f"n_jobs={fwd['n_jobs']} (nightly's arguments)")  # fmt: skip
+        lines.append(f"{flow['series_per_second']:>8} series/s  {world}, forecast-demand subflow "
+                     f"on {flow['task_runner']}")  # fmt: skip
+        if "vmi_run_forecast_stage" in stage:
+            run = stage["vmi_run_forecast_stage"]
+            lines.append(f"{run['series_per_second']:>8} series/s  {world}, vmi run's forecast "
+                         "stage (subflow + storing the forecasts)")  # fmt: skip
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=10_000)
@@ -252,6 +338,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--category-season", action="store_true", help="seasons shared by SKU category"
     )
+    parser.add_argument("--dealers", type=int, default=10, help="dealer world for the stage")
+    parser.add_argument("--skus", type=int, default=200, help="SKUs of the dealer world")
+    parser.add_argument("--warehouse", help="reuse the warehouse of an earlier vmi run")
+    parser.add_argument("--no-stage", action="store_true", help="synthetic series only")
     args = parser.parse_args(argv)
 
     history, test = split(dealer_demand(args.series, args.seed, args.category_season))
@@ -321,6 +411,9 @@ def main(argv: list[str] | None = None) -> dict:
                 "AutoETS": accuracy(history, test, sf_frame, "AutoETS"),
                 "CrostonOptimized": accuracy(history, test, sf_frame, "CrostonOptimized"),
             }
+    if not args.no_stage:
+        result["stage"] = stage_figures(args)
+    print(side_by_side(result), file=sys.stderr)
     print(json.dumps(result))
     return result
 

@@ -11,6 +11,7 @@ import sys
 
 QUICK = [
     ["benchmarks.bench_pipeline"],
+    ["benchmarks.bench_dbt"],
     ["benchmarks.bench_forecast_speed", "--series", "2000"],
     ["benchmarks.bench_forecast_tourism", "--limit", "100"],
     ["benchmarks.bench_censoring", "--seeds", "1"],

@@ -35,11 +35,11 @@ def as_of_dates(start: date, end: date) -> list[date]:
 
 @flow(name="backfill-replenishment", log_prints=True, on_crashed=[notify_failure])
 def backfill(
-    landing: str,
-    warehouse: str,
-    out: str | None,
     start: date,
     end: date,
+    landing: str | None = None,
+    warehouse: str | None = None,
+    out: str | None = None,
     policy_config: str | None = None,
 ) -> list[str]:
     """Run the nightly flow for each as-of from `start` to `end`; return the published folders.

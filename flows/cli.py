@@ -1,12 +1,15 @@
 """The `vmi` command line: generate, run, simulate, approve, report, serve-web, users.
 
-Exit codes: 0 done and published; 1 the run failed and nothing was published; 2 bad usage or
-bad configuration, with a one-line reason on stderr (never a traceback for a user mistake).
+Exit codes: 0 done and published; 1 the run failed (or was stopped by SIGTERM) and nothing was
+published; 130 stopped by Ctrl-C (SIGINT), nothing published; 2 bad usage or bad configuration,
+with a one-line reason on stderr (never a traceback for a user mistake).
 """
 
 from __future__ import annotations
 
 import json
+import signal
+from contextlib import suppress
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -26,6 +29,19 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 app.command("serve-web")(web_cli.serve_web)
 app.add_typer(web_cli.users_app, name="users")
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM reached `vmi run` (a BaseException: no `except Exception` stops it)."""
+
+
+_signals_seen: list[int] = []
+
+
+def _interrupt(signum: int, frame) -> None:
+    if not _signals_seen:  # raise once: a second signal must not cut the clean-up short
+        _signals_seen.append(signum)
+        raise Interrupted(signal.Signals(signum).name)
 
 
 def _fail(message: str, code: int) -> None:
@@ -50,6 +66,7 @@ def generate(
     days: Annotated[int, typer.Option(min=28, help="Days of history.")] = 730,
     start: Annotated[str | None, typer.Option(help="First day (YYYY-MM-DD).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 7,
+    quiet: Annotated[bool, typer.Option(help="No progress lines on stderr.")] = False,
 ) -> None:
     """Write a landing folder for a realistic synthetic dealer network."""
     from sampledata import generate as generate_world
@@ -62,7 +79,7 @@ def generate(
         days=days,
         start=start_date,
         seed=seed,
-        progress=lambda msg: typer.echo(f"  {msg}", err=True),
+        progress=None if quiet else lambda msg: typer.echo(f"  {msg}", err=True),
     )
     typer.echo(f"landing written to {out}\n{json.dumps(counts, default=str)}")
 
@@ -72,7 +89,7 @@ def run(
     landing: Annotated[Path, typer.Option(help="Landing folder with master/ and the feeds.")],
     warehouse: Annotated[Path, typer.Option(help="DuckDB warehouse file (created if missing).")],
     out: Annotated[
-        Path | None, typer.Option(help="Output folder (default: beside the warehouse, out/).")
+        Path | None, typer.Option(help="Output folder (default: vmi.toml, VMI_OUT, else out/).")
     ] = None,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Run date (default: newest date in the feeds).")
@@ -85,6 +102,7 @@ def run(
     """One nightly run: ingest, validate, dbt, forecast, replenish, publish."""
     from flows.settings import RunSettings, SettingsError
     from replenishment.config import ConfigError, load_policy_config
+    from warehouse.marker import NotAWarehouse, WarehouseInUse, open_checked
 
     try:
         settings = RunSettings.from_args(
@@ -92,16 +110,21 @@ def run(
         )
         settings.check()
         load_policy_config(settings.policy_config)
-    except (SettingsError, ConfigError) as exc:
+        if settings.warehouse.is_file():  # somebody else's file is refused before any work
+            with suppress(WarehouseInUse):  # busy is not wrong: the run retries, then says so
+                open_checked(settings.warehouse).close()
+    except (SettingsError, ConfigError, NotAWarehouse) as exc:
         _fail(str(exc), EXIT_USAGE)
 
-    from flows.prefect_api import prefect_api
+    from flows.prefect_api import ServerDidNotStart, prefect_api
     from warehouse.lock import WarehouseBusy
 
-    with prefect_api():
-        from flows.nightly import nightly_replenishment
+    _signals_seen.clear()
+    previous = {s: signal.signal(s, _interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with prefect_api():
+            from flows.nightly import nightly_replenishment
 
-        try:
             folder = nightly_replenishment(
                 landing=str(settings.landing),
                 warehouse=str(settings.warehouse),
@@ -109,12 +132,17 @@ def run(
                 as_of=settings.as_of,
                 policy_config=str(settings.policy_config) if settings.policy_config else None,
             )
-        except (SettingsError, ConfigError) as exc:
-            _fail(str(exc), EXIT_USAGE)
-        except WarehouseBusy as exc:
-            _fail(str(exc), EXIT_FAILED)
-        except Exception as exc:  # the flow run logs hold the traceback
-            _fail(f"run failed, nothing published: {type(exc).__name__}: {exc}", EXIT_FAILED)
+    except (SettingsError, ConfigError, NotAWarehouse) as exc:
+        _fail(str(exc), EXIT_USAGE)
+    except (WarehouseBusy, ServerDidNotStart) as exc:
+        _fail(str(exc), EXIT_FAILED)
+    except Interrupted:  # the flow marked the run failed; the server is down by now
+        _fail("run interrupted, nothing published", 130 if _signals_seen == [signal.SIGINT] else 1)
+    except Exception as exc:  # the flow run logs hold the traceback
+        _fail(f"run failed, nothing published: {type(exc).__name__}: {exc}", EXIT_FAILED)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     typer.echo(f"outputs: {folder}")
     for name in ("suggestions.csv", "alerts.csv", "report.html", "run_summary.json"):
         typer.echo(f"  {Path(folder) / name}")
@@ -157,32 +185,29 @@ def approve(
         Path | None, typer.Option(help="Warehouse to record approvals in (default: the run's).")
     ] = None,
 ) -> None:
-    """Apply overrides, write orders/<dealer_id>.csv and record the approval."""
+    """Apply overrides, write orders/<dealer_id>.csv and record the approval.
+
+    Exit 2 for a bad overrides file, --as-of or warehouse file; exit 1 when the run folder
+    cannot be written or another process holds the warehouse (nothing is written then).
+    """
     import getpass
 
     from planner.approve import ApprovalError
-    from planner.publish_approval import approve_and_publish
+    from planner.publish_approval import approve_and_publish, summary_lines
+    from warehouse.marker import NotAWarehouse, WarehouseInUse
 
     day = _parse_date(as_of, "--as-of")
     try:
         result, exports = approve_and_publish(
             out, day, overrides, approved_by=approved_by or getpass.getuser(), warehouse=warehouse
         )
-    except (ApprovalError, FileNotFoundError) as exc:
+    except (ApprovalError, FileNotFoundError, NotAWarehouse) as exc:
         _fail(str(exc), EXIT_USAGE)
-    typer.echo(
-        f"approved {result.lines} lines ({result.changed} changed, {result.held} held, "
-        f"{result.units:,.0f} units) by {result.approved_by}; "
-        f"{len(result.order_files)} dealer order files in {result.run_dir / 'orders'}"
-    )
-    if result.warehouse is not None:
-        typer.echo(
-            f"recorded {result.warehouse_rows} lines in {result.warehouse} (on order from now)"
-        )
-    typer.echo(
-        f"dealer exports (CSV + XLSX with stock cover): {len(exports)} files in "
-        f"{result.run_dir / 'exports'}"
-    )
+    except WarehouseInUse as exc:
+        _fail(f"{exc}; nothing written, try again when it is done", EXIT_FAILED)
+    except OSError as exc:  # an unwritable run folder, a full disk
+        _fail(f"{exc.filename or out}: cannot write the approval: {exc.strerror}", EXIT_FAILED)
+    typer.echo("\n".join(summary_lines(result, exports)))
 
 
 @app.command()

@@ -1,7 +1,9 @@
 """Run the dbt project against the run's warehouse file through prefect-dbt.
 
-`PrefectDbtRunner` shows each dbt node in the Prefect run; with `raise_on_failure` a failed
-model or data test raises, so the flow fails and publishes nothing.
+By default plain `dbt build` runs inside the `dbt_build` task; with VMI_DBT_NODES_AS_TASKS=1
+`PrefectDbtRunner` shows each dbt node as a Prefect task (about 2.5 times slower on the demo,
+benchmarks/bench_dbt.py). Either way a failed model or data test raises `DbtBuildError`, so the
+flow fails and publishes nothing.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def run_dbt_build(
     as_of: date,
     *,
     run_id: str | None = None,
-    nodes_as_tasks: bool = True,
+    nodes_as_tasks: bool = False,
 ) -> int:
     """`dbt build --selector <selector>` on `warehouse`; return the number of nodes run.
 
@@ -42,8 +44,8 @@ def run_dbt_build(
     selector : ``core`` (staging, intermediate, marts) or ``reporting``.
     as_of : the run's as-of date, passed as the dbt var ``as_of``.
     run_id : the run, passed as the dbt var ``run_id`` (models kept per run are keyed by it).
-    nodes_as_tasks : show each dbt node as a Prefect task (prefect-dbt); when False run plain
-        dbt (used outside a flow run and by benchmarks).
+    nodes_as_tasks : show each dbt node as a Prefect task (prefect-dbt, VMI_DBT_NODES_AS_TASKS=1);
+        when False (the default) run plain dbt, one task for the whole build.
     """
     os.environ["VMI_WAREHOUSE"] = str(Path(warehouse).resolve())
     # The project folder may be read-only or shared by concurrent runs: keep compiled output

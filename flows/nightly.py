@@ -4,22 +4,25 @@
     -> publish
 
 Every stage is a task in flows/tasks.py (load, one pure call, store). Configuration is checked
-once, up front, and never retried. Any exception propagates, fails the flow run, marks the run
-`failed` in the warehouse and publishes nothing.
+once, up front, never retried (but a missing landing share). Any exception propagates, fails
+the flow run, records the run `failed` with its stage and error and publishes nothing.
 """
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from datetime import date
 
 import pandas as pd
 from prefect import flow
+from prefect.context import FlowRunContext
 
 from flows import tasks
 from flows.artifacts import publish_artifacts
 from flows.notify import notify_critical_alerts, notify_failure
 from flows.settings import RunSettings
 from flows.tasks import ingest_and_validate, is_transient  # noqa: F401 - the flow's public API
+from forecasting import join_chunks
 from planner.run_folder import run_summary
 from replenishment import demand
 from warehouse.lock import warehouse_lock
@@ -28,14 +31,12 @@ from warehouse.runs import new_run_id
 
 @flow(name="forecast-demand")
 def forecast_demand(settings: RunSettings) -> tuple[pd.DataFrame, ...]:
-    """Fan the series out in chunks over the task runner; only the settings travel the API."""
+    """Fan the series out in chunks over the task runner; only the settings travel the API,
+    and each task only its own chunk of history and profiles (never the whole frames)."""
     history, horizon, profiles = tasks.load_history(settings)
-    ids = tasks.chunk_ids(history)
-    chunks = [history[history["unique_id"].isin(part)] for part in ids]
-    shares = [profiles[profiles["unique_id"].isin(part)] for part in ids]
-    results = [f.result() for f in tasks.forecast_chunk.map(chunks, horizon, shares)]
-    forecasts = pd.concat([r[0] for r in results], ignore_index=True)
-    diagnostics = pd.concat([r[1] for r in results], ignore_index=True)
+    parts = tasks.chunk_frames(history, profiles, FlowRunContext.get().task_runner)
+    futures = tasks.forecast_chunk.map([p[0] for p in parts], horizon, [p[1] for p in parts])
+    forecasts, diagnostics = join_chunks([f.result() for f in futures])
     return forecasts, diagnostics, history, profiles
 
 
@@ -47,25 +48,27 @@ def forecast_demand(settings: RunSettings) -> tuple[pd.DataFrame, ...]:
     on_completion=[notify_critical_alerts],
 )
 def nightly_replenishment(
-    landing: str,
-    warehouse: str,
+    landing: str | None = None,
+    warehouse: str | None = None,
     out: str | None = None,
     as_of: date | None = None,
     policy_config: str | None = None,
 ) -> str:
-    """One nightly VMI run; returns the published run folder."""
+    """One nightly VMI run; returns the published run folder. A path not passed comes from
+    vmi.toml (VMI_CONFIG) or VMI_* at run time (planner/config_file.py)."""
     settings = RunSettings.from_args(landing, warehouse, out, as_of, policy_config)
-    config = tasks.check_configuration(settings)
     run_id = new_run_id(settings.as_of)
     clock = tasks.StageClock()
-    with warehouse_lock(settings.warehouse):
+    with ExitStack() as held:  # the lock, once taken: a failure before it is recorded too
         try:
-            tasks.begin_run(settings, run_id)
+            config = tasks.check_configuration(settings)
+            held.enter_context(warehouse_lock(settings.warehouse))
+            failed_nights = tasks.begin_run(settings, run_id)
             with clock.stage("ingest_validate") as stage:
                 ingested = tasks.ingest_and_validate(settings, run_id)
                 stage["rows"] = sum(f["rows_accepted"] for f in ingested["files"])
             with clock.stage("data_docs") as stage:
-                data_docs = tasks.build_validation_docs(ingested["validations"], run_id)
+                data_docs = tasks.build_validation_docs(ingested["validations"], run_id, settings)
                 stage["rows"] = len(ingested["validations"])
             run_as_of = tasks.resolve_as_of(settings, run_id)
             with clock.stage("dbt_core") as stage:
@@ -82,7 +85,7 @@ def nightly_replenishment(
             with clock.stage("replenish") as stage:
                 outputs = tasks.replenish(
                     settings, config, run_id, run_as_of, (forecasts, diagnostics, accuracy),
-                    ingested["files"],
+                    ingested["files"], ingested["restatements"],
                 )  # fmt: skip
                 stage["rows"] = len(outputs.suggestions)
             with clock.stage("dbt_reporting") as stage:
@@ -100,11 +103,12 @@ def nightly_replenishment(
                 stage["rows"] = sum(len(table) for table in tables.values())
             summary = run_summary(
                 run_id, run_as_of, settings.warehouse, data_docs, ingested["files"],
-                clock.stages, outputs.alerts,
+                clock.stages, outputs.alerts, ingested["restatements"],
             )  # fmt: skip
+            summary["failed_nights"] = failed_nights  # the report lists them
             folder = tasks.publish(settings, run_id, run_as_of, tables, summary)
-        except BaseException:
-            tasks.mark_failed(settings, run_id)
+        except BaseException as error:
+            tasks.mark_failed(settings, run_id, clock, error)
             raise
     publish_artifacts(folder)
     print(f"published {folder}")

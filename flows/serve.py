@@ -2,8 +2,9 @@
 
 `python -m flows.serve` (or `make serve`) starts `prefect server start` on loopback (unless
 `--api-url` names one), creates the process pool `vmi-process` (concurrency 1), deploys
-prefect.yaml with the paths from VMI_LANDING / VMI_WAREHOUSE_FILE / VMI_OUT and runs a worker
-until Ctrl-C (docs/operations.md). The end-to-end test stands the same setup up with these.
+prefect.yaml from the project root (the runs find their paths in vmi.toml or VMI_*, see
+planner/config_file.py) and runs a worker until Ctrl-C (docs/operations.md). The end-to-end
+test stands the same setup up with these and the runbook's `prefect` commands.
 """
 
 from __future__ import annotations
@@ -23,15 +24,13 @@ from prefect.workers.process import ProcessWorker
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 POOL = "vmi-process"
-PATH_VARIABLES = ("VMI_LANDING", "VMI_WAREHOUSE_FILE", "VMI_OUT")
 PREFECT = [sys.executable, "-m", "prefect"]
 
 
 def prefect_env(api_url: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment for Prefect commands and the worker: this API, this project."""
+    """The environment for Prefect commands and the worker: this API."""
     env = dict(os.environ if base is None else base)
     env["PREFECT_API_URL"] = api_url
-    env.setdefault("VMI_PROJECT_DIR", str(PROJECT_DIR))
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     env.setdefault("DO_NOT_TRACK", "1")
     return env
@@ -75,12 +74,8 @@ def create_pool(env: Mapping[str, str], name: str = POOL, concurrency_limit: int
 
 
 def deploy(env: Mapping[str, str], names: list[str] | None = None) -> str:
-    """`prefect --no-prompt deploy` from prefect.yaml (every deployment unless `names`)."""
-    missing = [v for v in PATH_VARIABLES if not env.get(v)]
-    if missing:
-        raise RuntimeError(
-            f"set {', '.join(missing)} before deploying: prefect.yaml reads the paths from them"
-        )
+    """`prefect --no-prompt deploy` of prefect.yaml from the project root (every deployment
+    unless `names`); the runs' working directory is the project root."""
     selection = [a for n in names for a in ("-n", n)] if names else ["--all"]
     return _prefect(["--no-prompt", "deploy", *selection], env)
 

@@ -12,39 +12,44 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from planner.config_file import SettingsError, missing, run_paths
 from planner.run_folder import run_dir, runs_root
 from warehouse.runs import unwritable
 
 
 def dbt_nodes_as_tasks_default() -> bool:
-    """Each dbt node is a Prefect task unless VMI_DBT_NODES_AS_TASKS=0 (plain dbt: ~15 s faster)."""
-    return os.environ.get("VMI_DBT_NODES_AS_TASKS", "1").strip().lower() not in {"0", "false", "no"}
+    """Plain `dbt build` (one task) unless VMI_DBT_NODES_AS_TASKS=1: one Prefect task per dbt
+    node costs several times as long (benchmarks/bench_dbt.py)."""
+    return os.environ.get("VMI_DBT_NODES_AS_TASKS", "0").strip().lower() in {"1", "true", "yes"}
 
 
-class SettingsError(ValueError):
-    """Bad usage or configuration (exit code 2)."""
+class LandingUnavailable(OSError):
+    """No landing folder, or a link to nothing (share not mounted?): retried in a flow run."""
 
 
 class RunSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    landing: Path
+    landing: Path | None  # None: given nowhere, a failure of the run (check_landing)
     warehouse: Path
     out: Path
     as_of: date | None = None
     policy_config: Path | None = None
-    dbt_nodes_as_tasks: bool = True
+    dbt_nodes_as_tasks: bool = False
 
     @classmethod
     def from_args(
         cls,
-        landing: str | Path,
-        warehouse: str | Path,
+        landing: str | Path | None,
+        warehouse: str | Path | None,
         out: str | Path | None = None,
         as_of: date | str | None = None,
         policy_config: str | Path | None = None,
         dbt_nodes_as_tasks: bool | None = None,
     ) -> RunSettings:
+        landing, warehouse, out = run_paths(landing, warehouse, out)  # parameters, vmi.toml, env
+        if warehouse is None:
+            raise SettingsError(missing("warehouse"))
         warehouse = Path(warehouse).expanduser().resolve()
         out_dir = Path(out).expanduser().resolve() if out else warehouse.parent / "out"
         if isinstance(as_of, str):
@@ -53,7 +58,7 @@ class RunSettings(BaseModel):
             except ValueError:
                 raise SettingsError(f"--as-of: {as_of!r} is not a date (YYYY-MM-DD)") from None
         return cls(
-            landing=Path(landing).expanduser().absolute(),  # keep symlinks: see check()
+            landing=landing and landing.expanduser().absolute(),  # keep symlinks: see check()
             warehouse=warehouse,
             out=out_dir,
             as_of=as_of,
@@ -67,9 +72,7 @@ class RunSettings(BaseModel):
         """Raise SettingsError naming the first problem with the paths."""
         self.check_out(self.as_of)
         if self.landing.is_symlink() and not self.landing.exists():
-            # A share that is not mounted right now is a transient fault, not a user mistake:
-            # the ingest task raises OSError and retries with backoff.
-            return
+            return  # a share not mounted right now: the flow retries it (`check_landing`)
         if not self.landing.is_dir():
             raise SettingsError(f"--landing: {self.landing} is not a folder")
         for name in ("dealers.csv", "skus.csv"):
@@ -79,6 +82,15 @@ class RunSettings(BaseModel):
             raise SettingsError(f"--warehouse: {self.warehouse} is a folder, not a DuckDB file")
         if self.policy_config is not None and not self.policy_config.is_file():
             raise SettingsError(f"--config: {self.policy_config} does not exist")
+
+    def check_landing(self) -> None:
+        """Raise LandingUnavailable (transient) when the landing folder is missing, SettingsError
+        when none was given."""
+        if self.landing is None:
+            raise SettingsError(missing("landing"))
+        if not self.landing.exists():
+            what = "links to a missing folder" if self.landing.is_symlink() else "does not exist"
+            raise LandingUnavailable(f"--landing: {self.landing} {what} (share not mounted?)")
 
     def check_out(self, as_of: date | None = None) -> None:
         """Raise SettingsError unless a run can publish under --out (replacing `as_of`'s run)."""

@@ -5,12 +5,11 @@ result. Side-effecting tasks use NO_CACHE; only transient faults are retried (`i
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from datetime import date, timedelta
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -26,11 +25,11 @@ from landing.validate import build_data_docs
 from planner import run_folder
 from replenishment import demand, plan
 from replenishment.config import PolicyConfig, load_policy_config
-from warehouse import connect, marts, pipeline, raw, runs, transaction
+from warehouse import connect, marts, pipeline, raw, restatements, runs, transaction
 from warehouse.workbench import Store
 
-SERIES_PER_CHUNK = 400  # big enough to amortise a task, small enough to keep both cores busy
-PARALLEL_MIN_SERIES = 1000  # below this, worker processes cost more to start than they save
+SERIES_PER_CHUNK = 800  # ~6 s of work a task, Prefect's share ~0.3 s (context, engine)
+PARALLEL_MIN_SERIES = 3000  # a worker costs ~4 s CPU to start: pays off from ~2,000 series
 SEASON = dict(season_length=demand.SEASON_LENGTH, freq=demand.FREQ)  # forecasting's keywords
 
 
@@ -50,32 +49,41 @@ STAGE = dict(cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
 
 
 class StageClock:
-    """Seconds and rows per stage, for run_summary.json and pipeline.stage_timings."""
+    """Seconds and rows per stage, for run_summary.json and pipeline.stage_timings; `current`
+    names where the run is (a timed stage, or the untimed step after the last one)."""
+
+    AFTER = {"data_docs": "resolve_as_of", "stage_outputs": "publish"}
 
     def __init__(self) -> None:
         self.stages: list[dict] = []
+        self.current, self.started_at = "start", datetime.now(UTC).replace(tzinfo=None)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[dict]:
         """Time the block; the block sets `rows` on the dict it gets."""
-        record, started = {"name": name, "rows": 0}, time.perf_counter()
+        record, started, self.current = {"name": name, "rows": 0}, time.perf_counter(), name
         yield record
         seconds = round(time.perf_counter() - started, 3)
         self.stages.append({"name": name, "seconds": seconds, "rows": int(record["rows"])})
+        self.current = self.AFTER.get(name, f"after {name}")
 
 
-@task(cache_policy=NO_CACHE)
+@task(cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
 def check_configuration(settings: RunSettings) -> PolicyConfig:
-    """Validate paths and the policy file before anything is written (not transient)."""
+    """Validate paths and the policy file before anything is written; only a missing landing
+    share (`LandingUnavailable`, an OSError) is retried, a configuration error fails at once."""
+    settings.check_landing()
     settings.check()
     return load_policy_config(settings.policy_config)
 
 
 @task(**STAGE)
-def begin_run(settings: RunSettings, run_id: str) -> list[str]:
-    """Roll back unfinished runs (finish those their run folder shows), then start this one."""
+def begin_run(settings: RunSettings, run_id: str) -> list[dict]:
+    """Roll back unfinished runs (finish those their run folder shows), start this one and
+    return the nights that failed since the last published run (for the report)."""
     with connect(settings.warehouse) as con:
-        return runs.begin_run(con, run_id, settings.out, run_folder)
+        runs.begin_run(con, run_id, settings.out, run_folder)
+        return runs.failed_since_published(con)
 
 
 @task(**STAGE)
@@ -89,14 +97,18 @@ def ingest_and_validate(settings: RunSettings, run_id: str) -> dict:
         result = ingest_landing(
             settings.landing, con, run_id=run_id, as_of=None, progress=get_run_logger().info
         )
-    return {key: getattr(result, key) for key in ("files", "quarantine", "validations")}
+        dropped = restatements.partial_restatements(con, run_id)  # SKUs a restatement left out
+    keys = ("files", "quarantine", "validations")
+    return {key: getattr(result, key) for key in keys} | {"restatements": dropped}
 
 
 @task(cache_policy=NO_CACHE)
-def build_validation_docs(validations: list, run_id: str) -> str | None:
-    """GX Data Docs of this run's validations; a view for people, so a failure only warns."""
+def build_validation_docs(validations: list, run_id: str, settings: RunSettings) -> str | None:
+    """GX Data Docs of this run's validations in OUT/data_docs/; a view for people, so a
+    failure only warns."""
+    site_dir = settings.out / "data_docs"
     try:
-        return str(build_data_docs(validations, run_name=run_id))
+        return str(build_data_docs(validations, run_name=run_id, site_dir=site_dir))
     except Exception as exc:  # noqa: BLE001 - reported, never fatal
         get_run_logger().warning("Data Docs not built: %s: %s", type(exc).__name__, exc)
         return None
@@ -146,11 +158,15 @@ def forecast_chunk(
     return forecast_with_diagnostics(history, horizon=horizon, profiles=profiles, **SEASON)
 
 
-def chunk_ids(history: pd.DataFrame) -> list[list[str]]:
-    """The series ids in chunks of about SERIES_PER_CHUNK series of similar total length."""
-    ids = history["unique_id"].drop_duplicates().tolist()
-    n_chunks = max(1, min(math.ceil(len(ids) / SERIES_PER_CHUNK), len(ids)))
-    return [ids[i::n_chunks] for i in range(n_chunks)]
+def chunk_frames(history: pd.DataFrame, profiles: pd.DataFrame, runner) -> list[tuple]:
+    """(history, profiles) of each chunk, its own series only: up to SERIES_PER_CHUNK series,
+    as many chunks as a multiple of the runner's slots (Dask worker threads, or its workers)."""
+    from forecasting import split_panel
+
+    client = getattr(runner, "client", None)  # DaskTaskRunner: connects to the scheduler
+    local = min(getattr(runner, "_max_workers", 1), os.cpu_count() or 1)  # thread pools: maxsize
+    slots = sum(client.nthreads().values()) if client else local
+    return split_panel(history, profiles, slots=slots, max_series=SERIES_PER_CHUNK)
 
 
 def forecast_task_runner(settings: RunSettings):
@@ -193,6 +209,7 @@ def replenish(
     as_of: date,
     forecasts: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
     files: list[dict],
+    restated: list[dict] | None = None,
 ) -> plan.ReplenishmentPlan:
     """Suggested quantities (with the workbench's overrides and snoozes), alerts, transfers."""
     raw_forecasts, diagnostics, accuracy = forecasts
@@ -210,6 +227,7 @@ def replenish(
         positions, daily, accuracy=accuracy, rejected_files=rejected, freshness=freshness,
         sales_exceptions=exceptions, last_sales=last_sales, dealers=dealers, config=config,
         run_id=run_id, as_of=as_of, overrides=overrides, snoozes=snoozes,
+        restatements=pd.DataFrame(restated or [], columns=restatements.RESTATEMENT_KEYS),
     )  # fmt: skip
     with connect(settings.warehouse) as con, transaction(con):
         tables = ("suggestions", "alerts", "transfers")
@@ -243,7 +261,11 @@ def publish(
     return path
 
 
-def mark_failed(settings: RunSettings, run_id: str) -> None:
-    """Record a failed run (best effort: the original error matters more than the bookkeeping)."""
-    with suppress(Exception), connect(settings.warehouse) as con:
-        runs.finish_run(con, run_id, "failed")
+def mark_failed(settings: RunSettings, run_id: str, clock: StageClock, error: BaseException):
+    """Record where and why the run failed: in its pipeline.runs row, or in failed-runs.jsonl
+    beside the warehouse when it never got one (best effort: the error itself matters more)."""
+    record = runs.failure_record(
+        run_id, warehouse=settings.warehouse, out_dir=settings.out, as_of=settings.as_of,
+        stage=clock.current, error=error, started_at=clock.started_at,
+    )  # fmt: skip
+    runs.record_failure(record, has_row=clock.current != "start")  # "start": before begin_run

@@ -17,6 +17,7 @@ import pandas as pd
 
 from planner.run_folder import (
     SEVERITIES,
+    read_run_files,
     read_run_table,
     severity_rank,
     table_path,
@@ -33,14 +34,15 @@ def run_header(
     folder : Path
         The run folder.
     summary : dict
-        Its ``run_summary.json`` (may be empty).
+        Its ``run_summary.json`` (may be empty); a run with many files has their rows in
+        files.csv (`planner.run_folder.read_run_files`).
     lines : pandas.DataFrame
         `planner.run_folder.lines_with_items` of the folder.
     alerts : pandas.DataFrame
         Its ``alerts.csv``.
     """
     quarantine = read_run_table(folder, "quarantine")
-    files = summary.get("files") or []
+    files = read_run_files(folder, summary)
     status_counts: dict[str, int] = {}
     for entry in files:
         status = str(entry.get("status", "unknown"))

@@ -35,3 +35,21 @@ def approve_and_publish(
     exports = write_dealer_exports(result.run_dir)
     build_report(result.run_dir)
     return result, exports
+
+
+def summary_lines(result: ApprovalResult, exports: list[Path]) -> list[str]:
+    """What `vmi approve` prints: lines, changes, holds, units, and where the files are."""
+    lines = [
+        f"approved {result.lines} lines ({result.changed} changed, {result.held} held, "
+        f"{result.units:,.0f} units) by {result.approved_by}; "
+        f"{len(result.order_files)} dealer order files in {result.run_dir / 'orders'}"
+    ]
+    if result.warehouse is not None:
+        lines.append(
+            f"recorded {result.warehouse_rows} lines in {result.warehouse} (on order from now)"
+        )
+    lines.append(
+        f"dealer exports (CSV + XLSX with stock cover): {len(exports)} files in "
+        f"{result.run_dir / 'exports'}"
+    )
+    return lines

@@ -5,8 +5,11 @@ charts for the drill-down and Chart.js (pinned in package.json, copied to
 ``planner/static/vendor/`` by ``make assets``) for the front-page charts are inlined. The line
 data travels as one gzip-compressed, base64-encoded JSON blob that the browser unpacks with its
 built-in `DecompressionStream`; the front-page chart figures as a small JSON script element
-with ``<``, ``>`` and ``&`` escaped, so no value can close the script. Only the rows on the
-visible page of the table are turned into DOM nodes, so 20,000 lines stay fast; see
+with ``<``, ``>`` and ``&`` escaped, so no value can close the script. A big network's page
+embeds only the lines reviewed first (`embedded_lines`: the most valuable and the alerted
+ones, `MAX_EMBEDDED_LINES` at most) and says how many it leaves to the workbench; the header,
+charts, exceptions and KPIs still count every line. Only the rows on the visible page of the
+table are turned into DOM nodes, so 20,000 lines stay fast; see
 docs/planner-guide.md for why SVG in the drill-down and not plotly (plotly.js alone weighs
 4.8 MB). Without the Chart.js file the page still builds, shows everything else and says how to
 get the charts.
@@ -66,6 +69,15 @@ CHART_JS = Path(__file__).parent / "static" / "vendor" / "chart.umd.min.js"
 # Exceptions rendered as static HTML; the rest stay reachable through the table's alert-type
 # filter, which keeps the page small when a run raises thousands of alerts.
 MAX_EXCEPTION_ROWS = 200
+# The page carries the lines a planner reviews first, not every line of a big network (the
+# workbench, `vmi serve-web`, pages through all of them): a run with at most
+# MAX_EMBEDDED_LINES lines embeds them all; a bigger one the TOP_VALUE_LINES of highest order
+# value, the lines of the exceptions listed, then the lines with an alert of EMBED_SEVERITIES
+# (most severe, then most valuable first), MAX_EMBEDDED_LINES in all. About 190 bytes a line
+# (its numbers, reason, 104 weeks of history, forecast and interval), so at most ~1 MB.
+MAX_EMBEDDED_LINES = 5_000
+TOP_VALUE_LINES = 500
+EMBED_SEVERITIES = ("critical", "warning")
 # "Since last run" lists the largest changes of each type (by value); changes.csv has all.
 MAX_CHANGE_ROWS_PER_TYPE = 100
 # Dealers in the network-health chart: the least covered relative to their target.
@@ -283,6 +295,30 @@ def approval_header(run_dir: Path, decisions: pd.DataFrame) -> dict[str, Any] | 
     }
 
 
+def embedded_lines(
+    lines: pd.DataFrame, exceptions: pd.DataFrame, *, limit: int | None = MAX_EMBEDDED_LINES
+) -> np.ndarray:
+    """Which of ``lines`` the page embeds, as a boolean mask over them.
+
+    Every line when there are at most ``limit`` (None: no limit). Otherwise, in this order
+    until ``limit`` lines: the `TOP_VALUE_LINES` of highest order value, the lines of the
+    exceptions listed (the first `MAX_EXCEPTION_ROWS` of ``exceptions``, `exceptions_frame`'s
+    order) and the lines with an alert of `EMBED_SEVERITIES`, most severe and most valuable
+    first. The lines keep their order in ``lines``.
+    """
+    if limit is None or len(lines) <= limit:
+        return np.ones(len(lines), dtype=bool)
+    pair = ["dealer_id", "sku"]
+    by_value = lines.sort_values("value", ascending=False, kind="stable").head(TOP_VALUE_LINES)
+    listed = exceptions.head(MAX_EXCEPTION_ROWS)
+    listed = listed[listed["sku"] != ""]
+    alerted = exceptions[exceptions["severity"].isin(EMBED_SEVERITIES) & (exceptions["sku"] != "")]
+    index = pd.MultiIndex.from_frame(lines[pair])
+    chosen = pd.MultiIndex.from_frame(pd.concat([by_value[pair], listed[pair], alerted[pair]]))
+    chosen = chosen[chosen.isin(index)].drop_duplicates()[:limit]
+    return index.isin(chosen)
+
+
 def build_payload(
     run_dir: Path,
     lines: pd.DataFrame,
@@ -290,12 +326,16 @@ def build_payload(
     *,
     history: pd.DataFrame | None = None,
     decisions: pd.DataFrame | None = None,
+    total: int | None = None,
 ) -> str:
     """The JSON text the page's script reads: column arrays, per-line series, alerts.
 
     Column-oriented arrays with dictionary-encoded dealers and categories keep the text small;
     history and forecast are lines x weeks matrices over one shared week axis. ``history``
     (history.csv) and ``decisions`` (`line_decisions`) are read from the folder when not given.
+    ``lines`` are the lines embedded (`embedded_lines`), ``total`` (``n_total``) the run's
+    number of lines (default: ``len(lines)``); only the alerts of those lines and dealers are
+    carried, the alert types of every alert.
     """
     row_index = pd.MultiIndex.from_frame(lines[["dealer_id", "sku"]])
     dealers = sorted(lines["dealer_id"].unique())
@@ -314,13 +354,15 @@ def build_payload(
     dealer_alerts: list[list[int]] = [[] for _ in dealers]
     if len(alerts):
         pair_pos = row_index.get_indexer(pd.MultiIndex.from_frame(alerts[["dealer_id", "sku"]]))
-        for k, rec in enumerate(alerts.itertuples(index=False)):
+        for pos, rec in zip(pair_pos, alerts.itertuples(index=False), strict=True):
+            if pos >= 0:
+                line_alerts[pos].append(len(alert_rows))
+            elif rec.sku == "" and rec.dealer_id in dealer_pos:
+                dealer_alerts[dealer_pos[rec.dealer_id]].append(len(alert_rows))
+            else:
+                continue
             rank = SEVERITY_ORDER.get(rec.severity, len(SEVERITIES) - 1)
             alert_rows.append([type_pos[rec.alert_type], rank, rec.message])
-            if pair_pos[k] >= 0:
-                line_alerts[pair_pos[k]].append(k)
-            elif rec.sku == "" and rec.dealer_id in dealer_pos:
-                dealer_alerts[dealer_pos[rec.dealer_id]].append(k)
 
     if history is None:
         history = read_run_table(run_dir, "history")
@@ -350,6 +392,7 @@ def build_payload(
     parts = {
         "as_of": json.dumps(str(lines["as_of"].iloc[0]) if len(lines) else run_dir.name),
         "n": str(len(lines)),
+        "n_total": str(len(lines) if total is None else int(total)),
         "dealers": json.dumps([[d, str(names.get(d, ""))] for d in dealers]),
         "categories": json.dumps(categories),
         "classes": json.dumps(classes),
@@ -519,10 +562,14 @@ def chart_figures(
     }
 
 
-def report_context(run_dir: Path, *, chart_js: Path | None = None) -> dict[str, Any]:
+def report_context(
+    run_dir: Path, *, chart_js: Path | None = None, max_lines: int | None = MAX_EMBEDDED_LINES
+) -> dict[str, Any]:
     """Everything the template renders, computed from the run folder (no HTML here).
 
-    ``chart_js`` overrides where Chart.js is read from (default `CHART_JS`).
+    ``chart_js`` overrides where Chart.js is read from (default `CHART_JS`); ``max_lines``
+    caps the lines embedded (`embedded_lines`; None: all). The header, charts, exceptions and
+    KPIs are computed over every line either way.
     """
     run_dir = Path(run_dir)
     summary = read_run_summary(run_dir)
@@ -533,10 +580,19 @@ def report_context(run_dir: Path, *, chart_js: Path | None = None) -> dict[str, 
     decisions = line_decisions(run_dir, lines)
     header = run_header(run_dir, summary, lines, alerts)
     charts = chart_figures(run_dir, str(header["as_of"]), lines, exceptions, history)
-    payload = build_payload(run_dir, lines, alerts, history=history, decisions=decisions)
+    keep = embedded_lines(lines, exceptions, limit=max_lines)
+    payload = build_payload(
+        run_dir,
+        lines[keep].reset_index(drop=True),
+        alerts,
+        history=history,
+        decisions=decisions[keep].reset_index(drop=True),
+        total=len(lines),
+    )
     return {
         "header": header,
         "approval": approval_header(run_dir, decisions),
+        "failed_nights": summary.get("failed_nights") or [],
         "freshness": freshness_rows(run_dir, lines, alerts),
         "exceptions": exceptions.head(MAX_EXCEPTION_ROWS).to_dict("records"),
         "exceptions_more": max(0, len(exceptions) - MAX_EXCEPTION_ROWS),
@@ -550,13 +606,22 @@ def report_context(run_dir: Path, *, chart_js: Path | None = None) -> dict[str, 
             "trend_runs": len(charts["trend"]),
         },
         "max_change_rows": MAX_CHANGE_ROWS_PER_TYPE,
+        "embedded": {
+            "lines": int(keep.sum()),
+            "total": len(lines),
+            "left_out": len(lines) - int(keep.sum()),
+            "top_value": TOP_VALUE_LINES,
+            "limit": max_lines,
+        },
         "chart_js": chart_library(chart_js),
         "payload": encode_payload(payload),
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
 
-def build_report(run_dir: Path, *, chart_js: Path | None = None) -> Path:
+def build_report(
+    run_dir: Path, *, chart_js: Path | None = None, max_lines: int | None = MAX_EMBEDDED_LINES
+) -> Path:
     """Write ``run_dir/report.html``, the planner's self-contained review page.
 
     Parameters
@@ -570,6 +635,9 @@ def build_report(run_dir: Path, *, chart_js: Path | None = None) -> Path:
     chart_js : Path, optional
         Chart.js to inline (default `CHART_JS`); a missing file gives a page without the
         front-page charts that says how to get them (``make assets``).
+    max_lines : int, optional
+        The most lines the page embeds with their series (`embedded_lines`); the page says
+        how many it leaves to the workbench. None: every line.
 
     Returns
     -------
@@ -580,6 +648,6 @@ def build_report(run_dir: Path, *, chart_js: Path | None = None) -> Path:
     suggestions = table_path(run_dir, "suggestions")
     if not suggestions.exists():
         raise FileNotFoundError(f"{suggestions}: no suggestions in this run folder")
-    context = report_context(run_dir, chart_js=chart_js)
+    context = report_context(run_dir, chart_js=chart_js, max_lines=max_lines)
     html = _environment().get_template("report.html.j2").render(**context)
     return write_atomic(run_dir / REPORT_FILE, lambda temp: temp.write_text(html, "utf-8"))

@@ -90,7 +90,9 @@ def _since_last_run(changes: pd.DataFrame, limit: int) -> list[str]:
     return out
 
 
-def report_summary_markdown(run_dir: Path, *, max_rows: int = 20, max_changes: int = 5) -> str:
+def report_summary_markdown(
+    run_dir: Path, *, max_rows: int = 20, max_changes: int = 5, report_url: str | None = None
+) -> str:
     """A markdown summary of one run folder, for a Prefect markdown artifact.
 
     Parameters
@@ -101,11 +103,14 @@ def report_summary_markdown(run_dir: Path, *, max_rows: int = 20, max_changes: i
         How many exceptions (most severe, then highest value first) to list.
     max_changes : int
         How many changes since the last run (largest value first) to list.
+    report_url : str, optional
+        Where ``report.html`` is served (the workbench); without it the page's path is given
+        as text (a ``file://`` link does nothing in the Prefect UI).
 
     Returns
     -------
     str
-        Markdown: run header figures and a link to ``report.html`` (when built), files and
+        Markdown: run header figures and where ``report.html`` is (when built), files and
         rows, alert counts by severity and by type, stale feeds, the top exceptions, rejected
         files, the since-last-run counts and largest changes (when ``changes.csv`` exists)
         and the stage timings.
@@ -125,7 +130,8 @@ def report_summary_markdown(run_dir: Path, *, max_rows: int = 20, max_changes: i
     ]
     report = run_dir / REPORT_FILE
     if report.exists():
-        out += [f"Review page: [{REPORT_FILE}]({report.resolve().as_uri()}) in `{run_dir}`.", ""]
+        where = f"[{REPORT_FILE}]({report_url})" if report_url else f"`{report.resolve()}`"
+        out += [f"Review page: {where}", ""]
     if head["files_total"]:
         statuses = ", ".join(f"{n} {status}" for status, n in sorted(head["files"].items()))
         out += [

@@ -11,7 +11,7 @@ then write one decorated function here (docs/replenishment.md has a worked examp
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
@@ -39,6 +39,7 @@ class AlertInputs:
     last_sales: pd.DataFrame
     config: PolicyConfig
     as_of: date
+    restatements: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 AlertRule = Callable[[AlertInputs, object], pd.DataFrame]
@@ -65,6 +66,7 @@ def build_alerts(
     rejected_files: pd.DataFrame | None = None,
     accuracy: pd.DataFrame | None = None,
     last_sales: pd.DataFrame | None = None,
+    restatements: pd.DataFrame | None = None,
     config: PolicyConfig,
     run_id: str,
     as_of: date,
@@ -87,6 +89,10 @@ def build_alerts(
         bias is relative, positive when the forecast ran above actual sales.
     last_sales
         ``dealer_id, sku, last_sale_date`` (optionally ``first_sale_date``).
+    restatements
+        Dealer-days this run restated without some SKUs of the delivery they replace
+        (`warehouse.restatements.partial_restatements`: ``file, dealer_id, date,
+        previous_file, skus_previous, skus_delivered, skus_dropped, dropped_skus``).
     config
         Policy configuration; ``config.alerts.<type>.enabled: false`` switches a rule off.
     run_id, as_of
@@ -108,6 +114,7 @@ def build_alerts(
         last_sales=_frame(last_sales),
         config=config,
         as_of=as_of,
+        restatements=_frame(restatements),
     )
     parts = []
     for alert_type, rule in ALERT_RULES.items():
@@ -389,6 +396,32 @@ def feed_rejected(inputs: AlertInputs, cfg) -> pd.DataFrame:  # noqa: ANN001
     out = _fired(files, np.nan, np.nan, message)
     if "dealer_id" not in files:
         out["dealer_id"] = None
+    out["sku"] = None
+    return out
+
+
+LISTED_IN_MESSAGE = 5  # dropped SKUs a partial_restatement message names
+
+
+@alert_rule("partial_restatement")
+def partial_restatement(inputs: AlertInputs, cfg) -> pd.DataFrame:  # noqa: ANN001
+    """A restated dealer-day lacks SKUs the delivery it replaces had: their sales of that day
+    are no longer in the numbers (the raw rows stay as history)."""
+    days = inputs.restatements
+    if days.empty:
+        return pd.DataFrame(columns=_RULE_COLUMNS)
+    days = days.sort_values(["dealer_id", "date", "file"], kind="stable")
+    message = []
+    for r in days.itertuples():
+        named = ", ".join(str(sku) for sku in list(r.dropped_skus)[:LISTED_IN_MESSAGE])
+        more = r.skus_dropped - min(r.skus_dropped, LISTED_IN_MESSAGE)
+        message.append(
+            f"{r.dealer_id} {r.date}: file {r.file} restated the day with {r.skus_delivered} "
+            f"SKU(s) where {r.previous_file} had {r.skus_previous}; the sales of "
+            f"{r.skus_dropped} SKU(s) ({named}{f' and {more} more' if more else ''}) that day "
+            f"are no longer in the numbers. Re-send them if they were left out by mistake."
+        )
+    out = _fired(days, days["skus_dropped"], np.nan, message)
     out["sku"] = None
     return out
 

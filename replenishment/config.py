@@ -108,6 +108,10 @@ class FeedRejectedAlert(_Alert):
     severity: Severity = "critical"
 
 
+class PartialRestatementAlert(_Alert):
+    severity: Severity = "info"
+
+
 class CrossTerritoryAlert(_Alert):
     severity: Severity = "info"
     lookback_days: PositiveDays = 28
@@ -133,6 +137,7 @@ class Alerts(_Strict):
     dead_stock: DeadStockAlert = DeadStockAlert()
     stale_feed: StaleFeedAlert = StaleFeedAlert()
     feed_rejected: FeedRejectedAlert = FeedRejectedAlert()
+    partial_restatement: PartialRestatementAlert = PartialRestatementAlert()
     cross_territory_sale: CrossTerritoryAlert = CrossTerritoryAlert()
     price_deviation: PriceDeviationAlert = PriceDeviationAlert()
     forecast_bias: ForecastBiasAlert = ForecastBiasAlert()

@@ -78,6 +78,7 @@ def plan_replenishment(
     as_of: date,
     overrides: pd.DataFrame | None = None,
     snoozes: pd.DataFrame | None = None,
+    restatements: pd.DataFrame | None = None,
 ) -> ReplenishmentPlan:
     """Suggestions (policy), alerts (every registered rule) and transfers for one night.
 
@@ -85,6 +86,8 @@ def plan_replenishment(
     `overrides` and `snoozes` are the planner's persistent inputs (the workbench store's active
     rows, `replenishment.planner_inputs`): overrides replace a pair's demand before the policy,
     snoozes zero its suggested quantity after it; alerts and transfers see the final lines.
+    `restatements` lists the dealer-days this run restated without some SKUs (alert
+    `partial_restatement`); none by default.
     """
     suggestions = suggestions_with_planner_inputs(
         positions, demand, config, overrides=overrides, snoozes=snoozes, run_id=run_id, as_of=as_of
@@ -96,6 +99,7 @@ def plan_replenishment(
         rejected_files=rejected_files,
         accuracy=accuracy,
         last_sales=last_sales,
+        restatements=restatements,
         config=config,
         run_id=run_id,
         as_of=as_of,

@@ -16,7 +16,7 @@ the same demand process on any date range and replay it under a different policy
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -92,6 +92,20 @@ class DemandParams:
     @property
     def shape(self) -> tuple[int, int]:
         return self.base_rate.shape
+
+    def for_dealers(self, dealers: slice) -> DemandParams:
+        """The same process restricted to a range of dealers (SKU-level parts unchanged)."""
+        return replace(
+            self,
+            dealer_ids=self.dealer_ids[dealers],
+            carried=self.carried[dealers],
+            base_rate=self.base_rate[dealers],
+            dispersion=self.dispersion[dealers],
+            trend_per_year=self.trend_per_year[dealers],
+            is_intermittent=self.is_intermittent[dealers],
+            weekly_profile=self.weekly_profile[dealers],
+            promo_dealers=self.promo_dealers[:, dealers],
+        )
 
     def pair_frame(self) -> pd.DataFrame:
         """One row per dealer x SKU with the per-pair parameters (carried or not)."""
@@ -315,8 +329,50 @@ def true_daily_demand(params: DemandParams, dates, *, seed: int) -> np.ndarray:
     ``demand ~ Poisson(lambda)``, ``lambda ~ Gamma(shape=k, scale=mu / k)``: a negative
     binomial with mean ``mu`` and variance ``mu + mu**2 / k``.
     """
-    mu = expected_daily_demand(params, dates)
-    rng = np.random.default_rng([seed, STREAM_DEMAND_NOISE])
-    shape = np.broadcast_to(params.dispersion[:, :, None], mu.shape)
-    lam = rng.gamma(shape, mu / params.dispersion[:, :, None])
-    return rng.poisson(lam).astype(np.int32)
+    return DemandNoise(params, dates, seed=seed).draw(params.shape[0])
+
+
+class DemandNoise:
+    """``true_daily_demand`` drawn dealer block by dealer block, with the very same numbers.
+
+    The whole draw takes every gamma variate (dealer-major), then every Poisson count, from one
+    stream. Blocks reproduce it with two copies of that stream: one draws the gamma variates
+    block by block, the other first skips all of them (drawn once and dropped, block by block)
+    and then draws the counts. Call ``draw`` with increasing ``stop`` until the last dealer.
+    """
+
+    def __init__(self, params: DemandParams, dates, *, seed: int, skip_cells: int = 4_000_000):
+        self.params = params
+        self.dates = _days(dates)
+        self.seed = seed
+        self.skip_cells = skip_cells
+        self._gamma = np.random.default_rng([seed, STREAM_DEMAND_NOISE])
+        self._poisson: np.random.Generator | None = None
+        self._next = 0
+
+    def _skip_gamma_variates(self) -> np.random.Generator:
+        rng = np.random.default_rng([self.seed, STREAM_DEMAND_NOISE])
+        n_d, n_s = self.params.shape
+        step = max(1, self.skip_cells // max(1, n_s * len(self.dates)))
+        for first in range(0, n_d, step):
+            k = self.params.dispersion[first : first + step, :, None]
+            # Same shape parameters, same variates used: gamma(k, scale) is scale * this.
+            rng.standard_gamma(np.broadcast_to(k, (*k.shape[:2], len(self.dates))))
+        return rng
+
+    def draw(self, stop: int) -> np.ndarray:
+        """Demand (B, S, T) of the dealers from the previous ``stop`` (0 at first) to ``stop``."""
+        first, n_d = self._next, self.params.shape[0]
+        if not first < stop <= n_d:
+            raise ValueError(f"dealer blocks must advance in order, got {first}..{stop}")
+        part = self.params.for_dealers(slice(first, stop))
+        mu = expected_daily_demand(part, self.dates)
+        k = part.dispersion[:, :, None]
+        lam = self._gamma.gamma(np.broadcast_to(k, mu.shape), mu / k)
+        del mu
+        if self._poisson is None:
+            # One block with every dealer: the counts follow the gamma variates directly.
+            whole = first == 0 and stop == n_d
+            self._poisson = self._gamma if whole else self._skip_gamma_variates()
+        self._next = stop
+        return self._poisson.poisson(lam).astype(np.int32)

@@ -3,10 +3,13 @@
 Dealers report what they saw: sell-through rows only for days with a non-zero quantity (sales
 positive, returns negative), weekly stock snapshots on Sundays plus one on their last reporting
 day, and both feeds end early for the late-reporting dealers. A few sale rows are sold outside
-the dealer's territory or at a price far from the usual one.
+the dealer's territory or at a price far from the usual one. Each dealer's rows draw from the
+dealer's own stream, so a block of dealers gives the same rows as the whole network.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -34,47 +37,82 @@ def _force_some(flags: np.ndarray, eligible: np.ndarray, rng: np.random.Generato
         flags[rng.choice(np.flatnonzero(eligible))] = True
 
 
+def _dealer_sell_through(
+    qty: np.ndarray,
+    *,
+    last_day: int,
+    dealer: int,
+    territories: np.ndarray,
+    list_price: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, ...]:
+    """One dealer's rows in (day, SKU) order: day, SKU, qty, price, customer region."""
+    n_t = qty.shape[1]
+    reported = np.arange(n_t) <= last_day
+    t_idx, s_idx = np.nonzero((qty.T != 0) & reported[:, None])
+    q = qty[s_idx, t_idx].astype(np.int64)
+    n = len(q)
+
+    price = np.round(list_price[s_idx] * (1.0 - rng.uniform(0.0, 0.06, n)), 2)
+    sale = q > 0
+    force = dealer == 0  # the first dealer shows each quirk at least once
+    off_price = (rng.random(n) < OFF_PRICE_SHARE) & sale
+    if force:
+        _force_some(off_price, sale, rng)
+    factor = np.where(rng.random(n) < 0.5, rng.uniform(0.35, 0.6, n), rng.uniform(1.7, 2.3, n))
+    price = np.where(off_price, np.round(list_price[s_idx] * factor, 2), price)
+    price = np.where(sale, price, np.round(list_price[s_idx], 2))  # refunds at list price
+
+    n_d = len(territories)
+    region = np.full(n, territories[dealer], dtype=object)
+    cross = (rng.random(n) < CROSS_TERRITORY_SHARE) & sale
+    if force:
+        _force_some(cross, sale, rng)
+    if n_d > 1:
+        other = (dealer + rng.integers(1, n_d, n)) % n_d
+        region = np.where(cross, territories[other], region)
+    else:
+        region = np.where(cross, "EX-01", region)
+    return t_idx, s_idx, q, price, region
+
+
 def build_sell_through(
     supply: SupplyResult,
     *,
     dates: np.ndarray,
     dealers: pd.DataFrame,
     skus: pd.DataFrame,
-    rng: np.random.Generator,
+    rngs: Sequence[np.random.Generator],
+    first_dealer: int = 0,
+    territories: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Sell-through rows per dealer x SKU x day with a non-zero net quantity.
 
     Sales and returns never fall on the same pair-day (returns happen on days without demand),
-    so one row per key holds either a sale (``qty_sold > 0``) or a return (``< 0``).
+    so one row per key holds either a sale (``qty_sold > 0``) or a return (``< 0``). ``dealers``
+    may be a block of the network starting at position ``first_dealer``; ``territories`` are
+    the whole network's (default: the block's); ``rngs`` holds one stream per block dealer.
     """
-    n_d, n_s, n_t = supply.sales.shape
+    n_t = supply.sales.shape[2]
     qty = supply.sales - supply.returns  # (D, S, T)
     last_day = n_t - 1 - dealers["sell_through_lag_days"].to_numpy()
-    reported = np.arange(n_t)[None, :] <= last_day[:, None]  # (D, T)
-    # Walk (dealer, day, sku) so each dealer's rows come out in date order.
-    d_idx, t_idx, s_idx = np.nonzero((qty.transpose(0, 2, 1) != 0) & reported[:, :, None])
-    q = qty[d_idx, s_idx, t_idx].astype(np.int64)
-    n = len(q)
-
+    if territories is None:
+        territories = dealers["territory"].to_numpy(dtype=object)
     list_price = skus["list_price"].to_numpy()
-    price = np.round(list_price[s_idx] * (1.0 - rng.uniform(0.0, 0.06, n)), 2)
-    sale = q > 0
-    off_price = (rng.random(n) < OFF_PRICE_SHARE) & sale
-    _force_some(off_price, sale, rng)
-    factor = np.where(rng.random(n) < 0.5, rng.uniform(0.35, 0.6, n), rng.uniform(1.7, 2.3, n))
-    price = np.where(off_price, np.round(list_price[s_idx] * factor, 2), price)
-    price = np.where(sale, price, np.round(list_price[s_idx], 2))  # refunds at list price
-
-    territory = dealers["territory"].to_numpy(dtype=object)
-    region = territory[d_idx]
-    cross = (rng.random(n) < CROSS_TERRITORY_SHARE) & sale
-    _force_some(cross, sale, rng)
-    if n_d > 1:
-        other = (d_idx + rng.integers(1, n_d, n)) % n_d
-        region = np.where(cross, territory[other], region)
-    else:
-        region = np.where(cross, "EX-01", region)
-
+    # Dealer by dealer, each dealer's rows in date order.
+    parts = [
+        _dealer_sell_through(
+            qty[d],
+            last_day=int(last_day[d]),
+            dealer=first_dealer + d,
+            territories=territories,
+            list_price=list_price,
+            rng=rng,
+        )
+        for d, rng in enumerate(rngs)
+    ]
+    t_idx, s_idx, q, price, region = (np.concatenate(cols) for cols in zip(*parts, strict=True))
+    d_idx = np.repeat(np.arange(len(parts)), [len(part[0]) for part in parts])
     return pd.DataFrame(
         {
             "dealer_id": dealers["dealer_id"].to_numpy(dtype=object)[d_idx],
@@ -82,7 +120,7 @@ def build_sell_through(
             "date": dates[t_idx],
             "qty_sold": q,
             "unit_price": price,
-            "customer_region": region,
+            "customer_region": region.astype(object),
         }
     )
 
@@ -131,10 +169,14 @@ def build_shipments(
     dates: np.ndarray,
     dealers: pd.DataFrame,
     skus: pd.DataFrame,
+    first_id: int = 1,
 ) -> pd.DataFrame:
-    """Shipment lines from the manufacturer; ``received_date`` is NaT while in transit."""
+    """Shipment lines, dealer by dealer in ship-date order, numbered from ``first_id``.
+
+    ``received_date`` is NaT while in transit.
+    """
     n_t = len(dates)
-    order = np.lexsort((supply.ship_sku, supply.ship_dealer, supply.ship_day))
+    order = np.lexsort((supply.ship_sku, supply.ship_day, supply.ship_dealer))
     d_idx = supply.ship_dealer[order]
     s_idx = supply.ship_sku[order]
     day = supply.ship_day[order]
@@ -147,7 +189,7 @@ def build_shipments(
     )
     return pd.DataFrame(
         {
-            "shipment_id": [f"SH{i + 1:07d}" for i in range(len(order))],
+            "shipment_id": [f"SH{first_id + i:07d}" for i in range(len(order))],
             "dealer_id": dealers["dealer_id"].to_numpy(dtype=object)[d_idx],
             "sku": skus["sku"].to_numpy(dtype=object)[s_idx],
             "ship_date": ship_date,

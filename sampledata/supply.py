@@ -7,10 +7,14 @@ from a biased plan that ignores promotions, plus a small buffer), rounded up to 
 and at least the MOQ. Each shipment takes a random lead time (gamma with the dealer's true mean
 and sd). Customers buy ``min(demand, on_hand)``; the rest is lost (no backorders). Now and then
 a customer returns a unit on a day without demand; it goes back on the shelf.
+
+Dealers do not share anything here, so each draws from its own stream (``rngs``, one per dealer)
+and a network can be simulated a block of dealers at a time with the same result.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,7 +62,7 @@ def simulate_supply(
     pack_size: np.ndarray,
     moq: np.ndarray,
     carried: np.ndarray,
-    rng: np.random.Generator,
+    rngs: Sequence[np.random.Generator],
 ) -> SupplyResult:
     """Run the manufacturer's replenishment and the dealers' sales over the history.
 
@@ -77,8 +81,8 @@ def simulate_supply(
         (S,) order multiples and minimum order quantities.
     carried : numpy.ndarray
         (D, S) pairs the dealer sells; nothing is shipped to other pairs.
-    rng : numpy.random.Generator
-        Source of randomness (plan bias, buffers, lead times, returns).
+    rngs : sequence of numpy.random.Generator
+        One stream per dealer (buffers, returns, then lead times in date order).
 
     Returns
     -------
@@ -90,8 +94,15 @@ def simulate_supply(
         raise ValueError("plan must run max(protection_days) + 1 days past the history")
     cum_plan = np.concatenate([np.zeros((n_d, n_s, 1)), np.cumsum(plan, axis=2)], axis=2)
     # A crude buffer per pair: some pairs are well covered, others run thin and stock out.
-    z = rng.uniform(0.5, 2.0, (n_d, n_s))
-    cover = rng.uniform(0.05, 0.3, (n_d, n_s))
+    z = np.zeros((n_d, n_s))
+    cover = np.zeros((n_d, n_s))
+    return_draw = np.zeros((n_d, n_s, n_t), dtype=bool)
+    return_qty = np.zeros((n_d, n_s, n_t), dtype=np.int32)
+    for d, rng in enumerate(rngs):
+        z[d] = rng.uniform(0.5, 2.0, n_s)
+        cover[d] = rng.uniform(0.05, 0.3, n_s)
+        return_draw[d] = rng.random((n_s, n_t)) < RETURN_PROBABILITY
+        return_qty[d] = np.where(rng.random((n_s, n_t)) < 0.2, 2, 1)
     true_lead = dealers["true_lead_time_days"].to_numpy()
     true_sd = dealers["true_lead_time_sd_days"].to_numpy()
     gamma_shape = (true_lead / true_sd) ** 2
@@ -102,9 +113,6 @@ def simulate_supply(
     day_num = dates.astype("datetime64[D]").astype(np.int64)
     weekday = (day_num + 3) % 7
     week_num = (day_num + 3) // 7
-
-    return_draw = rng.random((n_d, n_s, n_t)) < RETURN_PROBABILITY
-    return_qty = np.where(rng.random((n_d, n_s, n_t)) < 0.2, 2, 1).astype(np.int32)
 
     def target_at(t: int, dd: np.ndarray) -> np.ndarray:
         p = protection[dd]
@@ -150,9 +158,15 @@ def simulate_supply(
                 qty = np.ceil(need[rows, cols] / packs).astype(np.int64) * packs
                 qty = np.maximum(qty, moq[cols])
                 d_idx = due[rows]
-                lead = np.maximum(
-                    1, np.round(rng.gamma(gamma_shape[d_idx], gamma_scale[d_idx]))
-                ).astype(np.int64)
+                # rows run dealer by dealer (in the order of `due`): each draws from its own.
+                edges = np.searchsorted(rows, np.arange(len(due) + 1))
+                lead = np.concatenate(
+                    [
+                        rngs[d].gamma(gamma_shape[d], gamma_scale[d], edges[i + 1] - edges[i])
+                        for i, d in enumerate(due)
+                    ]
+                )
+                lead = np.maximum(1, np.round(lead)).astype(np.int64)
                 in_transit[d_idx, cols] += qty
                 arrive = t + lead
                 inside = arrive < n_t

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,6 +98,161 @@ def _say(progress: Progress, message: str) -> None:
         progress(message)
 
 
+# Dealers are simulated and written a block at a time: about this many dealer x SKU pairs.
+BLOCK_PAIRS = 5000
+
+
+def dealers_per_block(skus: int) -> int:
+    """The default block size: ``BLOCK_PAIRS`` pairs, at least one dealer."""
+    return max(1, BLOCK_PAIRS // max(1, skus))
+
+
+@dataclass(frozen=True)
+class Network:
+    """What is drawn for the whole network before any dealer is simulated (all (D, S) sized).
+
+    ``skus`` has no ``abc_class`` yet (it needs every dealer's demand: ``finish_master``);
+    ``catalog_rng`` is the catalog stream, which those last master draws continue.
+    """
+
+    seed: int
+    dates: np.ndarray
+    dealers: pd.DataFrame
+    skus: pd.DataFrame
+    params: demand.DemandParams
+    catalog_rng: np.random.Generator
+
+
+@dataclass(frozen=True)
+class Block:
+    """A run of dealers ``start`` to ``stop`` (positions in the network) fully simulated.
+
+    Arrays are (B, S, T) and ``supply``'s dealer indexes are positions within the block.
+    """
+
+    start: int
+    stop: int
+    dates: np.ndarray
+    dealers: pd.DataFrame
+    carried: np.ndarray
+    demand: np.ndarray
+    supply: supply.SupplyResult
+    sell_through: pd.DataFrame
+    inventory: pd.DataFrame
+    shipments: pd.DataFrame
+
+
+def draw_network(
+    *, dealers: int, skus: int, days: int, start: dt.date | None, seed: int
+) -> Network:
+    """Master data and demand parameters of the network (see ``build_world``)."""
+    for name, value in (("dealers", dealers), ("skus", skus), ("days", days)):
+        if int(value) < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
+    if start is None:
+        start = DEFAULT_END - dt.timedelta(days=days - 1)
+    first = np.datetime64(start, "D")
+    dates = first + np.arange(days).astype("timedelta64[D]")
+    rng_catalog = np.random.default_rng([seed, demand.STREAM_CATALOG])
+    dealer_frame = catalog.build_dealers(dealers, rng_catalog)
+    sku_frame = catalog.build_skus(skus, rng_catalog)
+    params = demand.draw_demand_params(
+        dealer_frame,
+        sku_frame,
+        start=first,
+        days=days,
+        rng=np.random.default_rng([seed, demand.STREAM_DEMAND_PARAMS]),
+    )
+    return Network(seed, dates, dealer_frame, sku_frame, params, rng_catalog)
+
+
+def _dealer_streams(seed: int, stream: int, start: int, stop: int) -> list[np.random.Generator]:
+    return [np.random.default_rng([seed, stream, d]) for d in range(start, stop)]
+
+
+def iter_blocks(network: Network, per_block: int) -> Iterator[Block]:
+    """Simulate the network ``per_block`` dealers at a time, in dealer order.
+
+    True demand comes from ``demand.DemandNoise`` (the very numbers of one whole draw); the
+    replenishment history and the feed rows draw from per-dealer streams
+    ``default_rng([seed, k, dealer])``, so the blocks give the same world whatever their size.
+    """
+    params, dates, seed = network.params, network.dates, network.seed
+    days = len(dates)
+    sku_frame = network.skus
+    pack_size, moq = sku_frame["pack_size"].to_numpy(), sku_frame["moq"].to_numpy()
+    territories = network.dealers["territory"].to_numpy(dtype=object)
+    noise = demand.DemandNoise(params, dates, seed=seed)
+    next_shipment = 1
+    n_d = len(network.dealers)
+    for first in range(0, n_d, per_block):
+        stop = min(n_d, first + per_block)
+        part = params.for_dealers(slice(first, stop))
+        dealer_frame = network.dealers.iloc[first:stop].reset_index(drop=True)
+        true_demand = noise.draw(stop)
+
+        rngs = _dealer_streams(seed, demand.STREAM_SUPPLY, first, stop)
+        horizon = days + int(supply.protection_days(dealer_frame).max()) + 2
+        plan_dates = dates[0] + np.arange(horizon).astype("timedelta64[D]")
+        # The manufacturer plans from expected demand without promotions, with a per-pair bias.
+        bias = np.stack([rng.lognormal(-0.05, 0.25, len(sku_frame)) for rng in rngs])
+        plan = demand.expected_daily_demand(part, plan_dates, promotions=False)
+        plan *= bias[:, :, None]
+        history = supply.simulate_supply(
+            true_demand,
+            plan,
+            dates=dates,
+            dealers=dealer_frame,
+            pack_size=pack_size,
+            moq=moq,
+            carried=part.carried,
+            rngs=rngs,
+        )
+        del plan
+
+        shipments = feeds.build_shipments(
+            history, dates=dates, dealers=dealer_frame, skus=sku_frame, first_id=next_shipment
+        )
+        next_shipment += len(shipments)
+        yield Block(
+            start=first,
+            stop=stop,
+            dates=dates,
+            dealers=dealer_frame,
+            carried=part.carried,
+            demand=true_demand,
+            supply=history,
+            sell_through=feeds.build_sell_through(
+                history,
+                dates=dates,
+                dealers=dealer_frame,
+                skus=sku_frame,
+                rngs=_dealer_streams(seed, demand.STREAM_FEEDS, first, stop),
+                first_dealer=first,
+                territories=territories,
+            ),
+            inventory=feeds.build_inventory(
+                history, dates=dates, dealers=dealer_frame, skus=sku_frame, carried=part.carried
+            ),
+            shipments=shipments,
+        )
+
+
+def finish_master(network: Network, demand_per_sku: np.ndarray) -> tuple[pd.DataFrame, ...]:
+    """``(skus, dealer_skus)``: ABC classes from the whole history's demand per SKU, overrides.
+
+    ``demand_per_sku`` is the true demand summed over every dealer and day (S,).
+    """
+    yearly_units = np.asarray(demand_per_sku) * 365.0 / len(network.dates)
+    rng = network.catalog_rng
+    sku_frame = catalog.assign_abc(network.skus, yearly_units, rng)
+    ending = ~np.isnat(network.params.decline_start)
+    dealer_skus = catalog.build_dealer_skus(
+        network.dealers, sku_frame, network.params.carried, ending, rng
+    )
+    return sku_frame, dealer_skus
+
+
 def build_world(
     *,
     dealers: int = 20,
@@ -107,7 +262,7 @@ def build_world(
     seed: int = 7,
     progress: Progress = None,
 ) -> World:
-    """Build a deterministic synthetic dealer world.
+    """Build a deterministic synthetic dealer world in memory (``generate`` streams the same).
 
     Parameters
     ----------
@@ -116,7 +271,8 @@ def build_world(
     start : datetime.date, optional
         First day; by default the history ends on 2026-11-29 (``start = end - days + 1``).
     seed : int
-        Same seed, same world (every random stream is ``numpy.random.default_rng([seed, k])``).
+        Same seed, same world: network-wide draws use ``numpy.random.default_rng([seed, k])``,
+        per-dealer ones ``default_rng([seed, k, dealer_position])``.
     progress : callable, optional
         Called with a short message at each stage; nothing is printed otherwise.
 
@@ -124,73 +280,21 @@ def build_world(
     -------
     World
     """
-    for name, value in (("dealers", dealers), ("skus", skus), ("days", days)):
-        if int(value) < 1:
-            raise ValueError(f"{name} must be at least 1, got {value}")
-    if start is None:
-        start = DEFAULT_END - dt.timedelta(days=days - 1)
-    first = np.datetime64(start, "D")
-    dates = first + np.arange(days).astype("timedelta64[D]")
-
-    def stream(k: int) -> np.random.Generator:
-        return np.random.default_rng([seed, k])
-
     _say(progress, f"master data: {dealers} dealers, {skus} SKUs")
-    rng_catalog = stream(demand.STREAM_CATALOG)
-    dealer_frame = catalog.build_dealers(dealers, rng_catalog)
-    sku_frame = catalog.build_skus(skus, rng_catalog)
-
-    _say(progress, f"true demand over {days} days")
-    params = demand.draw_demand_params(
-        dealer_frame, sku_frame, start=first, days=days, rng=stream(demand.STREAM_DEMAND_PARAMS)
-    )
-    true_demand = demand.true_daily_demand(params, dates, seed=seed)
-    yearly_units = true_demand.sum(axis=(0, 2)) * 365.0 / days
-    sku_frame = catalog.assign_abc(sku_frame, yearly_units, rng_catalog)
-    ending = ~np.isnat(params.decline_start)
-    dealer_skus = catalog.build_dealer_skus(
-        dealer_frame, sku_frame, params.carried, ending, rng_catalog
-    )
-
-    _say(progress, "replenishment, stock and lost sales")
-    rng_supply = stream(demand.STREAM_SUPPLY)
-    horizon = days + int(supply.protection_days(dealer_frame).max()) + 2
-    plan_dates = first + np.arange(horizon).astype("timedelta64[D]")
-    # The manufacturer plans from expected demand without promotions, with a per-pair bias.
-    bias = rng_supply.lognormal(-0.05, 0.25, params.shape)
-    plan = demand.expected_daily_demand(params, plan_dates, promotions=False)
-    plan *= bias[:, :, None]
-    history = supply.simulate_supply(
-        true_demand,
-        plan,
-        dates=dates,
-        dealers=dealer_frame,
-        pack_size=sku_frame["pack_size"].to_numpy(),
-        moq=sku_frame["moq"].to_numpy(),
-        carried=params.carried,
-        rng=rng_supply,
-    )
-    del plan
-
-    _say(progress, "feed rows")
-    rng_feeds = stream(demand.STREAM_FEEDS)
-    sell_through = feeds.build_sell_through(
-        history, dates=dates, dealers=dealer_frame, skus=sku_frame, rng=rng_feeds
-    )
-    inventory = feeds.build_inventory(
-        history, dates=dates, dealers=dealer_frame, skus=sku_frame, carried=params.carried
-    )
-    shipments = feeds.build_shipments(history, dates=dates, dealers=dealer_frame, skus=sku_frame)
+    network = draw_network(dealers=dealers, skus=skus, days=days, start=start, seed=seed)
+    _say(progress, f"true demand, replenishment and feed rows over {days} days")
+    (block,) = iter_blocks(network, dealers)
+    sku_frame, dealer_skus = finish_master(network, block.demand.sum(axis=(0, 2)))
     return World(
         seed=seed,
-        dates=dates,
-        dealers=dealer_frame,
+        dates=network.dates,
+        dealers=network.dealers,
         skus=sku_frame,
         dealer_skus=dealer_skus,
-        params=params,
-        demand=true_demand,
-        supply=history,
-        sell_through=sell_through,
-        inventory=inventory,
-        shipments=shipments,
+        params=network.params,
+        demand=block.demand,
+        supply=block.supply,
+        sell_through=block.sell_through,
+        inventory=block.inventory,
+        shipments=block.shipments,
     )

@@ -12,8 +12,8 @@ os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
-# Plain dbt inside the flow for speed; tests/test_nightly.py's first run turns per-node
-# Prefect tasks back on so the prefect-dbt path is exercised too.
+# Plain dbt inside the flow (the default; pinned in case the shell sets it); the first run of
+# tests/flows/test_nightly.py turns per-node Prefect tasks on so prefect-dbt is exercised too.
 os.environ.setdefault("VMI_DBT_NODES_AS_TASKS", "0")
 
 import pytest  # noqa: E402

@@ -11,6 +11,7 @@ Versions: 1 is the layout of this release. A warehouse written before the marker
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,16 +31,25 @@ class NotAWarehouse(ValueError):
     """The file is not a dealer-vmi warehouse this release may write: one line for the CLI."""
 
 
+class WarehouseInUse(duckdb.IOException):
+    """Another process holds the file's write lock (DuckDB's own): one line, worth a retry."""
+
+
 def open_checked(path: Path) -> duckdb.DuckDBPyConnection:
     """Open ``path`` read-write if it is a new, empty or dealer-vmi warehouse, else refuse.
 
     Raises `NotAWarehouse` naming the file and the reason; the file is not changed then.
+    Raises `WarehouseInUse` (a `duckdb.IOException`) while another process holds the file.
     """
     try:
         con = duckdb.connect(str(path))
     except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise  # another process holds it: transient, the caller may retry
+        if "lock" in str(exc).lower():  # another process holds it: transient, may be retried
+            holder = re.search(r"\(PID \d+\)", str(exc))
+            raise WarehouseInUse(
+                f"warehouse {path} is in use by another process"
+                + (f" {holder.group(0)}" if holder else "")
+            ) from None
         raise NotAWarehouse(f"{path}: not a DuckDB database file ({_first_line(exc)})") from None
     except (duckdb.InvalidInputException, duckdb.SerializationException) as exc:
         raise NotAWarehouse(f"{path}: not a DuckDB database file ({_first_line(exc)})") from None

@@ -32,15 +32,21 @@ TEXT_COLUMNS = {
     "status",
     "out_dir",
     "stage",
+    "failed_stage",
+    "error_class",
+    "error_message",
 }
 DATE_COLUMNS = {"as_of", "week_start"}
-TIMESTAMP_COLUMNS = {"started_at", "finished_at"}
+TIMESTAMP_COLUMNS = {"started_at", "finished_at", "rolled_back_at"}
 INTEGER_COLUMNS = {"pack_size", "moq", "n_obs"}
 BIGINT_COLUMNS = {"rows"}
 
+# Columns pipeline.runs gained after warehouses existed (`add_run_columns` adds them there):
+# where a failed run stopped and why, and when what it wrote was rolled back.
+FAILURE_COLUMNS = ["failed_stage", "error_class", "error_message", "rolled_back_at"]
 # Run lifecycle tables (warehouse.runs) first, then the outputs of a run, keyed by run_id.
 RUN_TABLES: dict[str, list[str]] = {
-    "runs": ["run_id", "as_of", "status", "started_at", "finished_at", "out_dir"],
+    "runs": ["run_id", "as_of", "status", "started_at", "finished_at", "out_dir", *FAILURE_COLUMNS],
     "stage_timings": ["run_id", "stage", "seconds", "rows"],
 }
 OUTPUT_TABLES: dict[str, list[str]] = {
@@ -75,6 +81,14 @@ def pipeline_tables() -> dict[str, str]:
     }
     ddl["runs"] = ddl["runs"].replace("run_id VARCHAR", "run_id VARCHAR PRIMARY KEY", 1)
     return ddl
+
+
+def add_run_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """Add the columns pipeline.runs gained later to a warehouse made before them."""
+    for column in FAILURE_COLUMNS:
+        con.execute(
+            f"alter table pipeline.runs add column if not exists {column} {sql_type(column)}"
+        )
 
 
 def store_outputs(con: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataFrame]) -> None:

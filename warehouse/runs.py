@@ -9,11 +9,18 @@ failed or killed rerun leaves the published run of its as-of whole. A run cut sh
 its folder rename and that transaction is published by the next start instead (its folder is
 already the one readers see), so the warehouse's published run of an as-of is the run in its
 folder, at the latest once the next run has started.
+
+A failed run keeps its pipeline.runs row (stage, error class and message) once its rows are
+rolled back; a run that failed before it could write that row (the warehouse locked or not a
+warehouse, the landing share missing) is a line of `failed-runs.jsonl` beside the warehouse
+file, which the next start copies into pipeline.runs.
 """
 
 from __future__ import annotations
 
+import json
 import os
+from contextlib import suppress
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Protocol
@@ -21,10 +28,14 @@ from typing import Protocol
 import duckdb
 
 from warehouse.connection import scalar, tables_with_column, transaction
+from warehouse.pipeline import add_run_columns
 
 # Schemas whose tables carry run_id: what a run wrote, and which of it are outputs.
 RUN_SCHEMAS = ("raw", "pipeline", "reporting")
 OUTPUT_SCHEMAS = ("pipeline", "reporting")
+FAILED_RUNS_FILE = "failed-runs.jsonl"  # beside the warehouse file
+MAX_MESSAGE_CHARS = 500
+INTERRUPTED = ("Interrupted", "the run stopped without recording why (killed or machine down)")
 
 
 def new_run_id(as_of: date | None = None, now: datetime | None = None) -> str:
@@ -51,8 +62,10 @@ def rollback_unpublished(
 ) -> list[str]:
     """Remove every row written by runs that never published; return their run ids.
 
-    Runs marked `running` or `failed`, and rows whose run never got a runs row at all (killed
-    before it was written), go from every table that carries a run_id.
+    Runs marked `running` or `failed` and not rolled back yet, and rows whose run never got a
+    runs row at all (killed before it was written), go from every table that carries a run_id.
+    Their pipeline.runs rows stay as `failed` with `rolled_back_at` set (a `running` one was
+    killed: error class `Interrupted`).
 
     Given `folders`, the run folders of those runs are settled first: what a killed publish
     left is cleaned up (`clean_leftovers` puts back an earlier run folder parked between the
@@ -61,7 +74,8 @@ def rollback_unpublished(
     its folder is what readers already see, and its outputs were all stored before the rename.
     """
     marked = con.execute(
-        "select run_id, as_of, out_dir from pipeline.runs where status in ('running', 'failed')"
+        "select run_id, as_of, out_dir from pipeline.runs "
+        "where status in ('running', 'failed') and rolled_back_at is null"
     ).fetchall()
     finished: set[str] = set()
     for run_id, as_of, out_dir in marked if folders is not None else ():
@@ -84,7 +98,13 @@ def rollback_unpublished(
     if stale:
         with transaction(con):
             delete_run_rows(con, stale, RUN_SCHEMAS)
-            con.execute("delete from pipeline.runs where run_id in (select unnest(?))", [stale])
+            con.execute(
+                "update pipeline.runs set status = 'failed', rolled_back_at = ?, "
+                "error_class = if(status = 'running', coalesce(error_class, ?), error_class), "
+                "error_message = if(status = 'running', coalesce(error_message, ?), error_message) "
+                "where run_id in (select unnest(?))",
+                [_now(), *INTERRUPTED, stale],
+            )
     return stale
 
 
@@ -112,8 +132,15 @@ def begin_run(
     out_dir: Path,
     folders: RunFolders | None = None,
 ) -> list[str]:
-    """Settle what earlier runs left (`rollback_unpublished`), then register `run_id` as
-    `running`; return the run ids rolled back."""
+    """Settle what earlier runs left (`rollback_unpublished`, after copying the runs of
+    `failed-runs.jsonl` in), then register `run_id` as `running`; return the run ids rolled
+    back."""
+    add_run_columns(con)
+    path = scalar(
+        con, "select path from duckdb_databases() where database_name = current_database()"
+    )
+    if path:  # the warehouse file (none for an in-memory database)
+        import_failed_runs(con, Path(path))
     cleaned = rollback_unpublished(con, folders)
     start_run(con, run_id, out_dir)
     return cleaned
@@ -142,10 +169,15 @@ def delete_run_rows(
             con.execute(f"delete from {table} where run_id in (select unnest(?))", [run_ids])
 
 
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
 def start_run(con: duckdb.DuckDBPyConnection, run_id: str, out_dir: Path) -> None:
     con.execute(
-        "insert into pipeline.runs values (?, null, 'running', ?, null, ?)",
-        [run_id, datetime.now(UTC).replace(tzinfo=None), str(out_dir)],
+        "insert into pipeline.runs (run_id, status, started_at, out_dir) "
+        "values (?, 'running', ?, ?)",
+        [run_id, _now(), str(out_dir)],
     )
 
 
@@ -156,8 +188,117 @@ def set_run_as_of(con: duckdb.DuckDBPyConnection, run_id: str, as_of: date) -> N
 def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str) -> None:
     con.execute(
         "update pipeline.runs set status = ?, finished_at = ? where run_id = ?",
-        [status, datetime.now(UTC).replace(tzinfo=None), run_id],
+        [status, _now(), run_id],
     )
+
+
+# -- failed runs --------------------------------------------------------------------------------
+FAILURE_FIELDS = ("failed_stage", "error_class", "error_message")
+
+
+def failure_record(
+    run_id: str,
+    *,
+    warehouse: Path,
+    out_dir: Path,
+    as_of: date | None,
+    stage: str | None,
+    error: BaseException,
+    started_at: datetime | None = None,
+) -> dict:
+    """What is kept of a failed run: where it stopped and why, in one line."""
+    message = " ".join(str(error).split()) or repr(error)
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = message[: MAX_MESSAGE_CHARS - 3] + "..."
+    return {
+        "run_id": run_id,
+        "status": "failed",
+        "as_of": as_of.isoformat() if as_of else None,
+        "started_at": (started_at or _now()).isoformat(),
+        "finished_at": _now().isoformat(),
+        "out_dir": str(out_dir),
+        "failed_stage": stage,
+        "error_class": type(error).__name__,
+        "error_message": message,
+        "warehouse": str(Path(warehouse).resolve()),
+    }
+
+
+def fail_run(con: duckdb.DuckDBPyConnection, record: dict) -> bool:
+    """Mark the run of `record` failed with its stage and error; False when it has no row."""
+    found = con.execute(
+        "update pipeline.runs set status = 'failed', finished_at = ?, failed_stage = ?, "
+        "error_class = ?, error_message = ? where run_id = ? returning run_id",
+        [_now(), *(record[field] for field in FAILURE_FIELDS), record["run_id"]],
+    ).fetchall()
+    return bool(found)
+
+
+def record_failure(record: dict, *, has_row: bool) -> None:
+    """Mark the run failed in its pipeline.runs row when it `has_row` (it holds the lock), else
+    (or if that fails) append it to failed-runs.jsonl; best effort, never raises."""
+    from warehouse import connect  # the package's connect: schemas, marker check
+
+    if has_row:
+        with suppress(Exception), connect(record["warehouse"]) as con:
+            if fail_run(con, record):
+                return
+    with suppress(OSError):
+        append_failed_run(record)
+
+
+def failed_runs_file(warehouse: Path) -> Path:
+    return Path(warehouse).resolve().parent / FAILED_RUNS_FILE
+
+
+def append_failed_run(record: dict) -> Path:
+    """Append `record` as one JSON line to failed-runs.jsonl beside its warehouse file."""
+    path = failed_runs_file(Path(record["warehouse"]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as lines:
+        lines.write(json.dumps(record) + "\n")
+    return path
+
+
+def import_failed_runs(con: duckdb.DuckDBPyConnection, warehouse: Path) -> int:
+    """Copy the runs failed-runs.jsonl holds for this warehouse into pipeline.runs (once each;
+    a run left `running` gets its recorded failure); return how many lines were read."""
+    path = failed_runs_file(warehouse)
+    if not path.is_file():
+        return 0
+    records = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by a crash
+        if isinstance(record, dict) and record.get("warehouse") == str(Path(warehouse).resolve()):
+            records.append(record)
+    columns = ("run_id", "as_of", "started_at", "finished_at", "out_dir", *FAILURE_FIELDS)
+    for record in records:
+        con.execute(
+            f"insert into pipeline.runs (status, {', '.join(columns)}) "
+            f"values ('failed', {', '.join('?' for _ in columns)}) "
+            "on conflict (run_id) do update set status = 'failed', "
+            "finished_at = excluded.finished_at, failed_stage = excluded.failed_stage, "
+            "error_class = excluded.error_class, error_message = excluded.error_message "
+            "where pipeline.runs.status = 'running'",
+            [record.get(column) for column in columns],
+        )
+    return len(records)
+
+
+def failed_since_published(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """The failed runs that started after the newest published run, oldest first."""
+    rows = con.execute(
+        "select run_id, cast(as_of as varchar), strftime(started_at, '%Y-%m-%d %H:%M:%S'), "
+        "failed_stage, error_class, error_message "
+        "from pipeline.runs where status = 'failed' and started_at > coalesce("
+        "(select max(started_at) from pipeline.runs where status = 'published'), "
+        "timestamp '1970-01-01') order by started_at, run_id"
+    ).fetchall()
+    keys = ("run_id", "as_of", "started_at", *FAILURE_FIELDS)
+    return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
 def replace_earlier_outputs(con: duckdb.DuckDBPyConnection, run_id: str, as_of: date) -> None:

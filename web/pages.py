@@ -12,10 +12,10 @@ from urllib.parse import urlencode
 
 import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from planner.run_folder import read_run_summary
+from planner.run_folder import REPORT_FILE, read_run_summary
 from web import lines as run_lines
 from web.auth import csrf_token, current_user, require_internal
 from web.users import User
@@ -23,6 +23,12 @@ from web.users import User
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 router = APIRouter()
 QUEUE_ROWS = 30
+# report.html is self-contained (inline script and style): served sandboxed, so its scripts run
+# in an opaque origin, with no access to the workbench's session, and it may load nothing.
+REPORT_CSP = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'; sandbox allow-scripts"
+)
 
 
 def _render(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
@@ -182,6 +188,20 @@ def line_detail(
         chart=chart,
         override=overrides[0] if overrides else None,
         can_edit=user.can_edit,
+    )
+
+
+@router.get("/runs/{as_of}/report", response_class=FileResponse)
+def report_page(as_of: str, request: Request, user: Annotated[User, Depends(require_internal)]):
+    """The run's report.html as published (read-only; the link of the Prefect artifact)."""
+    try:
+        report = run_lines.folder_of(request.app.state.settings.out, as_of) / REPORT_FILE
+    except run_lines.RunNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    if not report.is_file():
+        raise HTTPException(404, f"no {REPORT_FILE} in the run of {as_of}")
+    return FileResponse(
+        report, media_type="text/html", headers={"Content-Security-Policy": REPORT_CSP}
     )
 
 

@@ -92,14 +92,17 @@ class ETS(Model):
         )
 
     def fit(self, y: np.ndarray) -> ETS:
+        self.y_ = fill_missing(y)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             # use_brute=False skips a grid search for starting values: ~30% faster, same fit
             # to within 0.1% of the squared error on weekly demand.
-            self.result_ = self._model(fill_missing(y)).fit(use_brute=False)
+            self.result_ = self._model(self.y_).fit(use_brute=False)
         return self
 
     def predict(self, h: int) -> np.ndarray:
+        if self.seasonal is None:
+            return level_trend_forecast(self.y_, self.result_.params, self.trend, h)
         with warnings.catch_warnings():
             # statsmodels recomputes the information criteria here: log(0) on a perfect fit.
             warnings.simplefilter("ignore")
@@ -110,16 +113,29 @@ class ETS(Model):
         # a censored week just before an origin borrow values from after it.
         self.fit(y[: origins[0]])
         params = self.result_.params
-        initial = {"initial_level": params["initial_level"]}
-        smoothing = {"smoothing_level": params["smoothing_level"]}
+        rows = [self.predict(h)]
+        if self.seasonal is None:
+            # The first window's parameters run on as statsmodels' refit with fixed parameters
+            # would run them (which keeps the initial trend as b0 * phi / phi).
+            fixed = dict(params)
+            if self.trend:
+                phi = params["damping_trend"]
+                fixed["initial_trend"] = params["initial_trend"] * phi / phi if phi > 0 else 0
+            for origin in origins[1:]:
+                rows.append(level_trend_forecast(fill_missing(y[:origin]), fixed, self.trend, h))
+            return np.vstack(rows)
+        initial = {
+            "initial_level": params["initial_level"],
+            "initial_seasonal": params["initial_seasons"],
+        }
+        smoothing = {
+            "smoothing_level": params["smoothing_level"],
+            "smoothing_seasonal": params["smoothing_seasonal"],
+        }
         if self.trend:
             initial["initial_trend"] = params["initial_trend"]
             smoothing["smoothing_trend"] = params["smoothing_trend"]
             smoothing["damping_trend"] = params["damping_trend"]
-        if self.seasonal:
-            initial["initial_seasonal"] = params["initial_seasons"]
-            smoothing["smoothing_seasonal"] = params["smoothing_seasonal"]
-        rows = [self.predict(h)]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for origin in origins[1:]:
@@ -127,6 +143,47 @@ class ETS(Model):
                 result = model.fit(optimized=False, **smoothing)
                 rows.append(np.asarray(result.forecast(h), dtype=float))
         return np.vstack(rows)
+
+
+def level_trend_forecast(y: np.ndarray, params: dict, trend: bool, h: int) -> np.ndarray:
+    """``HoltWintersResults.forecast(h)`` of a non-seasonal model, without statsmodels' overhead.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        The series the model was fitted to (no NaN).
+    params : dict
+        ``HoltWintersResults.params`` (smoothing constants, damping, initial states).
+    trend : bool
+        Additive damped trend (else simple exponential smoothing).
+    h : int
+        Steps ahead.
+
+    Notes
+    -----
+    statsmodels' ``forecast`` re-runs the whole recursion and builds pandas tables around it,
+    about 1 ms per call and the larger part of a weekly dealer forecast's time. This is the same
+    recursion (``ExponentialSmoothing._predict``, statsmodels 0.14) operation for operation, so
+    the forecasts are equal to the last bit; ``tests/forecasting/test_models.py`` checks that
+    against statsmodels on every path the models use.
+    """
+    alpha = params["smoothing_level"]
+    alphac = 1 - alpha
+    y_alpha = alpha * y
+    level = params["initial_level"]
+    if not trend:
+        for value in y_alpha:
+            level = value + alphac * level
+        return np.full(h, level, dtype=float)
+    beta, phi = params["smoothing_trend"], params["damping_trend"]
+    betac = 1 - beta
+    slope = params["initial_trend"]
+    for value in y_alpha:
+        previous = level
+        level = value + alphac * (previous + slope * phi)
+        slope = beta * (level - previous) + betac * (slope * phi)
+    steps = np.cumsum(np.repeat(phi, h + 1) ** np.arange(1, h + 2))[:h]
+    return level + slope * steps
 
 
 class DampedSeasonalETS(Model):

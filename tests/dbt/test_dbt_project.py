@@ -727,7 +727,8 @@ def test_reporting_selector_builds_run_comparisons(built, tmp_path):
     shutil.copy(built, warehouse)
     con = connect(warehouse)
     con.executemany(
-        "insert into pipeline.runs values (?, ?, ?, ?, ?, ?)",
+        "insert into pipeline.runs (run_id, as_of, status, started_at, finished_at, out_dir) "
+        "values (?, ?, ?, ?, ?, ?)",
         [
             (
                 "r1",
@@ -846,9 +847,9 @@ def columns_of(warehouse: Path, schema: str, table: str) -> list[str]:
 
 
 def build_kpis(warehouse: Path, work: Path, run_id: str | None, **kwargs) -> None:
-    """`dbt build` of rpt_dealer_kpis (its data and unit tests too) as a run would."""
+    """`dbt build` of the KPI history (its data and unit tests too) as a run would."""
     result = run_dbt(
-        ["build", "--select", "rpt_dealer_kpis"],
+        ["build", "--select", "fct_dealer_kpis_by_run"],
         warehouse,
         work,
         {"as_of": AS_OF, "run_id": run_id},
@@ -859,7 +860,10 @@ def build_kpis(warehouse: Path, work: Path, run_id: str | None, **kwargs) -> Non
 
 def kpi_runs(warehouse: Path) -> dict[str, int]:
     return dict(
-        rows(warehouse, "select run_id, count(*) from reporting.rpt_dealer_kpis group by run_id")
+        rows(
+            warehouse,
+            "select run_id, count(*) from reporting.fct_dealer_kpis_by_run group by run_id",
+        )
     )
 
 
@@ -869,7 +873,7 @@ def test_dealer_kpis_are_kept_per_run(built, tmp_path):
 
     # No run_id: the table is created with its columns and nothing in it.
     build_kpis(warehouse, tmp_path, None)
-    assert columns_of(warehouse, "reporting", "rpt_dealer_kpis") == RPT_DEALER_KPIS_COLUMNS
+    assert columns_of(warehouse, "reporting", "fct_dealer_kpis_by_run") == RPT_DEALER_KPIS_COLUMNS
     assert kpi_runs(warehouse) == {}
 
     # Two runs: both kept, one row per dealer each.
@@ -880,7 +884,7 @@ def test_dealer_kpis_are_kept_per_run(built, tmp_path):
     for run_id in ("r1", "r2"):
         kept = frame(
             warehouse,
-            "select * from reporting.rpt_dealer_kpis where run_id = ? order by dealer_id",
+            "select * from reporting.fct_dealer_kpis_by_run where run_id = ? order by dealer_id",
             [run_id],
         )
         pd.testing.assert_frame_equal(kept[list(kpis.columns)], kpis)
@@ -896,7 +900,7 @@ def test_dealer_kpis_are_kept_per_run(built, tmp_path):
     assert kpi_runs(warehouse) == {"r1": 3, "r2": 3}
     assert as_dict(
         warehouse,
-        "select run_id, stockout_days from reporting.rpt_dealer_kpis where dealer_id = 'D1'",
+        "select run_id, stockout_days from reporting.fct_dealer_kpis_by_run where dealer_id = 'D1'",
     ) == {"r1": 2, "r2": 99}
 
     # A build without a run_id adds nothing and keeps the history.
@@ -934,7 +938,7 @@ def test_kpi_column_added_to_the_mart_is_appended_to_the_history(built, tmp_path
     project = copy_project(tmp_path)
     add_kpi_probe(project)
     result = run_dbt(
-        ["build", "--select", "fct_dealer_kpis", "rpt_dealer_kpis"],
+        ["build", "--select", "fct_dealer_kpis", "fct_dealer_kpis_by_run"],
         warehouse,
         tmp_path,
         {"as_of": AS_OF, "run_id": "r2"},
@@ -942,7 +946,7 @@ def test_kpi_column_added_to_the_mart_is_appended_to_the_history(built, tmp_path
     )
     assert result.success, failed_nodes(result)
 
-    assert columns_of(warehouse, "reporting", "rpt_dealer_kpis") == [
+    assert columns_of(warehouse, "reporting", "fct_dealer_kpis_by_run") == [
         *RPT_DEALER_KPIS_COLUMNS,
         "kpi_probe",
     ]
@@ -950,7 +954,8 @@ def test_kpi_column_added_to_the_mart_is_appended_to_the_history(built, tmp_path
         (r[0], r[1]): r[2:]
         for r in rows(
             warehouse,
-            "select run_id, dealer_id, stockout_days, kpi_probe from reporting.rpt_dealer_kpis",
+            "select run_id, dealer_id, stockout_days, kpi_probe "
+            "from reporting.fct_dealer_kpis_by_run",
         )
     }
     # r1 ran before the KPI existed: null there; r2 carries it for every dealer.

@@ -206,7 +206,9 @@ def test_killed_in_ingest_then_in_dbt_then_rerun_equals_a_clean_run(world, clean
     run.wait_for(IN_DBT)
     assert run.kill() == -signal.SIGKILL
     assert_no_half_written_run_folder(out)
-    [(second_id, status)] = runs_table(warehouse)
+    # The killed run's rows are undone, its pipeline.runs row kept as a failed night.
+    [(killed_id, killed_status), (second_id, status)] = runs_table(warehouse)
+    assert (killed_id, killed_status) == (first_id, "failed")
     assert second_id != first_id and status == "running"
     # Every file loaded once, by the second run only: nothing of the first run is left.
     assert ledger_runs(warehouse) == [(second_id, world["files"])]
@@ -226,6 +228,7 @@ def test_killed_in_ingest_then_in_dbt_then_rerun_equals_a_clean_run(world, clean
     assert {f["status"] for f in summary["files"]} == {"accepted"}
     pd.testing.assert_frame_equal(suggestions(folder), suggestions(clean_folder))
     assert raw_counts(warehouse) == raw_counts(clean_warehouse)
-    [(third_id, status)] = runs_table(warehouse)
+    *earlier, (third_id, status) = runs_table(warehouse)
+    assert earlier == [(first_id, "failed"), (second_id, "failed")]
     assert status == "published" and third_id not in (first_id, second_id)
     assert ledger_runs(warehouse) == [(third_id, world["files"])]

@@ -1,7 +1,10 @@
 """The real thing: Prefect server, process work pool, deployments from prefect.yaml, a worker.
 
+Deployed as the runbook says: `prefect work-pool create`, then plain `prefect --no-prompt deploy
+--all` from the project root with no VMI_* variable set; the paths are run parameters.
 A good night completes and publishes; a night whose landing share is unreachable fails after
-the ingest task's retries, notifies the webhook and publishes nothing new.
+the ingest task's retries, notifies the webhook and publishes nothing new; a night given no
+landing folder fails at once, naming the setting, and is recorded with its stage and reason.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +25,7 @@ from test_notify import Receiver
 
 from flows import serve
 from flows.notify import WEBHOOK_ENV
+from planner.config_file import CONFIG_ENV
 
 pytestmark = pytest.mark.e2e
 
@@ -53,24 +58,24 @@ def stack(tmp_path_factory):
     landing = base / "landing"
     generate(landing, dealers=4, skus=12, days=200, start=None, seed=5)
     api = f"http://127.0.0.1:{free_port()}/api"
-    env = serve.prefect_env(api)
-    env.update(
-        PREFECT_HOME=str(base / "prefect-home"),
-        VMI_PROJECT_DIR=str(serve.PROJECT_DIR),
-        VMI_LANDING=str(landing),
-        VMI_WAREHOUSE_FILE=str(base / "wh.duckdb"),
-        VMI_OUT=str(base / "out"),
-    )
+    plain = {k: v for k, v in os.environ.items() if not k.startswith("VMI_")}
+    env = serve.prefect_env(api, plain) | {"PREFECT_HOME": str(base / "prefect-home")}
+    # The worker's runs read no vmi.toml a developer may keep in the checkout: an empty one.
+    (base / "vmi.toml").write_text("# paths come from the run parameters\n")
     server = worker = None
     with Receiver() as receiver:
-        env[WEBHOOK_ENV] = receiver.url
+        worker_env = env | {WEBHOOK_ENV: receiver.url, CONFIG_ENV: str(base / "vmi.toml")}
         try:
             port = int(api.rsplit(":", 1)[1].split("/")[0])
             server = serve.start_server("127.0.0.1", port, env, base / "server.log")
             serve.wait_healthy(api, timeout=120, process=server)
-            serve.create_pool(env)
-            serve.deploy(env)  # every deployment of prefect.yaml, non-interactive
-            worker = serve.start_worker(env, base / "worker.log")
+            for args in (
+                ["work-pool", "create", "vmi-process", "--type", "process", "--overwrite"],
+                ["work-pool", "set-concurrency-limit", "vmi-process", "1"],
+                ["--no-prompt", "deploy", "--all"],  # from the project root, no VMI_* set
+            ):
+                serve._prefect(args, env)
+            worker = serve.start_worker(worker_env, base / "worker.log")
             yield Stack(api, landing, base / "wh.duckdb", base / "out", worker, receiver, base)
         finally:
             serve.stop(worker)
@@ -78,12 +83,15 @@ def stack(tmp_path_factory):
 
 
 def trigger(stack: Stack, deployment: str = "nightly-replenishment/nightly") -> str:
-    """Start a run of a deployment through Prefect's client (which retries the server's 503s)."""
+    """Start a run with the stack's paths as parameters through Prefect's client (which
+    retries the server's 503s)."""
     from prefect.client.orchestration import SyncPrefectClient
 
+    paths = {"landing": stack.landing, "warehouse": stack.warehouse, "out": stack.out}
     with SyncPrefectClient(stack.api) as client:
         found = client.read_deployment_by_name(deployment)
-        return str(client.create_flow_run_from_deployment(found.id).id)
+        parameters = {name: str(path) for name, path in paths.items()}
+        return str(client.create_flow_run_from_deployment(found.id, parameters=parameters).id)
 
 
 def wait_terminal(stack: Stack, flow_run_id: str) -> dict:
@@ -130,11 +138,15 @@ def test_prefect_yaml_deploys_both_deployments(stack):
     for name in ("nightly-replenishment/nightly", "backfill-replenishment/backfill"):
         d = httpx.get(f"{stack.api}/deployments/name/{name}", timeout=10).json()
         assert d["work_pool_name"] == "vmi-process"
-        assert d["parameters"] == {
-            "landing": str(stack.landing),
-            "warehouse": str(stack.warehouse),
-            "out": str(stack.out),
-        }
+        assert d["parameters"] == {}  # the paths come at run time, never frozen at deploy time
+        assert d["pull_steps"] == [
+            {
+                "prefect.deployments.steps.set_working_directory": {
+                    "directory": str(serve.PROJECT_DIR)  # where `prefect deploy` ran
+                }
+            }
+        ]
+        assert "{{" not in json.dumps(d)  # no template left unresolved
         assert d["global_concurrency_limit"]["limit"] == 1
     nightly = httpx.get(f"{stack.api}/deployments/name/nightly-replenishment/nightly").json()
     [schedule] = nightly["schedules"]
@@ -181,3 +193,36 @@ def test_good_night_completes_and_publishes_then_broken_share_fails_after_retrie
     assert [n["event"] for n in notices] == ["vmi.run.failed"]
     assert notices[0]["as_of"] is None  # the run failed before it resolved its as-of
     assert os.path.islink(feed)
+
+
+def test_night_without_landing_fails_naming_the_setting_and_is_recorded(stack):
+    """Triggered as the runbook does, with warehouse and out but no landing anywhere."""
+    from warehouse import connect
+    from warehouse.runs import failed_runs_file, import_failed_runs
+
+    started = serve._prefect(
+        ["deployment", "run", "nightly-replenishment/nightly", "--param",
+         f"warehouse={stack.warehouse}", "--param", f"out={stack.out}"],
+        {**os.environ, "PREFECT_API_URL": stack.api},
+    )  # fmt: skip
+    flow_run_id = re.search(r"UUID: ([0-9a-f-]{36})", started).group(1)
+    before = snapshot(stack.out)
+    failed = wait_terminal(stack, flow_run_id)
+    reason = "no landing folder: pass the landing parameter or set landing in vmi.toml (VMI_CONFIG)"
+    assert failed["state"]["type"] == "FAILED"
+    assert reason in failed["state"]["message"]
+    [check] = [t for t in task_runs(stack, flow_run_id) if t["name"].startswith("check_conf")]
+    assert check["run_count"] == 1  # a configuration error is never retried
+    assert snapshot(stack.out) == before
+    # It failed before the warehouse was opened: failed-runs.jsonl beside it, then pipeline.runs.
+    lines = failed_runs_file(stack.warehouse).read_text().splitlines()
+    record = json.loads(lines[-1])
+    assert (record["failed_stage"], record["error_class"]) == ("start", "SettingsError")
+    assert record["error_message"] == reason
+    with connect(stack.warehouse) as con:
+        import_failed_runs(con, stack.warehouse)
+        row = con.execute(
+            "select status, failed_stage, error_message from pipeline.runs where run_id = ?",
+            [record["run_id"]],
+        ).fetchone()
+    assert row == ("failed", "start", reason)

@@ -1,10 +1,12 @@
 """Re-deliveries and restatements across two nightly runs, checked against pandas on the files.
 
 Night 1 delivers May-October. Night 2 delivers November, the same October file of D001 again
-under another name, and a corrected October file of D002 (twice, under two names). The marts
-must equal what the restatement rule gives when computed independently from the files: for each
-dealer-day the latest delivery that covers it wins, for all SKUs; identical content counts once.
-The superseded values stay in raw.sell_through.
+under another name, a re-export of one October day of D001 with only two of its SKUs, and a
+corrected October file of D002 (twice, under two names). The marts must equal what the
+restatement rule gives when computed independently from the files: for each dealer-day the
+latest delivery that covers it wins, for all SKUs; identical content counts once. The superseded
+values stay in raw.sell_through, and every SKU a restatement left out of a dealer-day is named
+in a `partial_restatement` alert and in run_summary.json's `restatements`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ RESTATED = "sell_through/D002_2026-10.csv"
 CORRECTED = "sell_through/D002_2026-10_v2.csv"
 CORRECTED_AGAIN = "sell_through/D002_2026-10_v2_resent.csv"
 RESENT = "sell_through/D001_2026-10_resent.csv"
+PARTIAL_DAY = "sell_through/D001_2026-10_day.csv"
 
 
 def read_feed_file(path: Path) -> pd.DataFrame:
@@ -34,23 +37,32 @@ def read_feed_file(path: Path) -> pd.DataFrame:
     return frame[["dealer_id", "sku", "date", "qty_sold"]]
 
 
-def expected_daily(deliveries: list[list[Path]], as_of: date) -> pd.DataFrame:
-    """Independent restatement rule over the files, night by night, each night by file name.
-
-    Returns qty_sold (sales), qty_returned and net_qty per dealer x SKU up to as_of.
-    """
+def delivered_rows(deliveries: list[list[Path]]) -> pd.DataFrame:
+    """The files' rows, night by night, each night by file name, numbered by delivery and
+    tagged with their file (`sell_through/<name>`) and night (1, 2, ...)."""
     seen: set[str] = set()
     frames = []
     order = 0
-    for night in deliveries:
+    for night_number, night in enumerate(deliveries, start=1):
         for path in sorted(night, key=lambda p: p.name):
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
             if digest in seen:  # the same bytes again: not a new delivery
                 continue
             seen.add(digest)
             order += 1
-            frames.append(read_feed_file(path).assign(delivery=order))
-    rows = pd.concat(frames, ignore_index=True)
+            file = f"{path.parent.name}/{path.name}"
+            frames.append(
+                read_feed_file(path).assign(delivery=order, file=file, night=night_number)
+            )
+    return pd.concat(frames, ignore_index=True)
+
+
+def expected_daily(deliveries: list[list[Path]], as_of: date) -> pd.DataFrame:
+    """Independent restatement rule over the files, night by night, each night by file name.
+
+    Returns qty_sold (sales), qty_returned and net_qty per dealer x SKU up to as_of.
+    """
+    rows = delivered_rows(deliveries)
     latest = rows.groupby(["dealer_id", "date"])["delivery"].transform("max")
     rows = rows[(rows["delivery"] == latest) & (rows["date"] <= as_of)]
     return (
@@ -62,6 +74,27 @@ def expected_daily(deliveries: list[list[Path]], as_of: date) -> pd.DataFrame:
         .groupby(["dealer_id", "sku"])[["qty_sold", "qty_returned", "net_qty"]]
         .sum()
     )
+
+
+def expected_restatements(deliveries: list[list[Path]]) -> dict[tuple, tuple[str, list[str]]]:
+    """Per (file, dealer, day) delivered on the last night: the file it replaces and the SKUs
+    that file had for the day and this one lacks (only where some are missing)."""
+    rows = delivered_rows(deliveries)
+    found = {}
+    last_night = rows[rows["night"] == len(deliveries)]
+    for (delivery, file, dealer, day), day_rows in last_night.groupby(
+        ["delivery", "file", "dealer_id", "date"]
+    ):
+        earlier = rows[
+            (rows["dealer_id"] == dealer) & (rows["date"] == day) & (rows["delivery"] < delivery)
+        ]
+        if earlier.empty:
+            continue
+        replaced = earlier[earlier["delivery"] == earlier["delivery"].max()]
+        dropped = sorted(set(replaced["sku"]) - set(day_rows["sku"]))
+        if dropped:
+            found[(file, dealer, day.isoformat())] = (replaced["file"].iloc[0], dropped)
+    return found
 
 
 def mart_totals(warehouse: Path) -> pd.DataFrame:
@@ -115,6 +148,10 @@ def two_nights(prefect_api, tmp_path_factory):
     original = pd.read_csv(landing / RESTATED)
     correct(original).to_csv(landing / CORRECTED, index=False)
     shutil.copy(landing / CORRECTED, landing / CORRECTED_AGAIN)
+    october = pd.read_csv(landing / "sell_through" / "D001_2026-10.csv")
+    busiest = october["date"].value_counts().index[0]
+    whole_day = october[october["date"] == busiest].sort_values("sku")
+    whole_day.head(2).to_csv(landing / PARTIAL_DAY, index=False)  # a re-export of two SKUs
     night2 = [p for p in (landing / "sell_through").iterdir() if p not in night1]
     run2 = Path(nightly_replenishment(landing=str(landing), warehouse=str(warehouse), out=str(out)))
     return {
@@ -126,7 +163,10 @@ def two_nights(prefect_api, tmp_path_factory):
         "run2": run2,
         "after1": after1,
         "after2": mart_totals(warehouse),
+        "summary1": json.loads((run1 / "run_summary.json").read_text()),
         "summary2": json.loads((run2 / "run_summary.json").read_text()),
+        "alerts2": pd.read_csv(run2 / "alerts.csv"),
+        "partial_day": (busiest, sorted(whole_day["sku"].iloc[2:])),
     }
 
 
@@ -199,3 +239,35 @@ def test_superseded_values_stay_in_raw_history(two_nights):
     first = history.loc[history["source_file"] == RESTATED, "delivery_seq"].unique()
     second = history.loc[history["source_file"] == CORRECTED, "delivery_seq"].unique()
     assert len(first) == len(second) == 1 and second[0] > first[0]
+
+
+def test_skus_a_restatement_leaves_out_are_reported_in_the_summary_and_an_alert(two_nights):
+    assert two_nights["summary1"]["restatements"] == []
+    restated = two_nights["summary2"]["restatements"]
+    expected = expected_restatements([two_nights["night1"], two_nights["night2"]])
+    reported = {
+        (r["file"], r["dealer_id"], r["date"]): (r["previous_file"], r["dropped_skus"])
+        for r in restated
+    }
+    assert reported == expected
+    for entry in restated:
+        assert entry["skus_dropped"] == len(entry["dropped_skus"]) > 0
+    # The one-day re-export: exactly the SKUs it left out of that day.
+    day, left_out = two_nights["partial_day"]
+    assert len(left_out) >= 1
+    (entry,) = [r for r in restated if r["file"] == PARTIAL_DAY]
+    assert (entry["dealer_id"], entry["date"]) == ("D001", day)
+    assert entry["previous_file"] == "sell_through/D001_2026-10.csv"
+    assert entry["dropped_skus"] == left_out and entry["skus_delivered"] == 2
+    # The corrected D002 file withdrew a row of a day it still covers: reported too.
+    assert any(r["file"] == CORRECTED for r in restated)
+
+    alerts = two_nights["alerts2"]
+    partial = alerts[alerts["alert_type"] == "partial_restatement"]
+    assert len(partial) == len(restated)
+    assert set(partial["severity"]) == {"info"}
+    assert sorted(partial["metric"]) == sorted(float(r["skus_dropped"]) for r in restated)
+    assert two_nights["summary2"]["alerts"]["partial_restatement"] == len(restated)
+    (message,) = partial.loc[partial["message"].str.contains(PARTIAL_DAY, regex=False), "message"]
+    assert message.startswith(f"D001 {day}: file {PARTIAL_DAY} restated the day")
+    assert all(sku in message for sku in left_out[:5])

@@ -107,3 +107,51 @@ def test_baselines():
 def test_fill_missing_interpolates_inside_and_holds_the_ends():
     y = np.array([np.nan, 2, np.nan, np.nan, 8, np.nan])
     assert fill_missing(y) == pytest.approx([2, 2, 4, 6, 8, 8])
+
+
+def statsmodels_backtest(y, origins, h, trend):
+    """ETS's backtest done wholly by statsmodels: fit at the first origin, refit with those
+    parameters held fixed at the later ones (what ETS ran before its own recursion)."""
+    kind = {"trend": "add" if trend else None, "damped_trend": trend}
+    first = ExponentialSmoothing(
+        fill_missing(y[: origins[0]]), **kind, initialization_method="estimated"
+    )
+    result = first.fit(use_brute=False)
+    params = result.params
+    rows = [result.forecast(h)]
+    initial = {"initial_level": params["initial_level"]}
+    smoothing = {"smoothing_level": params["smoothing_level"]}
+    if trend:
+        initial["initial_trend"] = params["initial_trend"]
+        smoothing["smoothing_trend"] = params["smoothing_trend"]
+        smoothing["damping_trend"] = params["damping_trend"]
+    for origin in origins[1:]:
+        model = ExponentialSmoothing(
+            fill_missing(y[:origin]), **kind, initialization_method="known", **initial
+        )
+        rows.append(model.fit(optimized=False, **smoothing).forecast(h))
+    return np.vstack(rows)
+
+
+@pytest.mark.parametrize("trend", [False, True])
+def test_non_seasonal_ets_forecasts_equal_statsmodels_to_the_last_bit(trend):
+    rng = np.random.default_rng(7)
+    for case in range(40):
+        n = int(rng.integers(30, 110))
+        t = np.arange(n)
+        y = rng.poisson(np.exp(rng.normal(0.5, 1.0)) * np.exp(0.01 * rng.normal() * t)).astype(
+            float
+        )
+        y[rng.random(n) < 0.08] = np.nan  # censored weeks: filled from their neighbours
+        if case % 5 == 0:
+            y = 50 + np.cumsum(rng.normal(0, 3, n))  # a wandering level, negative steps
+        fitted = ETS(trend=trend).fit(y)
+        reference = ExponentialSmoothing(
+            fill_missing(y), trend="add" if trend else None, damped_trend=trend,
+            initialization_method="estimated",
+        ).fit(use_brute=False)  # fmt: skip
+        np.testing.assert_array_equal(fitted.predict(13), reference.forecast(13))
+        origins = [n - 3 * 8, n - 2 * 8, n - 8]
+        np.testing.assert_array_equal(
+            ETS(trend=trend).backtest(y, origins, 8), statsmodels_backtest(y, origins, 8, trend)
+        )

@@ -18,6 +18,7 @@ import pytest
 from scipy.stats import norm
 
 from planner.report import (
+    MAX_EMBEDDED_LINES,
     build_report,
     decode_payload,
 )
@@ -76,7 +77,7 @@ def make_run_folder(
             "qty_sold": qty.ravel(),
             "is_censored": censored.ravel(),
         }
-    ).to_csv(run_dir / "history.csv", index=False)
+    ).to_csv(run_dir / "history.csv.gz", index=False)  # compressed, as publish writes it
 
     avg_daily = np.round(qty[:, -26:].mean(axis=1) / 7, 4)
     weekly = avg_daily * 7
@@ -447,8 +448,8 @@ def test_payload_holds_every_line_and_its_series(run_dir: Path) -> None:
     assert data["suggested_qty"] == pytest.approx(lines["suggested_qty"].tolist())
     assert data["reason"] == lines["reason"].tolist()
 
-    # History: same matrix as an independent pivot of history.csv.
-    history = pd.read_csv(run_dir / "history.csv")
+    # History: same matrix as an independent pivot of history.csv.gz.
+    history = pd.read_csv(run_dir / "history.csv.gz")
     pivot = history.pivot_table(index=["dealer_id", "sku"], columns="week_start", values="qty_sold")
     assert data["hist_weeks"] == list(pivot.columns)
     k = 17
@@ -520,7 +521,7 @@ def test_static_text_is_escaped(run_dir: Path) -> None:
 
 def test_optional_files_may_be_missing(run_dir: Path) -> None:
     for name in (
-        "history.csv",
+        "history.csv.gz",
         "forecast.csv",
         "items.csv",
         "kpis.csv",
@@ -587,10 +588,17 @@ def test_size_with_20000_lines(tmp_path: Path) -> None:
     path = build_report(run_dir)
     size = path.stat().st_size
     data = decode_payload(path.read_text(encoding="utf-8"))
-    print(f"\nreport.html for {data['n']} lines: {size / 1e6:.2f} MB")
-    assert data["n"] == 20_000 and len(data["hist"][19_999]) == 104
+    print(f"\nreport.html for {data['n']} of {data['n_total']} lines: {size / 1e6:.2f} MB")
+    # A big run embeds the lines reviewed first, each with its series; the rest are counted.
+    assert data["n_total"] == 20_000 and data["n"] == MAX_EMBEDDED_LINES
+    assert len(data["hist"]) == data["n"] and len(data["hist"][-1]) == 104
     # Not a speed figure: a guard that the page stays mailable (no per-row DOM, gzip blob).
-    assert size < 12e6
+    assert size < 3e6
+    # Every line embedded, on request: the page still holds 20,000 lines and their series.
+    path = build_report(run_dir, max_lines=None)
+    data = decode_payload(path.read_text(encoding="utf-8"))
+    assert data["n"] == data["n_total"] == 20_000 and len(data["hist"][19_999]) == 104
+    assert path.stat().st_size < 12e6
 
 
 def test_exceptions_without_dealer_level_alerts_keep_line_values():
@@ -791,7 +799,7 @@ def test_service_and_forecast_accuracy_across_runs(tmp_path: Path) -> None:
     trend = decode_charts(build_report(current).read_text(encoding="utf-8"))["trend"]
     assert [t["as_of"] for t in trend] == ["2025-06-16", "2025-06-23", "2025-06-30"]
 
-    history = pd.read_csv(current / "history.csv")
+    history = pd.read_csv(current / "history.csv.gz")
     for point in trend:
         folder = out / "runs" / point["as_of"]
         lines = pd.read_csv(folder / "suggestions.csv")

@@ -107,15 +107,17 @@ class Browser:
             self.events.append(answer)
 
     def wait_event(self, method: str) -> dict[str, Any]:
+        """The first event ``method`` not waited for yet (so a second navigation waits anew)."""
         for event in self.events:
             if event.get("method") == method:
+                self.events.remove(event)
                 return event
         deadline = time.monotonic() + DEADLINE_SECONDS
         while True:
             event = self._receive(deadline)
-            self.events.append(event)
             if event.get("method") == method:
                 return event
+            self.events.append(event)
 
     def close(self) -> None:
         try:
@@ -428,10 +430,23 @@ def test_report_in_chromium(tmp_path: Path, browser: Browser) -> None:
 def test_a_20000_line_report_pages_its_rows(tmp_path: Path, browser: Browser) -> None:
     """Its load time is printed by benchmarks/bench_workbench.py, not asserted here."""
     run_dir = make_run_folder(tmp_path / "out", dealers=20, skus=1000)
+    # By default the page embeds the lines reviewed first and says how many it leaves out.
     report = build_report(run_dir)
     page = Page(browser)
     assert page.open(report.as_uri()) == "ready"
-    # One page of rows in the DOM, not 20,000.
+    embedded = decode_payload(report.read_text(encoding="utf-8"))["n"]
+    assert page.evaluate("document.getElementById('count').textContent") == (
+        f"{embedded} of {embedded} lines in this page (20000 in the run)"
+    )
+    notice = page.evaluate("document.getElementById('not-embedded').innerText")
+    assert (
+        f"{20_000 - embedded:,} lines are not in this page" in notice and "vmi serve-web" in notice
+    )
+    # Opened from disk, there is no workbench to link to.
+    assert page.evaluate("document.getElementById('workbench-link').hidden") is True
+    # Every line embedded: one page of rows in the DOM, not 20,000.
+    report = build_report(run_dir, max_lines=None)
+    assert page.open(report.as_uri()) == "ready"
     assert page.evaluate("document.querySelectorAll('#lines-body tr').length") == 100
     assert page.evaluate("document.getElementById('count').textContent") == "20000 of 20000 lines"
     assert (

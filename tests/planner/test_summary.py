@@ -26,8 +26,10 @@ def test_summary_counts_stale_feeds_rejected_files_and_link(tmp_path: Path) -> N
     assert "| forecast | 12.0 | 30 |" in text
 
     build_report(run_dir)
-    link = (run_dir / "report.html").resolve().as_uri()
-    assert f"Review page: [report.html]({link})" in report_summary_markdown(run_dir)
+    path = (run_dir / "report.html").resolve()
+    assert f"Review page: `{path}`" in report_summary_markdown(run_dir)  # text, no file:// link
+    url = "https://vmi.example.com/runs/2025-06-30/report"
+    assert f"Review page: [report.html]({url})" in report_summary_markdown(run_dir, report_url=url)
 
 
 def test_top_exceptions_follow_the_page_order(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ DESIGN_ALERT_TYPES = {
     "dead_stock",
     "stale_feed",
     "feed_rejected",
+    "partial_restatement",
     "cross_territory_sale",
     "price_deviation",
     "forecast_bias",
@@ -240,6 +241,32 @@ def test_feed_rejected_names_file_and_reason():
     assert "landing/sell_through/a.csv" in hit["message"].iloc[0]
     assert "missing column qty_sold" in hit["message"].iloc[0]
     assert fired(alerts_for(rejected_files=rejected.iloc[0:0]), "feed_rejected").empty
+
+
+def test_partial_restatement_names_dealer_day_files_and_dropped_skus():
+    restated = pd.DataFrame(
+        [
+            dict(file="sell_through/D2_v2.csv", dealer_id="D2", date="2026-02-20",
+                 previous_file="sell_through/D2.csv", skus_previous=9, skus_delivered=2,
+                 skus_dropped=7, dropped_skus=["S1", "S2", "S3", "S4", "S5", "S6", "S7"]),
+            dict(file="sell_through/D1_v2.csv", dealer_id="D1", date="2026-02-21",
+                 previous_file="sell_through/D1.csv", skus_previous=3, skus_delivered=2,
+                 skus_dropped=1, dropped_skus=["S9"]),
+        ]
+    )  # fmt: skip
+    hit = fired(alerts_for(restatements=restated), "partial_restatement")
+    assert hit["dealer_id"].tolist() == ["D1", "D2"]
+    assert hit["severity"].tolist() == ["info", "info"]
+    assert hit["metric"].tolist() == [1.0, 7.0] and hit["sku"].isna().all()
+    assert hit["message"].tolist() == [
+        "D1 2026-02-21: file sell_through/D1_v2.csv restated the day with 2 SKU(s) where "
+        "sell_through/D1.csv had 3; the sales of 1 SKU(s) (S9) that day are no longer in the "
+        "numbers. Re-send them if they were left out by mistake.",
+        "D2 2026-02-20: file sell_through/D2_v2.csv restated the day with 2 SKU(s) where "
+        "sell_through/D2.csv had 9; the sales of 7 SKU(s) (S1, S2, S3, S4, S5 and 2 more) that "
+        "day are no longer in the numbers. Re-send them if they were left out by mistake.",
+    ]
+    assert fired(alerts_for(), "partial_restatement").empty
 
 
 def sales(**overrides) -> dict:

@@ -60,7 +60,16 @@ def test_rollback_unpublished_clears_every_run_id_table_and_keeps_published_runs
         assert count(con, f"select count(*) from {table} where run_id <> 'good'") == 0, table
         assert count(con, f"select count(*) from {table} where run_id = 'good'") == 1, table
     assert count(con, "select count(*) from raw.file_ledger") == 0
-    assert [r[0] for r in con.execute("select run_id from pipeline.runs").fetchall()] == ["good"]
+    # The failed and the killed run stay on record as failed (the killed one as Interrupted).
+    kept = con.execute(
+        "select run_id, status, error_class, rolled_back_at is not null from pipeline.runs "
+        "order by run_id"
+    ).fetchall()
+    assert kept == [
+        ("broken", "failed", None, True),
+        ("good", "published", None, False),
+        ("killed", "failed", "Interrupted", True),
+    ]
     assert runs.rollback_unpublished(con) == []  # nothing left to clean
 
 
@@ -196,7 +205,7 @@ def test_the_next_start_rolls_back_a_rerun_whose_folder_never_replaced_the_publi
 
     assert runs.begin_run(con, "third", out, run_folder) == ["second"]
 
-    assert statuses(con) == {"first": "published", "third": "running"}
+    assert statuses(con) == {"first": "published", "second": "failed", "third": "running"}
     assert output_rows(con, "first") == (1, 1)
     assert [p.name for p in (out / "runs").iterdir()] == [published.name]  # put back
     assert run_folder.read_run_summary(published)["run_id"] == "first"

@@ -1,71 +1,29 @@
--- Dealer KPIs kept run by run, for channel managers comparing nights. Each build appends the
--- rows of fct_dealer_kpis under var('run_id'), with the run's as-of date and the dealer's name
--- and region; a second build of the same run replaces that run's rows (delete+insert on
--- run_id, dealer_id). Every column of fct_dealer_kpis is carried (`kpis.*`), so a KPI added
--- there reaches this table with no edit here: on_schema_change appends it, and earlier runs
--- hold null in it.
---
--- Without a run_id (a developer's `dbt build` without --vars) nothing is added, but the table
--- is still created with its columns. Rows of failed or replaced runs are deleted by the flow,
--- so no run status is read here. `--full-refresh` rebuilds the table and drops the history.
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['run_id', 'dealer_id'],
-        on_schema_change='append_new_columns',
-    )
-}}
-{%- set run_id = var('run_id') %}
+-- Dealer KPIs per published run (the latest published run of each as-of date), for channel
+-- managers comparing nights: every column of fct_dealer_kpis_by_run, where the history is kept.
+-- A view, so a rerun's KPIs appear when its publish commits, never before; a KPI column added
+-- to fct_dealer_kpis reaches it through `history.*` with no edit here.
+{{ config(materialized='view') }}
 
 with
 
-kpis as (
+history as (
 
-    select * from {{ ref('fct_dealer_kpis') }}
-
-),
-
-dealers as (
-
-    select * from {{ ref('dim_dealers') }}
+    select * from {{ ref('fct_dealer_kpis_by_run') }}
 
 ),
 
-as_of as (
+published_runs as (
 
-    select as_of_date from {{ ref('int_as_of_date') }}
-
-),
-
-run as (
-
-    select
-        cast(
-            {% if run_id is none -%}
-                null
-            {%- else -%}
-                '{{ run_id | string | replace("'", "''") }}'
-            {%- endif %} as {{ dbt.type_string() }}
-        ) as run_id
+    {{ latest_published_runs(ref('stg_pipeline__runs')) }}
 
 ),
 
 final as (
 
-    select
-        run.run_id,
-        -- every KPI column, dealer_id first; listed by name nowhere, so new ones flow through
-        kpis.*,
-        dealers.dealer_name,
-        dealers.region,
-        as_of.as_of_date
-    from kpis
-    cross join run
-    cross join as_of
-    left join dealers
-        on kpis.dealer_id = dealers.dealer_id
-    where run.run_id is not null
+    select history.*
+    from history
+    inner join published_runs
+        on history.run_id = published_runs.run_id
 
 )
 

@@ -1,9 +1,27 @@
--- Backtest accuracy per run, dealer, forecast model and demand class: means over the series.
+-- Backtest accuracy per published run, dealer, forecast model and demand class: means over the
+-- series. A view: a rerun's rows appear when its publish commits, never before.
+{{ config(materialized='view') }}
+
 with
+
+all_accuracy as (
+
+    select * from {{ ref('stg_pipeline__forecast_accuracy') }}
+
+),
+
+published_runs as (
+
+    {{ latest_published_runs(ref('stg_pipeline__runs')) }}
+
+),
 
 accuracy as (
 
-    select * from {{ ref('stg_pipeline__forecast_accuracy') }}
+    select all_accuracy.*
+    from all_accuracy
+    inner join published_runs
+        on all_accuracy.run_id = published_runs.run_id
 
 ),
 

@@ -1,4 +1,5 @@
--- Run history: one row per run and stage (a run without timings keeps one row, stage null).
+-- Run history: one row per run and stage (a run without timings keeps one row, stage null);
+-- a failed run says where it stopped and why.
 with
 
 runs as (
@@ -18,6 +19,9 @@ final as (
     select
         runs.run_id,
         runs.run_status,
+        runs.failed_stage,
+        runs.error_class,
+        runs.error_message,
         stage_timings.stage_name,
         runs.out_dir,
         stage_timings.stage_seconds,

@@ -1,6 +1,10 @@
--- Suggestions of the latest run of each as-of date, with the SKU and dealer attributes a planner
--- filters on and the value of each suggested line. Dimension attributes are today's (dims are
--- not historised).
+-- Suggestions of the published run of each as-of date (the latest published one in
+-- pipeline.runs), with the SKU and dealer attributes a planner filters on and the value of each
+-- suggested line. A view over the pipeline tables, so a rerun's suggestions appear when its
+-- publish commits, never before (a rerun that fails never shows). Dimension attributes are
+-- today's (dims are not historised).
+{{ config(materialized='view') }}
+
 with
 
 suggestions as (
@@ -9,33 +13,9 @@ suggestions as (
 
 ),
 
-runs as (
+published_runs as (
 
-    select * from {{ ref('stg_pipeline__runs') }}
-
-),
-
-suggestion_runs as (
-
-    select distinct
-        run_id,
-        as_of_date
-    from suggestions
-
-),
-
-ranked_runs as (
-
-    select
-        suggestion_runs.run_id,
-        suggestion_runs.as_of_date,
-        row_number() over (
-            partition by suggestion_runs.as_of_date
-            order by runs.started_at desc nulls last, suggestion_runs.run_id desc
-        ) as run_rank
-    from suggestion_runs
-    left join runs
-        on suggestion_runs.run_id = runs.run_id
+    {{ latest_published_runs(ref('stg_pipeline__runs')) }}
 
 ),
 
@@ -43,11 +23,10 @@ latest_suggestions as (
 
     select suggestions.*
     from suggestions
-    inner join ranked_runs
+    inner join published_runs
         on
-            suggestions.run_id = ranked_runs.run_id
-            and suggestions.as_of_date = ranked_runs.as_of_date
-    where ranked_runs.run_rank = 1
+            suggestions.run_id = published_runs.run_id
+            and suggestions.as_of_date = published_runs.as_of_date
 
 ),
 
