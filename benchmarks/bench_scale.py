@@ -61,10 +61,13 @@ def duckdb_read(landing: Path) -> dict:
         parquets = sorted(str(p) for p in folder.glob("*.parquet"))
         started = time.perf_counter()
         if csvs:
+            # The schema given (every column text, the header of the feed's first file), as the
+            # ingest knows it: no per-file sniffing.
+            header = Path(csvs[0]).open(encoding="utf-8").readline().strip().split(",")
             rows += con.execute(
-                "select count(*) from read_csv(?, all_varchar = true, header = true, "
-                "union_by_name = true)",
-                [csvs],
+                "select count(*) from read_csv(?, header = true, auto_detect = false, "
+                "delim = ',', quote = '\"', columns = ?)",
+                [csvs, {name: "VARCHAR" for name in header}],
             ).fetchone()[0]
         if parquets:
             rows += con.execute(
