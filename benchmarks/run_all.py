@@ -17,6 +17,7 @@ QUICK = [
     ["benchmarks.bench_censoring", "--seeds", "1"],
     ["benchmarks.bench_simulation", "--seeds", "1"],
     ["benchmarks.bench_ingest", "--rows", "1000000"],
+    ["benchmarks.bench_outputs"],
 ]
 
 
