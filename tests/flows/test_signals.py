@@ -19,7 +19,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import duckdb
@@ -69,23 +68,29 @@ class Run:
         return code, "".join(self.lines)
 
 
-def group_members(pgid: int) -> list[str]:
-    """Live (non-zombie) processes of the process group, as 'pid command'."""
+def group_members(pgid: int) -> list[psutil.Process]:
+    """Live (non-zombie) processes of the process group."""
     members = []
     for proc in psutil.process_iter():
         try:
             if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
-                members.append(f"{proc.pid} {' '.join(proc.cmdline())[:120]}")
+                members.append(proc)
         except (ProcessLookupError, psutil.Error):
             continue
     return members
 
 
+def _live(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 def assert_group_gone(pgid: int) -> None:
-    """Every process of the group ends; the bounded poll is a hang net, not a synchronisation."""
-    deadline = time.monotonic() + 30
-    while (left := group_members(pgid)) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    """Every process of the group ends: wait on their exits (the timeout is a hang net)."""
+    _, alive = psutil.wait_procs(group_members(pgid), timeout=DEADLINE_SECONDS)
+    left = [f"{proc.pid} {proc.name()}" for proc in alive if _live(proc)]
     assert not left, f"left behind: {left}"
 
 
@@ -150,8 +155,8 @@ def test_a_signalled_run_ends_with_one_line_and_publishes_nothing(world, signum,
 def test_sigkill_of_the_group_leaves_no_process_behind(world):
     run = Run(world)
     run.wait_for(FORECAST_STARTS)
-    members = group_members(run.process.pid)
-    assert any("flows.prefect_api" in m for m in members), members  # the server is in the group
+    commands = [" ".join(proc.cmdline()) for proc in group_members(run.process.pid)]
+    assert any("flows.prefect_api" in c for c in commands), commands  # the server is in the group
     os.killpg(run.process.pid, signal.SIGKILL)
     assert run.finish()[0] == -signal.SIGKILL
     assert_group_gone(run.process.pid)
