@@ -471,7 +471,11 @@ def _stream_large_file(
             accepted = typed[~typed.index.isin(set(failures["row"].tolist()))]
             quarantine = _quarantine_frame(run, rel, table, chunk, failures)
             with transaction(run.con):
-                _write_rows(run, feed, accepted, facts, rel, None, target=loading)
+                rows = accepted[feed.column_names].assign(
+                    _file=0, line=accepted.index.to_numpy(dtype="int64")
+                )
+                lineage = pd.DataFrame([_lineage(run, 0, facts, rel, None)])
+                raw.insert_with_lineage(run.con, loading, rows, lineage)  # seq set at publish
                 _write_quarantine(run, quarantine, target=loading_quarantine)
             quarantines.append(quarantine)
             rows_read += len(chunk)
@@ -535,37 +539,6 @@ def _move_cross_chunk_duplicates(
 
 
 # --- writing ---------------------------------------------------------------------------------
-
-
-def _write_rows(
-    run: _Run,
-    feed: Feed,
-    accepted: pd.DataFrame,
-    facts: FileFacts,
-    rel: str,
-    seq: int | None,
-    *,
-    target: str | None = None,
-) -> None:
-    raw.insert_frame(
-        run.con, target or f"raw.{feed.name}", _rows_frame(run, feed, accepted, facts, rel, seq)
-    )
-
-
-def _rows_frame(
-    run: _Run, feed: Feed, accepted: pd.DataFrame, facts: FileFacts, rel: str, seq: int | None
-) -> pd.DataFrame:
-    """Accepted rows of one file with their lineage columns, as raw.<feed> stores them."""
-    if accepted.empty:
-        return pd.DataFrame()
-    frame = accepted[feed.column_names].copy()
-    frame["file_sha256"] = facts.sha256
-    frame["source_file"] = rel
-    frame["line"] = accepted.index.to_numpy(dtype="int64")
-    frame["delivery_seq"] = seq
-    frame["run_id"] = run.run_id
-    frame["loaded_at"] = datetime.now(UTC).replace(tzinfo=None)
-    return frame
 
 
 def _quarantine_frame(
