@@ -8,7 +8,6 @@ group per dealer), and progress comes as one line per block.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import subprocess
@@ -18,19 +17,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from test_sampledata import digest_tree
 
 import sampledata
 from sampledata.demand import DemandNoise
 
 WORLD = dict(dealers=5, skus=12, days=120, seed=3)
-
-
-def digest_tree(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.fixture(scope="module")
