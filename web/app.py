@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from warehouse.workbench import Store
-from web import api, pages
+from web import api, pages, portal
 from web.settings import WebSettings
 from web.users import load_users
 
@@ -64,7 +64,9 @@ def create_app(settings: WebSettings) -> FastAPI:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
     app.include_router(api.router)
+    app.include_router(portal.api_router)
     app.include_router(pages.router)
+    app.include_router(portal.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     if VENDOR.is_dir():
         app.mount("/vendor", StaticFiles(directory=VENDOR), name="vendor")

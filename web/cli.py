@@ -46,7 +46,10 @@ USERS_HELP = "Users file (JSON, argon2 hashes; env VMI_USERS_FILE)."
 def users_add(
     name: Annotated[str, typer.Argument(help="User name (no spaces).")],
     role: Annotated[str, typer.Option(help=f"One of {', '.join(ROLES)}.")] = "viewer",
-    dealer: Annotated[str | None, typer.Option(help="The dealer_id of a dealer user.")] = None,
+    dealer: Annotated[
+        str | None,
+        typer.Option(help="The dealer_id of a dealer user (its portal shows that dealer only)."),
+    ] = None,
     users: Annotated[Path, typer.Option(envvar="VMI_USERS_FILE", help=USERS_HELP)] = Path(
         "users.json"
     ),
@@ -88,7 +91,8 @@ def serve_web(
         bool, typer.Option(help="Session cookie over HTTPS only (set behind TLS).")
     ] = False,
 ) -> None:
-    """Serve the planner workbench (the runs, their lines, approval) with uvicorn."""
+    """Serve the planner workbench (the runs, their lines, approval) and the dealer portal
+    (a dealer user's own stock cover, shipments, lines, scorecard and files) with uvicorn."""
     from web.app import create_app
     from web.settings import WebSettings
 

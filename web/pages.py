@@ -31,14 +31,14 @@ REPORT_CSP = (
 )
 
 
-def _render(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
+def render(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
     user = current_user(request)
     context.update(user=user, csrf=csrf_token(request) if user else "")
     return templates.TemplateResponse(request, name, context, status_code=status)
 
 
 def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
-    return _render(request, "error.html", status_code, status_code=status_code, message=message)
+    return render(request, "error.html", status_code, status_code=status_code, message=message)
 
 
 def _latest(request: Request):
@@ -57,7 +57,7 @@ def _safe_next(target: str | None) -> str:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str | None = None):
-    return _render(request, "login.html", next=_safe_next(next))
+    return render(request, "login.html", next=_safe_next(next))
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -65,7 +65,7 @@ def front_page(request: Request, user: Annotated[User, Depends(require_internal)
     runs = _latest(request)
     as_of, folder = runs[0]
     queue = run_lines.exceptions(folder)
-    return _render(
+    return render(
         request,
         "front.html",
         as_of=as_of.isoformat(),
@@ -143,7 +143,7 @@ def grid_page(
 ):
     context = _grid_context(request, as_of, query, user)
     folder = run_lines.folder_of(request.app.state.settings.out, as_of)
-    return _render(
+    return render(
         request,
         "grid.html",
         **context,
@@ -159,7 +159,7 @@ def grid_fragment(
     user: Annotated[User, Depends(require_internal)],
     query: Annotated[run_lines.Query, Depends(grid_query)],
 ):
-    return _render(request, "grid_table.html", **_grid_context(request, as_of, query, user))
+    return render(request, "grid_table.html", **_grid_context(request, as_of, query, user))
 
 
 @router.get("/runs/{as_of}/lines/{dealer_id}/{sku}/detail", response_class=HTMLResponse)
@@ -180,7 +180,7 @@ def line_detail(
         raise HTTPException(404, f"no line {dealer_id} / {sku}")
     chart = run_lines.pair_series(folder, dealer_id, sku)
     overrides = request.app.state.store.overrides(dealer_id=dealer_id, sku=sku)
-    return _render(
+    return render(
         request,
         "detail.html",
         as_of=as_of,
@@ -212,4 +212,4 @@ def audit_page(
     as_of: str | None = None,
 ):
     rows = request.app.state.store.audit(as_of=as_of or None, limit=1000)
-    return _render(request, "audit.html", rows=rows, as_of=as_of or "")
+    return render(request, "audit.html", rows=rows, as_of=as_of or "")

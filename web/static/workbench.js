@@ -31,8 +31,11 @@ function setupLogin() {
       username: fields.get("username"), password: fields.get("password"),
     });
     if (status === 200) {
-      const next = form.dataset.next || "/";
-      window.location.assign(next.startsWith("/") && !next.startsWith("//") ? next : "/");
+      let next = form.dataset.next || "/";
+      if (!next.startsWith("/") || next.startsWith("//")) next = "/";
+      // a dealer lands on its own portal, not on the planners' overview
+      if (data.role === "dealer" && !next.startsWith("/portal")) next = "/portal";
+      window.location.assign(next);
     } else {
       document.getElementById("login-error").textContent = (data && data.detail) || "Sign-in failed";
     }
@@ -294,6 +297,30 @@ async function drawOverview() {
   document.body.dataset.chartsReady = "1";
 }
 
+// ------------------------------------------------------------------ dealer portal
+
+async function drawPortalCover() {
+  const canvas = document.getElementById("chart-portal-cover");
+  if (!canvas || !window.Chart) return;
+  const { status, data } = await api("GET", canvas.dataset.source);
+  if (status !== 200) { canvas.replaceWith(document.createTextNode("Could not load the stock cover.")); return; }
+  const skus = data.skus.filter((s) => s.days_cover !== null);
+  new window.Chart(canvas, {
+    data: {
+      labels: skus.map((s) => s.sku),
+      datasets: [
+        { type: "bar", label: "days of cover", data: skus.map((s) => s.days_cover),
+          backgroundColor: skus.map((s) => (s.target_cover !== null && s.days_cover < s.target_cover ? COLORS.danger : COLORS.bar)) },
+        { type: "line", label: "target (order-up-to)", data: skus.map((s) => s.target_cover), borderColor: COLORS.target,
+          showLine: false, pointStyle: "line", pointRadius: 10, borderWidth: 3 },
+      ],
+    },
+    options: { animation: false, responsive: true, maintainAspectRatio: false,
+      scales: { y: { title: { display: true, text: "days of demand" } } } },
+  });
+  document.body.dataset.portalReady = "1";
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   setupLogin();
   setupSignOut();
@@ -301,4 +328,5 @@ document.addEventListener("DOMContentLoaded", () => {
   setupApprove();
   setupDetail();
   drawOverview();
+  drawPortalCover();
 });
