@@ -5,9 +5,10 @@ smooth to lumpy rates, yearly seasonality, trends, promotions, new and dying SKU
 stockout-censored weeks as NaN), times ``forecasting.forecast_with_diagnostics`` and scores
 the 13 held-out weeks. With ``--statsforecast`` the same data go, through a parquet file, to
 statsforecast (AutoETS season_length=52 and CrostonOptimized) running in its own virtualenv
-at benchmarks/.envs/statsforecast, created on first use. With ``--pooled`` the same series are
-forecast a second time with seasonal profiles pooled by SKU category
-(``forecasting.seasonal_profiles`` once over the panel, then ``profiles=``, as the nightly flow
+at benchmarks/.envs/statsforecast, created on first use from the pinned
+benchmarks/requirements-statsforecast.txt (pandas<3 stays out of the product). With
+``--pooled`` the same series are forecast a second time with seasonal profiles pooled by SKU
+category (``forecasting.seasonal_profiles`` once over the panel, then ``profiles=``, as the nightly flow
 does); ``--category-season`` draws each series' yearly season from its category (shared phase
 and amplitude, per-series jitter) instead of independently. Prints one JSON line.
 
@@ -39,6 +40,7 @@ from forecasting import forecast_with_diagnostics, seasonal_profiles  # noqa: E4
 WEEKS, HORIZON, SEASON = 104, 13, 52
 START = pd.Timestamp("2023-01-02")  # a Monday
 SF_ENV = ROOT / "benchmarks" / ".envs" / "statsforecast"
+SF_REQUIREMENTS = ROOT / "benchmarks" / "requirements-statsforecast.txt"  # pinned, pandas<3
 #: SKU categories for --pooled: SKU S<k> belongs to category k % N_CATEGORIES.
 N_CATEGORIES = 10
 
@@ -175,16 +177,7 @@ def ensure_statsforecast_env() -> Path | None:
     try:
         subprocess.run([sys.executable, "-m", "venv", str(SF_ENV)], check=True)
         subprocess.run(
-            [
-                str(python),
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "statsforecast",
-                "pandas<3",
-                "pyarrow",
-            ],
+            [str(python), "-m", "pip", "install", "--quiet", "-r", str(SF_REQUIREMENTS)],
             check=True,
         )
     except (subprocess.CalledProcessError, OSError) as error:
