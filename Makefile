@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 DEMO := demo
 
 ASSETS := planner/static/vendor/.installed
+# Two pytest-xdist workers, one test file each at a time (module fixtures stay whole): the
+# end-to-end tests wait on servers and subprocesses much of the time. PYTEST_WORKERS= runs serially.
+PYTEST_WORKERS ?= -n 2 --dist loadfile
 
 .PHONY: demo test test-fast lint bench browser clean serve web assets
 
@@ -38,7 +41,7 @@ demo: $(STAMP) $(ASSETS)
 	$(VENV)/bin/vmi run --landing $(DEMO)/landing --warehouse $(DEMO)/warehouse.duckdb --out $(DEMO)/out
 
 test: $(STAMP) $(ASSETS) browser
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_WORKERS)
 
 test-fast: $(STAMP) $(ASSETS)
 	$(PY) -m pytest -m "not e2e and not slow and not browser"

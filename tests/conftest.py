@@ -15,6 +15,9 @@ os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 # Plain dbt inside the flow (the default; pinned in case the shell sets it); the first run of
 # tests/flows/test_nightly.py turns per-node Prefect tasks on so prefect-dbt is exercised too.
 os.environ.setdefault("VMI_DBT_NODES_AS_TASKS", "0")
+# Transient-fault retries without the production back-off (2, 5, 15 s): the retry tests wait on
+# the retry itself, never on its delay.
+os.environ.setdefault("VMI_RETRY_DELAYS", "0.1,0.1,0.1")
 
 import pytest  # noqa: E402
 

@@ -25,7 +25,7 @@ from test_notify import Receiver
 
 from flows import serve
 from flows.notify import WEBHOOK_ENV
-from planner.config_file import CONFIG_ENV
+from planner.config_file import CONFIG_ENV, RETRY_ENV
 
 pytestmark = pytest.mark.e2e
 
@@ -58,7 +58,9 @@ def stack(tmp_path_factory):
     landing = base / "landing"
     generate(landing, dealers=4, skus=12, days=200, start=None, seed=5)
     api = f"http://127.0.0.1:{free_port()}/api"
+    # No VMI_* path variable: the paths are run parameters. The retry schedule stays (conftest).
     plain = {k: v for k, v in os.environ.items() if not k.startswith("VMI_")}
+    plain[RETRY_ENV] = os.environ[RETRY_ENV]
     env = serve.prefect_env(api, plain) | {"PREFECT_HOME": str(base / "prefect-home")}
     # The worker's runs read no vmi.toml a developer may keep in the checkout: an empty one.
     (base / "vmi.toml").write_text("# paths come from the run parameters\n")

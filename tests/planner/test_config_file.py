@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from flows.settings import RunSettings
+from planner import config_file
 from planner.config_file import SettingsError, load_config, run_paths
 
 
@@ -83,3 +84,18 @@ def test_a_path_given_nowhere_fails_naming_the_setting(project):
     assert str(raised.value) == (
         "no landing folder: pass the landing parameter or set landing in vmi.toml (VMI_CONFIG)"
     )
+
+
+def test_retry_schedule_defaults_to_the_backoff_and_reads_vmi_retry_delays():
+    assert config_file.retry_schedule({}) == {"retries": 3, "retry_delay_seconds": [2, 5, 15]}
+    assert config_file.retry_schedule({"VMI_RETRY_DELAYS": " 10, 60 "}) == {
+        "retries": 2,
+        "retry_delay_seconds": [10.0, 60.0],
+    }
+
+
+@pytest.mark.parametrize("value", ["abc", "5,,5", "-1", "1e9", "nan"])
+def test_a_bad_retry_schedule_is_one_line_naming_the_variable(value):
+    with pytest.raises(config_file.SettingsError) as raised:
+        config_file.retry_schedule({"VMI_RETRY_DELAYS": value})
+    assert str(raised.value).startswith("VMI_RETRY_DELAYS=") and "\n" not in str(raised.value)
