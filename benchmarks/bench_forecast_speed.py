@@ -8,9 +8,9 @@ statsforecast (AutoETS season_length=52 and CrostonOptimized) running in its own
 at benchmarks/.envs/statsforecast, created on first use from the pinned
 benchmarks/requirements-statsforecast.txt (pandas<3 stays out of the product). With
 ``--pooled`` the same series are forecast a second time with seasonal profiles pooled by SKU
-category (``forecasting.seasonal_profiles`` once over the panel, then ``profiles=``, as the nightly flow
-does); ``--category-season`` draws each series' yearly season from its category (shared phase
-and amplitude, per-series jitter) instead of independently. Prints one JSON line.
+category (``forecasting.seasonal_profiles`` once over the panel, then ``profiles=``, as the
+nightly flow does); ``--category-season`` draws each series' yearly season from its category
+(shared phase and amplitude, per-series jitter) instead of independently. Prints one JSON line.
 
     python benchmarks/bench_forecast_speed.py [--series 10000] [--n-jobs 2] [--statsforecast]
         [--pooled] [--category-season]

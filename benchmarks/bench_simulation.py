@@ -37,7 +37,10 @@ from simulation.closed_loop import REFIT_WEEKS, baseline_at_fill, simulate
 
 CSL_TOLERANCE = 0.02
 STOCK_CUT = 0.25
-KEYS = ("fill_rate", "cycle_service_level", "avg_on_hand_value", "stockout_days", "bullwhip_ratio")
+KEYS = (
+    "fill_rate", "cycle_service_level", "avg_on_hand_value", "stockout_days", "bullwhip_ratio",
+    "bullwhip_ratio_sell_through",
+)  # fmt: skip
 HEADER = (
     f"{'target':>6} {'seed':>4} | {'P fill':>6} {'P CSL':>6} {'CSL gap':>7} {'P value':>9} | "
     f"{'B z':>5} {'B fill':>6} {'B CSL':>6} {'B value':>9} | {'saving':>6} | CSL ok  stock ok"

@@ -45,7 +45,7 @@ def _interrupt(signum: int, frame) -> None:
 
 
 def _fail(message: str, code: int) -> None:
-    typer.echo(f"vmi: {message}", err=True)
+    typer.echo(f"vmi: {' '.join(message.split())}", err=True)  # one line, whatever the error
     raise typer.Exit(code)
 
 
@@ -67,6 +67,9 @@ def generate(
     start: Annotated[str | None, typer.Option(help="First day (YYYY-MM-DD).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 7,
     quiet: Annotated[bool, typer.Option(help="No progress lines on stderr.")] = False,
+    dealer_network: Annotated[
+        bool, typer.Option(help="Add a price list, supply caps, a sliding dealer, a leaky seller.")
+    ] = False,
 ) -> None:
     """Write a landing folder for a realistic synthetic dealer network."""
     from sampledata import generate as generate_world
@@ -80,6 +83,7 @@ def generate(
         start=start_date,
         seed=seed,
         progress=None if quiet else lambda msg: typer.echo(f"  {msg}", err=True),
+        dealer_network=dealer_network,
     )
     typer.echo(f"landing written to {out}\n{json.dumps(counts, default=str)}")
 
@@ -98,9 +102,16 @@ def run(
         Path | None,
         typer.Option(help="Policy/alert configuration YAML (default: the shipped one)."),
     ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Prefect's and dbt's full logs on the console.")
+    ] = False,
 ) -> None:
-    """One nightly run: ingest, validate, dbt, forecast, replenish, publish."""
+    """One nightly run: ingest, validate, dbt, forecast, replenish, publish.
+
+    A line per stage as it ends, warnings that need a person; --verbose: Prefect's, dbt's logs.
+    """
     from flows.settings import RunSettings, SettingsError
+    from planner import console
     from replenishment.config import ConfigError, load_policy_config
     from warehouse.marker import NotAWarehouse, WarehouseInUse, open_checked
 
@@ -119,6 +130,7 @@ def run(
     from flows.prefect_api import ServerDidNotStart, prefect_api
     from warehouse.lock import WarehouseBusy
 
+    console.start(verbose)  # before Prefect is imported: it reads its logging settings then
     _signals_seen.clear()
     previous = {s: signal.signal(s, _interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

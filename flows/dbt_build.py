@@ -13,6 +13,7 @@ import os
 from datetime import date
 from pathlib import Path
 
+from replenishment.tiers import policy_dbt_vars
 from warehouse.connection import release_duckdb
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
@@ -35,6 +36,7 @@ def run_dbt_build(
     *,
     run_id: str | None = None,
     nodes_as_tasks: bool = False,
+    policy: Path | None = None,
 ) -> int:
     """`dbt build --selector <selector>` on `warehouse`; return the number of nodes run.
 
@@ -46,13 +48,15 @@ def run_dbt_build(
     run_id : the run, passed as the dbt var ``run_id`` (models kept per run are keyed by it).
     nodes_as_tasks : show each dbt node as a Prefect task (prefect-dbt, VMI_DBT_NODES_AS_TASKS=1);
         when False (the default) run plain dbt, one task for the whole build.
+    policy : the policy file (None: the shipped one); its dealer rules become dbt vars.
     """
     os.environ["VMI_WAREHOUSE"] = str(Path(warehouse).resolve())
     # The project folder may be read-only or shared by concurrent runs: keep compiled output
     # and logs beside the warehouse instead.
     target = Path(str(warehouse) + ".dbt-target")
     os.environ["DBT_LOG_PATH"] = str(target / "logs")
-    variables = json.dumps({"as_of": as_of.isoformat(), "run_id": run_id})
+    from_policy = policy_dbt_vars(policy)  # dealer tiers, channel-conflict rules (policy.yml)
+    variables = json.dumps({"as_of": as_of.isoformat(), "run_id": run_id, **from_policy})
     args = ["build", "--selector", selector, "--vars", variables, "--target-path", str(target)]
     try:
         return _invoke(args, selector, target, nodes_as_tasks)
@@ -87,7 +91,6 @@ def _first_failure(result) -> str | None:
     for node_result in getattr(result.result, "results", None) or []:
         status = str(getattr(node_result, "status", "")).lower()
         if status in {"error", "fail"}:
-            node = getattr(node_result, "node", None)
-            name = getattr(node, "name", "?")
+            name = getattr(getattr(node_result, "node", None), "name", "?")
             return f"{name}: {getattr(node_result, 'message', '')}"
     return None

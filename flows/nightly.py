@@ -23,6 +23,7 @@ from flows.notify import notify_critical_alerts, notify_failure
 from flows.settings import RunSettings
 from flows.tasks import ingest_and_validate, is_transient  # noqa: F401 - the flow's public API
 from forecasting import join_chunks
+from planner import console
 from planner.run_folder import run_summary
 from replenishment import demand
 from warehouse.lock import warehouse_lock
@@ -36,7 +37,7 @@ def forecast_demand(settings: RunSettings) -> tuple[pd.DataFrame, ...]:
     history, horizon, profiles = tasks.load_history(settings)
     parts = tasks.chunk_frames(history, profiles, FlowRunContext.get().task_runner)
     futures = tasks.forecast_chunk.map([p[0] for p in parts], horizon, [p[1] for p in parts])
-    forecasts, diagnostics = join_chunks([f.result() for f in futures])
+    forecasts, diagnostics = join_chunks([f.result() for f in console.track(futures)])
     return forecasts, diagnostics, history, profiles
 
 
@@ -66,10 +67,11 @@ def nightly_replenishment(
             failed_nights = tasks.begin_run(settings, run_id)
             with clock.stage("ingest_validate") as stage:
                 ingested = tasks.ingest_and_validate(settings, run_id)
-                stage["rows"] = sum(f["rows_accepted"] for f in ingested["files"])
+                files = stage["files"] = ingested["files"]
+                stage["rows"] = sum(f["rows_accepted"] for f in files)
             with clock.stage("data_docs") as stage:
                 data_docs = tasks.build_validation_docs(ingested["validations"], run_id, settings)
-                stage["rows"] = len(ingested["validations"])
+                stage.update(rows=len(ingested["validations"]), docs=data_docs)
             run_as_of = tasks.resolve_as_of(settings, run_id)
             with clock.stage("dbt_core") as stage:
                 stage["rows"] = tasks.dbt_build(settings, "core", run_as_of, run_id)
@@ -87,7 +89,7 @@ def nightly_replenishment(
                     settings, config, run_id, run_as_of, (forecasts, diagnostics, accuracy),
                     ingested["files"], ingested["restatements"],
                 )  # fmt: skip
-                stage["rows"] = len(outputs.suggestions)
+                stage.update(rows=len(outputs.suggestions), alerts=outputs.alerts)
             with clock.stage("dbt_reporting") as stage:
                 stage["rows"] = tasks.dbt_build(settings, "reporting", run_as_of, run_id)
             with clock.stage("stage_outputs") as stage:
@@ -97,7 +99,7 @@ def nightly_replenishment(
                     "quarantine": ingested["quarantine"],
                     "forecast": forecast_out,
                     "seasonality": demand.profile_output(profiles),
-                    "transfers": outputs.transfers,
+                    **outputs.side_tables(),  # transfers, actions, tier_proposals
                     **tasks.report_tables(settings, run_as_of),
                 }
                 stage["rows"] = sum(len(table) for table in tables.values())

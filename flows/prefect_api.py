@@ -44,7 +44,8 @@ def prefect_api() -> Iterator[str | None]:
     with open(log, "ab") as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "flows.prefect_api", str(port)],
-            env={"PREFECT_SERVER_ANALYTICS_ENABLED": "false", **os.environ},
+            env={"PREFECT_SERVER_ANALYTICS_ENABLED": "false", **os.environ,
+                 "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "NOTSET"},  # its log: all of it
             stdin=subprocess.PIPE, stdout=out, stderr=out,
         )  # fmt: skip
     try:

@@ -6,10 +6,7 @@ result. Side-effecting tasks use NO_CACHE; only transient faults are retried (`i
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -22,7 +19,9 @@ from flows.dbt_build import run_dbt_build
 from flows.settings import RunSettings
 from landing.ingest import FILE_COLUMNS, ingest_landing
 from landing.validate import build_data_docs
-from planner import run_folder
+from planner import console, run_folder
+from planner.config_file import retry_schedule
+from planner.console import StageClock
 from replenishment import demand, plan
 from replenishment.config import PolicyConfig, load_policy_config
 from warehouse import connect, marts, pipeline, raw, restatements, runs, transaction
@@ -44,28 +43,8 @@ def is_transient(task, task_run, state) -> bool:
     return False
 
 
-TRANSIENT_RETRIES = dict(retries=3, retry_delay_seconds=[2, 5, 15], retry_condition_fn=is_transient)
+TRANSIENT_RETRIES = dict(retry_condition_fn=is_transient, **retry_schedule())  # VMI_RETRY_DELAYS
 STAGE = dict(cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
-
-
-class StageClock:
-    """Seconds and rows per stage, for run_summary.json and pipeline.stage_timings; `current`
-    names where the run is (a timed stage, or the untimed step after the last one)."""
-
-    AFTER = {"data_docs": "resolve_as_of", "stage_outputs": "publish"}
-
-    def __init__(self) -> None:
-        self.stages: list[dict] = []
-        self.current, self.started_at = "start", datetime.now(UTC).replace(tzinfo=None)
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[dict]:
-        """Time the block; the block sets `rows` on the dict it gets."""
-        record, started, self.current = {"name": name, "rows": 0}, time.perf_counter(), name
-        yield record
-        seconds = round(time.perf_counter() - started, 3)
-        self.stages.append({"name": name, "seconds": seconds, "rows": int(record["rows"])})
-        self.current = self.AFTER.get(name, f"after {name}")
 
 
 @task(cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
@@ -94,9 +73,8 @@ def ingest_and_validate(settings: RunSettings, run_id: str) -> dict:
     """
     with connect(settings.warehouse) as con:
         runs.rollback_run(con, run_id)
-        result = ingest_landing(
-            settings.landing, con, run_id=run_id, as_of=None, progress=get_run_logger().info
-        )
+        say = console.ticking(get_run_logger().info, settings.landing)  # and the ingest bar
+        result = ingest_landing(settings.landing, con, run_id=run_id, as_of=None, progress=say)
         dropped = restatements.partial_restatements(con, run_id)  # SKUs a restatement left out
     keys = ("files", "quarantine", "validations")
     return {key: getattr(result, key) for key in keys} | {"restatements": dropped}
@@ -129,8 +107,8 @@ def resolve_as_of(settings: RunSettings, run_id: str) -> date:
 @task(cache_policy=NO_CACHE)
 def dbt_build(settings: RunSettings, selector: str, as_of: date, run_id: str) -> int:
     """`dbt build` of one selector; a failed model or data test fails the flow."""
-    tasks = settings.dbt_nodes_as_tasks
-    return run_dbt_build(settings.warehouse, selector, as_of, run_id=run_id, nodes_as_tasks=tasks)
+    extra = {"nodes_as_tasks": settings.dbt_nodes_as_tasks, "policy": settings.policy_config}
+    return run_dbt_build(settings.warehouse, selector, as_of, run_id=run_id, **extra)
 
 
 @task(**STAGE)
@@ -221,13 +199,15 @@ def replenish(
         freshness, inputs = marts.feed_freshness(con), marts.replenishment_inputs(con)
         positions = plan.positions_with_staleness(inputs, freshness, config)
         exceptions = marts.sales_exceptions(con, since=plan.exceptions_since(as_of))
-        last_sales, dealers = marts.dealer_skus(con), marts.dealers(con)
+        last_sales, dealers, supply = marts.dealer_skus(con), marts.dealers(con), marts.supply(con)
+        steering = marts.dealer_steering(con)  # escalation walk, tier proposals
     daily = demand.daily_demand(raw_forecasts, diagnostics, plan.protection_days(positions), as_of)
     outputs = plan.plan_replenishment(
         positions, daily, accuracy=accuracy, rejected_files=rejected, freshness=freshness,
         sales_exceptions=exceptions, last_sales=last_sales, dealers=dealers, config=config,
-        run_id=run_id, as_of=as_of, overrides=overrides, snoozes=snoozes,
+        run_id=run_id, as_of=as_of, overrides=overrides, snoozes=snoozes, supply=supply,
         restatements=pd.DataFrame(restated or [], columns=restatements.RESTATEMENT_KEYS),
+        **steering,
     )  # fmt: skip
     with connect(settings.warehouse) as con, transaction(con):
         tables = ("suggestions", "alerts", "transfers")
@@ -240,12 +220,7 @@ def report_tables(settings: RunSettings, as_of: date) -> dict[str, pd.DataFrame]
     """The planner-facing extras the report draws: history, items, KPIs, freshness."""
     since = as_of - timedelta(weeks=run_folder.HISTORY_WEEKS)
     with connect(settings.warehouse) as con:
-        return {
-            "history": marts.weekly_demand(con, since=since),
-            "items": marts.replenishment_inputs(con)[run_folder.TABLES["items"]],
-            "kpis": marts.dealer_kpis(con),
-            "freshness": marts.feed_freshness(con),
-        }
+        return marts.report_tables(con, since=since, item_columns=run_folder.TABLES["items"])
 
 
 @task(**STAGE)

@@ -2,7 +2,7 @@
 
 Everything else about a feed is generated from this module or checked against it:
 
-- the `raw` table DDL: `raw_tables()` (the six feed tables with their lineage columns, plus
+- the `raw` table DDL: `raw_tables()` (the feed tables with their lineage columns, plus
   `file_ledger` and `quarantine`), which warehouse/ turns into `create table` statements;
 - type coercion (landing/validate.py `coerce`) reads each column's kind;
 - the required header columns (`Feed.required_columns`) and the unique key (`Feed.key`);
@@ -12,8 +12,8 @@ Everything else about a feed is generated from this module or checked against it
 Adding a feed column:
 
 1. Here: add a `Column` (name, kind, whether the header must contain it) to its feed. The raw
-   DDL follows by itself; an existing warehouse file gets the new column only when its raw table
-   is altered or rebuilt (`create table if not exists` does not change a table).
+   DDL follows by itself; an existing warehouse file gains the column at its next ingest
+   (`warehouse.connection.ensure_tables` adds declared columns a table lacks, empty in old rows).
 2. A row rule for it (a range, a not-null, a set): an expectation in
    expectations/gx/expectations/<feed>.json with `"meta": {"rule": "<short_name>"}`; its
    position in the file sets its precedence. A key column also goes into the suite's
@@ -145,6 +145,7 @@ DEALERS = Feed(
         ("lead_time_days", NUMBER),
         ("lead_time_sd_days", NUMBER),
         ("review_period_days", INTEGER),
+        ("tier", STRING, False),
     ),
     key=("dealer_id",),
 )
@@ -209,8 +210,32 @@ SHIPMENTS = Feed(
     key=("shipment_id", "sku"),
 )
 
+# Optional master files (DESIGN.md "Dealer management"): the manufacturer's price list (a row per
+# SKU and date it takes effect) and the supply it can ship (a row per SKU and stock date).
+PRICE_LIST = Feed(
+    "price_list",
+    "master",
+    _columns(("sku",), ("list_price", NUMBER), ("valid_from", DATE)),
+    key=("sku", "valid_from"),
+)
+SUPPLY = Feed(
+    "supply",
+    "master",
+    _columns(("sku",), ("available_qty", NUMBER), ("as_of", DATE)),
+    key=("sku", "as_of"),
+)
+
 # Ingest order: master data first (it defines the known dealers and SKUs), then the feeds.
-FEEDS: tuple[Feed, ...] = (DEALERS, SKUS, DEALER_SKUS, SELL_THROUGH, INVENTORY, SHIPMENTS)
+FEEDS: tuple[Feed, ...] = (
+    DEALERS,
+    SKUS,
+    DEALER_SKUS,
+    PRICE_LIST,
+    SUPPLY,
+    SELL_THROUGH,
+    INVENTORY,
+    SHIPMENTS,
+)
 FEEDS_BY_NAME: dict[str, Feed] = {feed.name: feed for feed in FEEDS}
 FEED_FOLDERS: tuple[str, ...] = ("sell_through", "inventory", "shipments")
 SUPPORTED_EXTENSIONS: tuple[str, ...] = (".csv", ".parquet", ".xlsx")
@@ -251,7 +276,7 @@ QUARANTINE_COLUMNS: list[str] = [column.name for column in QUARANTINE]
 def raw_tables() -> dict[str, str]:
     """The raw tables landing owns and the column DDL of each: `'"name" TYPE, ...'`.
 
-    The six feed tables (in `FEEDS` order: the feed's columns, then the lineage columns), then
+    The feed tables (in `FEEDS` order: the feed's columns, then the lineage columns), then
     `file_ledger` and `quarantine`. The caller wraps each in `create table raw.<name> (...)`.
     """
     tables = {feed.name: feed.raw_columns for feed in FEEDS}

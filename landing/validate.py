@@ -357,6 +357,7 @@ def first_failures(failures: pd.DataFrame) -> pd.DataFrame:
 # --- Data Docs -------------------------------------------------------------------------------
 
 SITE = "local_site"
+SECTIONS = ("validations", "profiling")  # the site's sections that read validation results
 KEEP_RUNS = 30
 _KEEP_VALUES = 20
 _MAX_VALUE_CHARS = 200
@@ -412,6 +413,7 @@ def build_data_docs(
     project_root: Path = PROJECT_ROOT,
     keep_runs: int = KEEP_RUNS,
     site_dir: Path | None = None,
+    results_dir: Path | None = None,
 ) -> Path:
     """Render GX Data Docs for the suites and one run's validation results; return index.html.
 
@@ -429,10 +431,15 @@ def build_data_docs(
     project_root
         The GX project folder (default: the repository's expectations/).
     keep_runs
-        How many runs' results to keep in gx/uncommitted/validations/.
+        How many runs' results to keep (and their pages).
     site_dir
         Where the site is written (the nightly run: ``OUT/data_docs/``); default the
         project's ``gx/uncommitted/data_docs/local_site/``.
+    results_dir
+        Where the validation results are stored for the site: default
+        ``<site_dir>/validation_results/`` when `site_dir` is given (a run writes nothing into
+        the checkout's GX project, whose own results store is in memory), else the project's
+        ``gx/uncommitted/validations/``.
 
     Returns
     -------
@@ -450,7 +457,13 @@ def build_data_docs(
     if validations and not run_name:
         raise ValueError("build_data_docs: run_name is required to file validation results")
     context = _context(str(project_root))
-    store = context.validation_results_store
+    site = Path(site_dir) if site_dir else _site_dir(Path(project_root))
+    if results_dir is None:
+        uncommitted = Path(project_root) / "gx" / "uncommitted" / "validations"
+        results_dir = site / "validation_results" if site_dir else uncommitted
+    stored = Path(results_dir).resolve()
+    store_name = _results_store(context, stored)
+    store = context.stores[store_name]
     run_time = datetime.now(UTC)
     identifiers: list = [ExpectationSuiteIdentifier(suite.name) for suite in context.suites.all()]
     for number, result in enumerate(validations, start=1):
@@ -462,24 +475,37 @@ def build_data_docs(
         )
         store.set(key, result)
         identifiers.append(key)
-    site = Path(site_dir) if site_dir else _site_dir(Path(project_root))
-    _prune_old_runs(context, Path(project_root), keep_runs, site)
+    _prune_old_runs(store, stored, keep_runs, site)
     # The project's site config, written elsewhere (never saved to great_expectations.yml).
     config = {k: v for k, v in context.variables.data_docs_sites[SITE].items() if k != "class_name"}
     backend = {**config.pop("store_backend"), "base_directory": str(site.resolve())}
-    SiteBuilder(data_context=context, store_backend=backend, site_name=SITE, **config).build(
-        identifiers
-    )
+    sources = {section: {"source_store_name": store_name} for section in SECTIONS}
+    SiteBuilder(
+        data_context=context, store_backend=backend, site_name=SITE,
+        site_section_builders=sources, **config,
+    ).build(identifiers)  # fmt: skip
     return site / "index.html"
+
+
+def _results_store(context, folder: Path) -> str:
+    """The name of a validation results store kept in `folder`, added to the context's stores
+    in memory only (great_expectations.yml is never rewritten)."""
+    from great_expectations.data_context.store import ValidationResultsStore
+
+    name = f"vmi_results:{folder}"
+    if name not in context.stores:
+        backend = {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(folder),
+                   "suppress_store_backend_id": True}  # fmt: skip
+        context.stores[name] = ValidationResultsStore(store_backend=backend, store_name=name)
+    return name
 
 
 def _site_dir(project_root: Path) -> Path:
     return project_root / "gx" / "uncommitted" / "data_docs" / SITE
 
 
-def _prune_old_runs(context, project_root: Path, keep_runs: int, site: Path) -> None:
+def _prune_old_runs(store, stored: Path, keep_runs: int, site: Path) -> None:
     """Delete stored results (and their rendered pages) of all but the newest runs."""
-    store = context.validation_results_store
     keys = store.list_keys()
     newest: dict[str, object] = {}
     for key in keys:
@@ -488,7 +514,6 @@ def _prune_old_runs(context, project_root: Path, keep_runs: int, site: Path) -> 
             newest[name] = key.run_id.run_time
     keep = set(sorted(newest, key=lambda name: newest[name], reverse=True)[:keep_runs])
     pages = site / "validations"
-    stored = project_root / "gx" / "uncommitted" / "validations"
     for key in keys:
         name = key.run_id.run_name
         if name in keep:

@@ -424,9 +424,11 @@ def approve_run(
     Notes
     -----
     Final quantity per line: the override ``qty`` when given, 0 when held, else
-    ``suggested_qty``. Re-approving the same run replaces ``orders/`` and the warehouse rows
-    of that as-of, and appends to ``audit.csv``. Lines recorded are those with a suggestion
-    or an override; lines with nothing suggested and no override carry no decision.
+    ``suggested_qty`` (``allocated_qty`` when supply.csv capped the night; decisions.csv then
+    records it as the quantity decided from). Re-approving the same run replaces ``orders/``
+    and the warehouse rows of that as-of, and appends to ``audit.csv``. Lines recorded are
+    those with a suggestion or an override; lines with nothing suggested and no override carry
+    no decision.
     """
     as_of_date = as_of if isinstance(as_of, date) else _parse_date(as_of)
     run_dir = run_folder.run_dir(out_dir, as_of_date)
@@ -449,8 +451,13 @@ def approve_run(
         decided = decided.assign(dealer_note="")
     warehouse_path = _warehouse_path(run_dir, warehouse)
 
-    merged = lines[["dealer_id", "sku", "suggested_qty"]].merge(
-        decided, on=["dealer_id", "sku"], how="left", indicator=True
+    # A night capped by master/supply.csv offers what was allocated, not the policy quantity.
+    offered = lines["allocated_qty"] if "allocated_qty" in lines else lines["suggested_qty"]
+    offered = pd.to_numeric(offered, errors="coerce")
+    merged = (
+        lines[["dealer_id", "sku"]]
+        .assign(suggested_qty=offered)
+        .merge(decided, on=["dealer_id", "sku"], how="left", indicator=True)
     )
     suggested = merged["suggested_qty"].fillna(0.0)
     held = merged["hold"].astype("boolean").fillna(False).astype(bool)

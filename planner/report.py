@@ -15,8 +15,9 @@ docs/planner-guide.md for why SVG in the drill-down and not plotly (plotly.js al
 get the charts.
 
 Everything here reads the run folder through `planner.run_folder` (DESIGN.md "Outputs" plus
-the files publish adds: history, items, kpis, freshness, transfers); any optional file may be
-missing. The figures the page shares with the markdown summary live in `planner.figures`.
+the files publish adds: history, items, kpis, freshness, transfers, actions, tier_proposals);
+any optional file may be missing. The figures the page shares with the markdown summary live
+in `planner.figures`.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ EMBED_SEVERITIES = ("critical", "warning")
 MAX_CHANGE_ROWS_PER_TYPE = 100
 # Dealers in the network-health chart: the least covered relative to their target.
 MAX_HEALTH_DEALERS = 30
+# Excess-stock actions listed (largest stock value first); actions.csv has all.
+MAX_ACTION_ROWS = 100
 HISTORY_WEEKS = 104
 
 # Approval marks per line (payload `decision`): no decision, approved as suggested, quantity
@@ -185,6 +188,32 @@ def _transfers(run_dir: Path, lines: pd.DataFrame) -> list[dict]:
         {**rec, "value": number(rec["value"]), "qty": number(rec["qty"])}
         for rec in transfers.to_dict("records")
     ]
+
+
+def _actions(run_dir: Path) -> dict:
+    """The excess-stock remedies (actions.csv), largest stock value first, with totals."""
+    actions = read_run_table(run_dir, "actions")
+    if actions.empty:
+        return {"rows": [], "more": 0, "by_action": []}
+    by_action = actions.groupby("action").agg(
+        lines=("qty", "size"), qty=("qty", "sum"), value=("value", "sum"), cost=("cost", "sum")
+    )
+    actions = actions.sort_values(["value", "dealer_id", "sku"], ascending=[False, True, True])
+    return {
+        "rows": actions.head(MAX_ACTION_ROWS).to_dict("records"),
+        "more": max(0, len(actions) - MAX_ACTION_ROWS),
+        "by_action": by_action.reset_index().to_dict("records"),
+    }
+
+
+def _tier_proposals(run_dir: Path) -> list[dict]:
+    """The tier, rebate and credit proposal per dealer (tier_proposals.csv), changes first."""
+    proposals = read_run_table(run_dir, "tier_proposals")
+    if proposals.empty:
+        return []
+    order = proposals["current_tier"] == proposals["proposed_tier"]
+    proposals = proposals.assign(_same=order).sort_values(["_same", "dealer_id"], kind="stable")
+    return proposals.drop(columns="_same").to_dict("records")
 
 
 # --------------------------------------------------------------------------------------------
@@ -424,6 +453,11 @@ def build_payload(
     }
     for column in LINE_NUMBERS:
         parts[column] = _json_values(lines[column], 4)
+    # With master/supply.csv the lines carry allocated_qty: what can ship of the suggestion.
+    suggested = lines["suggested_qty"].fillna(0)
+    allocated = lines["allocated_qty"].fillna(0) if "allocated_qty" in lines else suggested
+    parts["allocated_qty"] = _json_values(allocated, 4)
+    parts["has_allocation"] = json.dumps(bool((allocated != suggested).any()))
     return "{" + ",".join(f'"{key}":{text}' for key, text in parts.items()) + "}"
 
 
@@ -598,6 +632,8 @@ def report_context(
         "exceptions_more": max(0, len(exceptions) - MAX_EXCEPTION_ROWS),
         "kpis": _kpis(run_dir, lines, alerts),
         "transfers": _transfers(run_dir, lines),
+        "actions": _actions(run_dir),
+        "tier_proposals": _tier_proposals(run_dir),
         "changes": _changes(run_dir),
         "charts": script_json(charts),
         "charts_meta": {

@@ -27,10 +27,12 @@ import numpy as np
 import pandas as pd
 
 from landing.schema import QUARANTINE_COLUMNS, TRUE_WORDS
+from replenishment.actions import ACTION_OUTPUT_COLUMNS
 from replenishment.alerts import ALERT_COLUMNS, SEVERITY_ORDER
 from replenishment.demand import FORECAST_COLUMNS, PROFILE_COLUMNS
 from replenishment.plan import TRANSFER_OUTPUT_COLUMNS
 from replenishment.policy import SUGGESTION_COLUMNS
+from replenishment.tiers import TIER_PROPOSAL_OUTPUT_COLUMNS
 
 # --------------------------------------------------------------------------------------------
 # File names and columns
@@ -43,8 +45,8 @@ APPROVAL_FILE = "approval.json"
 ORDERS_DIR = "orders"
 EXPORTS_DIR = "exports"
 
-# Every CSV a run folder may hold (file stem -> contract columns). Publish writes the first
-# nine, the report adds `changes`, `vmi approve` adds `audit` and `decisions` (and orders/,
+# Every CSV a run folder may hold (file stem -> contract columns). Publish writes those up to
+# `seasonality`, the report adds `changes`, `vmi approve` adds `audit` and `decisions` (and orders/,
 # exports/). Extra columns are allowed: `kpis` carries every column of marts.fct_dealer_kpis.
 TABLES: dict[str, list[str]] = {
     "suggestions": SUGGESTION_COLUMNS,
@@ -52,6 +54,10 @@ TABLES: dict[str, list[str]] = {
     "quarantine": QUARANTINE_COLUMNS,
     "forecast": FORECAST_COLUMNS,
     "transfers": TRANSFER_OUTPUT_COLUMNS,
+    # excess-stock remedies (replenishment/actions.py) and dealer tier proposals (DESIGN.md
+    # "Dealer management"); DESIGN's columns come first in both
+    "actions": ACTION_OUTPUT_COLUMNS,
+    "tier_proposals": TIER_PROPOSAL_OUTPUT_COLUMNS,
     "history": ["dealer_id", "sku", "week_start", "qty_sold", "is_censored"],
     "items": [
         "dealer_id", "sku", "dealer_name", "region", "category", "description", "unit_cost",
@@ -105,7 +111,9 @@ NUMERIC_COLUMNS = {
     "order_up_to", "raw_need", "pack_size", "moq", "suggested_qty", "metric", "threshold",
     "line", "yhat", "yhat_lo", "yhat_hi", "qty", "qty_sold", "unit_cost", "days_since_report",
     "previous_qty", "current_qty", "qty_delta", "pct_change", "value", "approved_qty",
-    "season_position", "factor", "rows_read", "rows_accepted", "rows_quarantined",
+    "season_position", "factor", "rows_read", "rows_accepted", "rows_quarantined", "allocated_qty",
+    "cost", "cost_per_unit", "days_to_clear", "rebate_rate", "credit_limit", "sales_value",
+    "inventory_turnover", "slow_mover_share", "credit_breaches",
 }  # fmt: skip
 # Dates kept as ISO text; a writer may have added a midnight time ("2025-06-23 00:00:00").
 DATE_COLUMNS = {"as_of", "week_start", "last_report_date"}

@@ -90,6 +90,27 @@ def _since_last_run(changes: pd.DataFrame, limit: int) -> list[str]:
     return out
 
 
+def _dealer_management(run_dir: Path) -> list[str]:
+    """Excess-stock actions by remedy (actions.csv) and the tier changes proposed
+    (tier_proposals.csv); nothing when the run has neither."""
+    out = []
+    actions = read_run_table(run_dir, "actions")
+    if len(actions):
+        out += ["", "## Excess-stock actions", "", "| action | lines | units | value | cost |"]
+        out.append("|---|---:|---:|---:|---:|")
+        for action, rows in actions.groupby("action"):
+            out.append(
+                f"| {_cell(action)} | {len(rows):,} | {format_qty(rows['qty'].sum())} "
+                f"| {format_money(rows['value'].sum())} | {format_money(rows['cost'].sum())} |"
+            )
+    tiers = read_run_table(run_dir, "tier_proposals")
+    moves = tiers[tiers["current_tier"] != tiers["proposed_tier"]]
+    if len(tiers):
+        out += ["", f"## Dealer tiers: {len(moves)} change(s) proposed", ""]
+        out += [f"- {_cell(r.dealer_id)}: {_cell(r.reason)}" for r in moves.itertuples()]
+    return out
+
+
 def report_summary_markdown(
     run_dir: Path, *, max_rows: int = 20, max_changes: int = 5, report_url: str | None = None
 ) -> str:
@@ -112,8 +133,9 @@ def report_summary_markdown(
     str
         Markdown: run header figures and where ``report.html`` is (when built), files and
         rows, alert counts by severity and by type, stale feeds, the top exceptions, rejected
-        files, the since-last-run counts and largest changes (when ``changes.csv`` exists)
-        and the stage timings.
+        files, the since-last-run counts and largest changes (when ``changes.csv`` exists),
+        the excess-stock actions by remedy and the tier changes proposed, and the stage
+        timings.
     """
     run_dir = Path(run_dir)
     summary = read_run_summary(run_dir)
@@ -190,6 +212,7 @@ def report_summary_markdown(
         out += [f"- `{f.get('path', '')}`: {f.get('reason', '')}" for f in head["rejected"]]
     if table_path(run_dir, "changes").exists():
         out += _since_last_run(read_run_table(run_dir, "changes"), max_changes)
+    out += _dealer_management(run_dir)
     if head["stages"]:
         out += ["", "## Stages", "", "| stage | seconds | rows |", "|---|---:|---:|"]
         out += [

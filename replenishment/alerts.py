@@ -40,6 +40,7 @@ class AlertInputs:
     config: PolicyConfig
     as_of: date
     restatements: pd.DataFrame = field(default_factory=pd.DataFrame)
+    escalation: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 AlertRule = Callable[[AlertInputs, object], pd.DataFrame]
@@ -67,6 +68,7 @@ def build_alerts(
     accuracy: pd.DataFrame | None = None,
     last_sales: pd.DataFrame | None = None,
     restatements: pd.DataFrame | None = None,
+    escalation: pd.DataFrame | None = None,
     config: PolicyConfig,
     run_id: str,
     as_of: date,
@@ -93,6 +95,9 @@ def build_alerts(
         Dealer-days this run restated without some SKUs of the delivery they replace
         (`warehouse.restatements.partial_restatements`: ``file, dealer_id, date,
         previous_file, skus_previous, skus_delivered, skus_dropped, dropped_skus``).
+    escalation
+        ``dealer_id, quarter_start, state`` and optionally ``tier, score, quarters_below`` per
+        dealer and scored quarter (marts.fct_dealer_escalation_quarterly).
     config
         Policy configuration; ``config.alerts.<type>.enabled: false`` switches a rule off.
     run_id, as_of
@@ -115,6 +120,7 @@ def build_alerts(
         config=config,
         as_of=as_of,
         restatements=_frame(restatements),
+        escalation=_frame(escalation),
     )
     parts = []
     for alert_type, rule in ALERT_RULES.items():
@@ -467,7 +473,10 @@ def price_deviation(inputs: AlertInputs, cfg) -> pd.DataFrame:  # noqa: ANN001
     price = pd.to_numeric(sales["unit_price"], errors="coerce")
     listed = pd.to_numeric(sales["list_price"], errors="coerce")
     deviation = price / listed.where(listed > 0) - 1
-    off = sales.assign(deviation=deviation, price=price, listed=listed)
+    # list_price is the price list's price when master/price_list.csv has one, else the median
+    # selling price (fct_sales_exceptions list_price_source).
+    source = sales.get("list_price_source", pd.Series("median_price", index=sales.index))
+    off = sales.assign(deviation=deviation, price=price, listed=listed, source=source)
     off = off[off["deviation"].abs() > cfg.max_abs_deviation]
     if off.empty:
         return pd.DataFrame(columns=_RULE_COLUMNS)
@@ -477,10 +486,13 @@ def price_deviation(inputs: AlertInputs, cfg) -> pd.DataFrame:  # noqa: ANN001
         n_sales=("deviation", "size"),
         avg_price=("price", "mean"),
         list_price=("listed", "median"),
+        source=("source", "first"),
     )
+    basis = {"price_list": "price list"}  # else "list": the median price, as before price lists
     message = [
         f"{r.dealer_id} {r.sku}: {r.n_sales} sale(s) in the last {_n(cfg.lookback_days)} days "
-        f"priced more than {_n(cfg.max_abs_deviation * 100)}% from list {_n(r.list_price, 2)} "
+        f"priced more than {_n(cfg.max_abs_deviation * 100)}% from "
+        f"{basis.get(r.source, 'list')} {_n(r.list_price, 2)} "
         f"(worst {_n(abs(r.worst) * 100)}% {'below' if r.worst < 0 else 'above'}, "
         f"average {_n(r.avg_price, 2)})."
         for r in hit.itertuples()
@@ -513,3 +525,53 @@ def forecast_bias(inputs: AlertInputs, cfg) -> pd.DataFrame:  # noqa: ANN001
         for r, m, b, n in zip(hit.itertuples(), models, bias[hit_mask], counts, strict=True)
     ]
     return _fired(hit, bias[hit_mask], cfg.max_abs_bias, message)
+
+
+# --- dealer rules (read marts.fct_dealer_escalation_quarterly) ------------------------------
+
+ESCALATION_STEPS = {
+    "ok": "back to ok: the escalation is closed",
+    "warning": "formal warning: agree an improvement plan",
+    "improvement_plan": "still below while on the improvement plan",
+    "exit_review": "exit review: prepare the stock buy-back",
+}
+
+
+@alert_rule("dealer_escalation")
+def dealer_escalation(inputs: AlertInputs, cfg) -> pd.DataFrame:  # noqa: ANN001
+    """A dealer's escalation state changed in the latest complete quarter (the newest quarter
+    in the walk): from its previous quarter's state, or from ok for its first scored quarter.
+    Critical when the new state is one of `critical_states`, info on a recovery to ok."""
+    walk = inputs.escalation
+    if walk.empty:
+        return pd.DataFrame(columns=_RULE_COLUMNS)
+    walk = walk.assign(quarter_start=pd.to_datetime(walk["quarter_start"]))
+    walk = walk.sort_values(["dealer_id", "quarter_start"], kind="stable")
+    walk["previous"] = walk.groupby("dealer_id")["state"].shift(1).fillna("ok")
+    latest = walk["quarter_start"].max()
+    hit = walk[(walk["quarter_start"] == latest) & (walk["state"] != walk["previous"])]
+    if hit.empty:
+        return pd.DataFrame(columns=_RULE_COLUMNS)
+    below = hit["quarters_below"] if "quarters_below" in hit else pd.Series(np.nan, hit.index)
+    severity = np.where(
+        hit["state"].isin(cfg.critical_states),
+        "critical",
+        np.where(hit["state"] == "ok", "info", cfg.severity),
+    )
+    message = []
+    for r, n in zip(hit.itertuples(), below, strict=True):
+        tier = getattr(r, "tier", None)
+        score = getattr(r, "score", None)
+        detail = (
+            ("at or above" if r.state == "ok" else f"{_n(n, 0)} consecutive quarter(s) below")
+            + (f" its {tier}" if isinstance(tier, str) and tier else "")
+            + " benchmarks"
+            + (f", score {_n(score, 2)}" if score is not None and pd.notna(score) else "")
+        )
+        message.append(
+            f"{r.dealer_id}: escalation {r.previous} -> {r.state} in the quarter from "
+            f"{r.quarter_start.date()} ({detail}); {ESCALATION_STEPS.get(r.state, r.state)}."
+        )
+    out = _fired(hit, below, np.nan, message, severity)
+    out["sku"] = None
+    return out

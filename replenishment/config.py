@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("policy.yml")
 POLICY_MAX_BYTES = 1_000_000  # the shipped policy.yml is about 2 KB
@@ -128,6 +128,12 @@ class ForecastBiasAlert(_Alert):
     min_observations: Annotated[int, Field(ge=1)] = 8
 
 
+class DealerEscalationAlert(_Alert):
+    critical_states: list[Literal["ok", "warning", "improvement_plan", "exit_review"]] = [
+        "exit_review"
+    ]
+
+
 class Alerts(_Strict):
     stockout: StockoutAlert = StockoutAlert()
     stockout_risk: StockoutRiskAlert = StockoutRiskAlert()
@@ -141,11 +147,183 @@ class Alerts(_Strict):
     cross_territory_sale: CrossTerritoryAlert = CrossTerritoryAlert()
     price_deviation: PriceDeviationAlert = PriceDeviationAlert()
     forecast_bias: ForecastBiasAlert = ForecastBiasAlert()
+    dealer_escalation: DealerEscalationAlert = DealerEscalationAlert()
 
 
 class Transfers(_Strict):
     enabled: bool = True
     min_qty: Annotated[float, Field(ge=0)] = 1
+
+
+Share = Annotated[float, Field(ge=0, le=1)]
+NonNegative = Annotated[float, Field(ge=0)]
+# A tier name: what dealers.csv `tier` may hold (at most 40 characters, no quotes or spaces).
+TierName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,39}$")]
+
+
+class TierBenchmarks(_Strict):
+    """The scorecard's benchmark per KPI (fct_dealer_scorecard_quarterly)."""
+
+    sell_through_rate: Share = 0.5
+    inventory_turnover: NonNegative = 1.0  # per quarter (1.0 = 4 turns a year)
+    stockout_share: Share = 0.05
+    slow_mover_share: Share = 0.2
+    count_coverage: Share = 0.9
+
+
+class RebateStep(_Strict):
+    """A rebate rate earned when every condition holds (the highest such step counts)."""
+
+    rate: Annotated[float, Field(ge=0, le=0.5)]
+    min_turnover: NonNegative = 0.0
+    max_slow_mover_share: Share = 1.0
+    min_sales_value: NonNegative = 0.0  # the quarter's sales at unit cost
+
+
+class CreditRule(_Strict):
+    """credit_limit = min(max_limit, (base_limit + sales_value_share x the quarter's sales
+    value) x (1 - cut) ** breaches), a breach being turnover < min_turnover or slow-mover
+    share > max_slow_mover_share."""
+
+    base_limit: NonNegative = 10_000
+    sales_value_share: NonNegative = 0.5
+    max_limit: NonNegative | None = None
+    min_turnover: NonNegative = 1.0
+    max_slow_mover_share: Share = 0.2
+    cut: Share = 0.25
+
+
+class EscalationRule(_Strict):
+    """A quarter is below benchmark when its score is under `min_score`; consecutive quarters
+    below reach each state."""
+
+    min_score: Share = 0.6
+    warning_quarters: Annotated[int, Field(ge=1)] = 2
+    improvement_plan_quarters: Annotated[int, Field(ge=1)] = 3
+    exit_review_quarters: Annotated[int, Field(ge=1)] = 4
+
+    @model_validator(mode="after")
+    def _ordered(self) -> EscalationRule:
+        if not (
+            self.warning_quarters <= self.improvement_plan_quarters <= self.exit_review_quarters
+        ):
+            raise ValueError(
+                "warning_quarters <= improvement_plan_quarters <= exit_review_quarters must hold"
+            )
+        return self
+
+
+class Tier(_Strict):
+    """One dealer tier: its rank (1 = lowest), benchmarks, rebate steps, credit, escalation."""
+
+    rank: Annotated[int, Field(ge=1)]
+    benchmarks: TierBenchmarks = TierBenchmarks()
+    rebate_steps: list[RebateStep] = []
+    credit: CreditRule = CreditRule()
+    escalation: EscalationRule = EscalationRule()
+
+
+def _default_tiers() -> dict[str, Tier]:
+    return {
+        "bronze": Tier(
+            rank=1,
+            benchmarks=TierBenchmarks(
+                sell_through_rate=0.4, inventory_turnover=0.75, stockout_share=0.08,
+                slow_mover_share=0.3, count_coverage=0.8,
+            ),
+            rebate_steps=[RebateStep(rate=0.01, min_turnover=0.75, max_slow_mover_share=0.3)],
+            credit=CreditRule(
+                base_limit=5_000, sales_value_share=0.25, min_turnover=0.75,
+                max_slow_mover_share=0.3, cut=0.25,
+            ),
+        ),
+        "silver": Tier(
+            rank=2,
+            rebate_steps=[
+                RebateStep(rate=0.01),
+                RebateStep(rate=0.02, min_turnover=1.0, max_slow_mover_share=0.2),
+            ],
+        ),
+        "gold": Tier(
+            rank=3,
+            benchmarks=TierBenchmarks(
+                sell_through_rate=0.6, inventory_turnover=1.3, stockout_share=0.03,
+                slow_mover_share=0.12, count_coverage=0.95,
+            ),
+            rebate_steps=[
+                RebateStep(rate=0.02),
+                RebateStep(rate=0.03, min_turnover=1.3, max_slow_mover_share=0.12),
+                RebateStep(
+                    rate=0.04, min_turnover=1.6, max_slow_mover_share=0.08,
+                    min_sales_value=50_000,
+                ),
+            ],
+            credit=CreditRule(
+                base_limit=25_000, sales_value_share=0.75, min_turnover=1.3,
+                max_slow_mover_share=0.12, cut=0.25,
+            ),
+            escalation=EscalationRule(min_score=0.7),
+        ),
+    }  # fmt: skip
+
+
+class Freight(_Strict):
+    """Freight cost per unit between two dealers' regions: `lanes[from][to]` (either
+    direction), else `same_region` or `other_region`."""
+
+    same_region: NonNegative = 0.5
+    other_region: NonNegative = 2.0
+    lanes: dict[str, dict[str, NonNegative]] = {}
+
+    def per_unit(self, from_region: object, to_region: object) -> float:
+        a, b = str(from_region), str(to_region)
+        for x, y in ((a, b), (b, a)):
+            if y in self.lanes.get(x, {}):
+                return float(self.lanes[x][y])
+        return float(self.same_region if a == b else self.other_region)
+
+
+class ExcessActions(_Strict):
+    """Remedies for excess stock (replenishment/actions.py): transfer, markdown, return."""
+
+    enabled: bool = True
+    freight_per_unit: Freight = Freight()
+    markdown_discount: Annotated[float, Field(gt=0, lt=1)] = 0.2  # share of unit cost
+    markdown_demand_uplift: Annotated[float, Field(ge=1)] = 1.5  # demand x this while marked down
+    markdown_max_days: PositiveDays = 90  # a markdown slower to clear is not a candidate
+    return_handling_per_unit: NonNegative = 1.5
+    return_restocking_share: Share = 0.15  # share of unit cost charged on a return
+
+
+class Allocation(_Strict):
+    """Allocation under shortage (replenishment/allocation.py): a SKU capped by supply.csv is
+    shared by weight = tier weight (a tier not listed weighs 1) x (1 + risk_weight x shortfall)."""
+
+    tier_weights: dict[str, Annotated[float, Field(gt=0)]] = {
+        "bronze": 1.0,
+        "silver": 1.25,
+        "gold": 1.5,
+    }
+    risk_weight: NonNegative = 1.0
+
+
+class ChannelConflict(_Strict):
+    """Cross-territory sales (fct_dealer_channel_conflict, fct_daily_demand; dbt vars)."""
+
+    # The seller's demand excludes its leaked sales and the territory owner's includes them.
+    reattribute_leaked_sales: bool = True
+    min_monthly_share: Share = 0.02  # a month at or above this share of units sold counts
+    repeat_months: Annotated[int, Field(ge=1)] = 2  # such months in the window: repeat offender
+    window_months: Annotated[int, Field(ge=1)] = 3
+
+    def dbt_vars(self) -> dict[str, Any]:
+        """The dbt vars of dbt_project.yml these settings set (the nightly passes them)."""
+        return {
+            "channel_reattribute_leaked_sales": self.reattribute_leaked_sales,
+            "channel_min_monthly_share": self.min_monthly_share,
+            "channel_repeat_months": self.repeat_months,
+            "channel_window_months": self.window_months,
+        }
 
 
 class PolicyConfig(_Strict):
@@ -157,6 +335,26 @@ class PolicyConfig(_Strict):
     freshness: Freshness = Freshness()
     alerts: Alerts = Alerts()
     transfers: Transfers = Transfers()
+    # Dealer tiers (a dealer's tier is dealers.csv `tier`; empty -> default_tier).
+    default_tier: TierName = "silver"
+    tiers: dict[TierName, Tier] = Field(default_factory=_default_tiers)
+    excess_actions: ExcessActions = ExcessActions()
+    allocation: Allocation = Allocation()
+    channel_conflict: ChannelConflict = ChannelConflict()
+
+    @model_validator(mode="after")
+    def _default_tier_exists(self) -> PolicyConfig:
+        if not self.tiers:
+            raise ValueError("tiers: at least one tier is needed")
+        if self.default_tier not in self.tiers:
+            raise ValueError(
+                f"default_tier: {self.default_tier!r} is not one of the tiers "
+                f"({', '.join(self.tiers)})"
+            )
+        ranks = [tier.rank for tier in self.tiers.values()]
+        if len(set(ranks)) != len(ranks):
+            raise ValueError("tiers: each tier needs its own rank")
+        return self
 
     def freshness_threshold(self, dealer_id: str, feed: str) -> float:
         """Days after which `feed` of `dealer_id` is stale (per-dealer override, else default)."""
@@ -324,9 +522,11 @@ def _one_line(path: Path, exc: ValidationError) -> str:
         problem = "unknown key"
     else:
         # pydantic says "Input should be ..."; name the key instead, it reads better on a CLI.
-        problem = first["msg"].replace("Input should be", "must be")
+        problem = first["msg"].replace("Input should be", "must be").removeprefix("Value error, ")
         value = first.get("input")
         if isinstance(value, (int, float, str, bool)) and len(repr(value)) <= 40:
             problem += f" (got {value!r})"
     more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    if not first["loc"] and first["type"] == "value_error":  # a whole-file rule names its keys
+        return f"{path}: {problem}" + (more if len(errors) > 1 else "")
     return f"{path}: {key}: {problem}" + (more if len(errors) > 1 else "")

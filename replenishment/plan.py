@@ -6,15 +6,18 @@ the policy, the alert rules and the transfers can be run and tested without a wa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import pandas as pd
 
+from replenishment.actions import ACTION_OUTPUT_COLUMNS, propose_actions
 from replenishment.alerts import build_alerts, stale_dealers
+from replenishment.allocation import allocate
 from replenishment.config import PolicyConfig
 from replenishment.planner_inputs import suggestions_with_planner_inputs
 from replenishment.rebalancing import TRANSFER_COLUMNS, suggest_transfers
+from replenishment.tiers import TIER_PROPOSAL_OUTPUT_COLUMNS, tier_proposal_rows
 
 CROSS_CHECK_DAYS = 28  # sales exceptions older than this were reported in earlier runs
 TRANSFER_OUTPUT_COLUMNS = ["run_id", "as_of", *TRANSFER_COLUMNS]
@@ -25,6 +28,21 @@ class ReplenishmentPlan:
     suggestions: pd.DataFrame
     alerts: pd.DataFrame
     transfers: pd.DataFrame
+    actions: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=ACTION_OUTPUT_COLUMNS)
+    )
+    tier_proposals: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=TIER_PROPOSAL_OUTPUT_COLUMNS)
+    )
+
+    def side_tables(self) -> dict[str, pd.DataFrame]:
+        """The run-folder tables beside suggestions and alerts: transfers, excess-stock actions
+        and tier proposals (file stem -> frame)."""
+        return {
+            "transfers": self.transfers,
+            "actions": self.actions,
+            "tier_proposals": self.tier_proposals,
+        }
 
 
 def positions_with_staleness(
@@ -79,6 +97,9 @@ def plan_replenishment(
     overrides: pd.DataFrame | None = None,
     snoozes: pd.DataFrame | None = None,
     restatements: pd.DataFrame | None = None,
+    supply: pd.DataFrame | None = None,
+    escalation: pd.DataFrame | None = None,
+    tier_proposals: pd.DataFrame | None = None,
 ) -> ReplenishmentPlan:
     """Suggestions (policy), alerts (every registered rule) and transfers for one night.
 
@@ -87,11 +108,21 @@ def plan_replenishment(
     rows, `replenishment.planner_inputs`): overrides replace a pair's demand before the policy,
     snoozes zero its suggested quantity after it; alerts and transfers see the final lines.
     `restatements` lists the dealer-days this run restated without some SKUs (alert
-    `partial_restatement`); none by default.
+    `partial_restatement`); none by default. `supply` (marts.fct_sku_supply: `sku,
+    available_qty`) caps the SKUs it lists: their lines gain `allocated_qty`
+    (replenishment/allocation.py); None or empty leaves the suggestions as they are.
+    `escalation` (marts.fct_dealer_escalation_quarterly) feeds the `dealer_escalation` alert;
+    `tier_proposals` (marts.fct_dealer_tier_proposal) become tier_proposals.csv rows. The
+    excess-stock actions (replenishment/actions.py) value remedies for the excess lines.
     """
     suggestions = suggestions_with_planner_inputs(
         positions, demand, config, overrides=overrides, snoozes=snoozes, run_id=run_id, as_of=as_of
     )
+    share = config.allocation
+    suggestions = allocate(
+        suggestions, supply, dealers, tier_weights=share.tier_weights,
+        default_tier=config.default_tier, risk_weight=share.risk_weight,
+    )  # fmt: skip
     alerts = build_alerts(
         suggestions,
         freshness=freshness,
@@ -100,6 +131,7 @@ def plan_replenishment(
         accuracy=accuracy,
         last_sales=last_sales,
         restatements=restatements,
+        escalation=escalation,
         config=config,
         run_id=run_id,
         as_of=as_of,
@@ -107,4 +139,10 @@ def plan_replenishment(
     transfers = suggest_transfers(suggestions, dealers, config)
     transfers.insert(0, "run_id", run_id)
     transfers.insert(1, "as_of", as_of)
-    return ReplenishmentPlan(suggestions=suggestions, alerts=alerts, transfers=transfers)
+    actions = propose_actions(suggestions, alerts, positions, config, transfers=transfers)
+    actions.insert(0, "run_id", run_id)
+    actions.insert(1, "as_of", as_of)
+    return ReplenishmentPlan(
+        suggestions=suggestions, alerts=alerts, transfers=transfers, actions=actions,
+        tier_proposals=tier_proposal_rows(tier_proposals, run_id, as_of),
+    )  # fmt: skip

@@ -25,6 +25,7 @@ from sampledata.world import (
     draw_network,
     finish_master,
     iter_blocks,
+    network_master,
 )
 
 __all__ = [
@@ -48,6 +49,7 @@ def generate(
     seed: int = 7,
     progress: Progress = None,
     per_block: int | None = None,
+    dealer_network: bool = False,
 ) -> dict:
     """Write the landing folder of ``build_world(...)``, streaming (what `vmi generate` runs).
 
@@ -66,6 +68,9 @@ def generate(
         (``generated 40/1000 dealers (12 s)``).
     per_block : int, optional
         Dealers per block.
+    dealer_network : bool
+        Add a price list, a supply cap, a sliding dealer and a repeat cross-territory seller
+        (sampledata/network.py); every other file stays byte-identical.
 
     Returns
     -------
@@ -74,7 +79,10 @@ def generate(
     """
     began = time.monotonic()
     _say(progress, f"master data: {dealers} dealers, {skus} SKUs")
-    network = draw_network(dealers=dealers, skus=skus, days=days, start=start, seed=seed)
+    network = draw_network(
+        dealers=dealers, skus=skus, days=days, start=start, seed=seed,
+        dealer_network=dealer_network,
+    )  # fmt: skip
     per_block = max(1, per_block or dealers_per_block(skus))
     _say(progress, f"true demand, stock and feeds over {days} days, {per_block} dealers a block")
     demand_per_sku = np.zeros(skus, dtype=np.int64)
@@ -85,8 +93,11 @@ def generate(
             seconds = time.monotonic() - began
             _say(progress, f"generated {block.stop}/{dealers} dealers ({seconds:.0f} s)")
         sku_frame, dealer_skus = finish_master(network, demand_per_sku)
+        price_list, supply = network_master(network, demand_per_sku)
         _say(progress, f"writing master data to {writer.out_dir / 'master'}")
-        writer.write_master(network.dealers, sku_frame, dealer_skus)
+        writer.write_master(
+            network.dealers, sku_frame, dealer_skus, price_list=price_list, supply=supply
+        )
     counts = writer.counts
     _say(progress, f"{sum(counts['files'].values())} files written")
     counts.update(

@@ -18,6 +18,7 @@ DEALER_COLUMNS = [
     "lead_time_days",
     "lead_time_sd_days",
     "review_period_days",
+    "tier",
 ]
 SKU_COLUMNS = ["sku", "description", "category", "unit_cost", "pack_size", "moq", "abc_class"]
 DEALER_SKU_COLUMNS = ["dealer_id", "sku", "service_level", "min_qty", "max_qty", "active"]
@@ -135,7 +136,18 @@ def build_dealers(n_dealers: int, rng: np.random.Generator) -> pd.DataFrame:
             "inventory_lag_days": np.where(late, rng.integers(9, 12, n_dealers), 0),
             "size": rng.lognormal(0.0, 0.35, n_dealers),
         }
-    )
+    ).pipe(_with_tiers)
+
+
+def _with_tiers(dealers: pd.DataFrame) -> pd.DataFrame:
+    """`tier` from each dealer's size, with no random draw (so the rest of the world stays the
+    same): the largest quarter gold, the smallest quarter bronze, the others silver, written
+    out for every other one and left empty (the policy's default tier, silver) for the rest."""
+    n = len(dealers)
+    rank = dealers["size"].rank(method="first").to_numpy() - 1  # 0 = smallest
+    middle = np.where(np.arange(n) % 2 == 0, "silver", "")
+    tier = np.where(rank >= n - n // 4, "gold", np.where(rank < n // 4, "bronze", middle))
+    return dealers.assign(tier=tier)
 
 
 def build_skus(n_skus: int, rng: np.random.Generator, *, slow_share: float = 0.45) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 ```
 OUT/master/dealers.csv, skus.csv, dealer_skus.csv
+OUT/master/price_list.csv, supply.csv                 dealer_network worlds only
 OUT/sell_through/<dealer_id>_<YYYY-MM>.csv|parquet   one file per dealer per month
 OUT/inventory/<dealer_id>_<YYYY-MM>.csv|parquet      one file per dealer per month
 OUT/shipments/shipments_<YYYY-MM>.csv                one file per ship month, all dealers
@@ -132,7 +133,13 @@ class LandingWriter:
         return {"out_dir": str(self.out_dir), "files": dict(self.files), "rows": dict(self.rows)}
 
     def write_master(
-        self, dealers: pd.DataFrame, skus: pd.DataFrame, dealer_skus: pd.DataFrame
+        self,
+        dealers: pd.DataFrame,
+        skus: pd.DataFrame,
+        dealer_skus: pd.DataFrame,
+        *,
+        price_list: pd.DataFrame | None = None,
+        supply: pd.DataFrame | None = None,
     ) -> None:
         master = self.out_dir / "master"
         dealers[catalog.DEALER_COLUMNS].to_csv(
@@ -144,6 +151,11 @@ class LandingWriter:
         overrides.to_csv(master / "dealer_skus.csv", index=False, lineterminator="\n")
         self.files["master"] = 3
         self.rows.update(dealers=len(dealers), skus=len(skus), dealer_skus=len(dealer_skus))
+        for name, frame in (("price_list", price_list), ("supply", supply)):
+            if frame is not None:
+                frame.to_csv(master / f"{name}.csv", index=False, lineterminator="\n")
+                self.files["master"] += 1
+                self.rows[name] = len(frame)
 
     def write_block(self, block: Block, skus: pd.DataFrame) -> None:
         """Every file of the block's dealers, their shipment lines and their truth rows."""
@@ -246,5 +258,11 @@ def write_landing(world: World, out_dir: Path, *, progress: Progress = None) -> 
         _say(progress, f"writing the feeds and the truth file to {writer.out_dir}")
         writer.write_block(block, world.skus)
         _say(progress, f"writing master data to {writer.out_dir / 'master'}")
-        writer.write_master(world.dealers, world.skus, world.dealer_skus)
+        writer.write_master(
+            world.dealers,
+            world.skus,
+            world.dealer_skus,
+            price_list=world.price_list,
+            supply=world.supply_caps,
+        )
     return writer.counts

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from sampledata import catalog, demand, feeds, supply
+from sampledata import network as quirks
 
 DEFAULT_END = dt.date(2026, 11, 29)
 
@@ -39,6 +40,11 @@ class World:
         historical replenishment.
     sell_through, inventory, shipments : pandas.DataFrame
         The feed rows exactly as written to the landing folder.
+    price_list, supply_caps : pandas.DataFrame or None
+        ``master/price_list.csv`` and ``master/supply.csv`` of a world built with
+        ``dealer_network=True`` (sampledata/network.py); None otherwise.
+    features : quirks.NetworkFeatures or None
+        Who slides and who sells cross-territory in such a world.
     """
 
     seed: int
@@ -52,6 +58,9 @@ class World:
     sell_through: pd.DataFrame
     inventory: pd.DataFrame
     shipments: pd.DataFrame
+    price_list: pd.DataFrame | None = None
+    supply_caps: pd.DataFrame | None = None
+    features: quirks.NetworkFeatures | None = None
 
     @property
     def start(self) -> dt.date:
@@ -121,6 +130,7 @@ class Network:
     skus: pd.DataFrame
     params: demand.DemandParams
     catalog_rng: np.random.Generator
+    features: quirks.NetworkFeatures | None = None  # dealer_network worlds only
 
 
 @dataclass(frozen=True)
@@ -143,7 +153,13 @@ class Block:
 
 
 def draw_network(
-    *, dealers: int, skus: int, days: int, start: dt.date | None, seed: int
+    *,
+    dealers: int,
+    skus: int,
+    days: int,
+    start: dt.date | None,
+    seed: int,
+    dealer_network: bool = False,
 ) -> Network:
     """Master data and demand parameters of the network (see ``build_world``)."""
     for name, value in (("dealers", dealers), ("skus", skus), ("days", days)):
@@ -163,7 +179,8 @@ def draw_network(
         days=days,
         rng=np.random.default_rng([seed, demand.STREAM_DEMAND_PARAMS]),
     )
-    return Network(seed, dates, dealer_frame, sku_frame, params, rng_catalog)
+    features = quirks.draw_features(dealer_frame, dates, seed) if dealer_network else None
+    return Network(seed, dates, dealer_frame, sku_frame, params, rng_catalog, features)
 
 
 def _dealer_streams(seed: int, stream: int, start: int, stop: int) -> list[np.random.Generator]:
@@ -198,6 +215,8 @@ def iter_blocks(network: Network, per_block: int) -> Iterator[Block]:
         bias = np.stack([rng.lognormal(-0.05, 0.25, len(sku_frame)) for rng in rngs])
         plan = demand.expected_daily_demand(part, plan_dates, promotions=False)
         plan *= bias[:, :, None]
+        if network.features is not None:
+            quirks.slide_plan(plan, dealer_frame, network.features)
         history = supply.simulate_supply(
             true_demand,
             plan,
@@ -214,6 +233,21 @@ def iter_blocks(network: Network, per_block: int) -> Iterator[Block]:
             history, dates=dates, dealers=dealer_frame, skus=sku_frame, first_id=next_shipment
         )
         next_shipment += len(shipments)
+        sell_through = feeds.build_sell_through(
+            history,
+            dates=dates,
+            dealers=dealer_frame,
+            skus=sku_frame,
+            rngs=_dealer_streams(seed, demand.STREAM_FEEDS, first, stop),
+            first_dealer=first,
+            territories=territories,
+        )
+        inventory = feeds.build_inventory(
+            history, dates=dates, dealers=dealer_frame, skus=sku_frame, carried=part.carried
+        )
+        if network.features is not None:
+            sell_through = quirks.leak_sales(sell_through, network.features, seed)
+            inventory = quirks.thin_counts(inventory, network.features, dates)
         yield Block(
             start=first,
             stop=stop,
@@ -222,18 +256,8 @@ def iter_blocks(network: Network, per_block: int) -> Iterator[Block]:
             carried=part.carried,
             demand=true_demand,
             supply=history,
-            sell_through=feeds.build_sell_through(
-                history,
-                dates=dates,
-                dealers=dealer_frame,
-                skus=sku_frame,
-                rngs=_dealer_streams(seed, demand.STREAM_FEEDS, first, stop),
-                first_dealer=first,
-                territories=territories,
-            ),
-            inventory=feeds.build_inventory(
-                history, dates=dates, dealers=dealer_frame, skus=sku_frame, carried=part.carried
-            ),
+            sell_through=sell_through,
+            inventory=inventory,
             shipments=shipments,
         )
 
@@ -253,6 +277,20 @@ def finish_master(network: Network, demand_per_sku: np.ndarray) -> tuple[pd.Data
     return sku_frame, dealer_skus
 
 
+def network_master(
+    net: Network, demand_per_sku: np.ndarray
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """``(price_list, supply)`` of a dealer_network world (sampledata/network.py), else Nones."""
+    if net.features is None:
+        return None, None
+    first, last = net.dates[0].astype(dt.date), net.dates[-1].astype(dt.date)
+    daily = np.asarray(demand_per_sku, dtype=float) / len(net.dates)
+    return (
+        quirks.price_list(net.skus, first),
+        quirks.supply_caps(net.skus, daily, last, net.seed),
+    )
+
+
 def build_world(
     *,
     dealers: int = 20,
@@ -261,6 +299,7 @@ def build_world(
     start: dt.date | None = None,
     seed: int = 7,
     progress: Progress = None,
+    dealer_network: bool = False,
 ) -> World:
     """Build a deterministic synthetic dealer world in memory (``generate`` streams the same).
 
@@ -275,26 +314,37 @@ def build_world(
         per-dealer ones ``default_rng([seed, k, dealer_position])``.
     progress : callable, optional
         Called with a short message at each stage; nothing is printed otherwise.
+    dealer_network : bool
+        Add a price list, a supply cap, a sliding dealer and a repeat cross-territory seller
+        (sampledata/network.py); the other draws stay the same.
 
     Returns
     -------
     World
     """
     _say(progress, f"master data: {dealers} dealers, {skus} SKUs")
-    network = draw_network(dealers=dealers, skus=skus, days=days, start=start, seed=seed)
+    net = draw_network(
+        dealers=dealers, skus=skus, days=days, start=start, seed=seed,
+        dealer_network=dealer_network,
+    )  # fmt: skip
     _say(progress, f"true demand, replenishment and feed rows over {days} days")
-    (block,) = iter_blocks(network, dealers)
-    sku_frame, dealer_skus = finish_master(network, block.demand.sum(axis=(0, 2)))
+    (block,) = iter_blocks(net, dealers)
+    demand_per_sku = block.demand.sum(axis=(0, 2))
+    sku_frame, dealer_skus = finish_master(net, demand_per_sku)
+    price_list, supply_caps = network_master(net, demand_per_sku)
     return World(
         seed=seed,
-        dates=network.dates,
-        dealers=network.dealers,
+        dates=net.dates,
+        dealers=net.dealers,
         skus=sku_frame,
         dealer_skus=dealer_skus,
-        params=network.params,
+        params=net.params,
         demand=block.demand,
         supply=block.supply,
         sell_through=block.sell_through,
         inventory=block.inventory,
         shipments=block.shipments,
+        price_list=price_list,
+        supply_caps=supply_caps,
+        features=net.features,
     )

@@ -65,7 +65,7 @@ REFIT_WEEKS = 2
 FORECAST_LEVEL = 95
 METRIC_KEYS = (
     "fill_rate", "cycle_service_level", "avg_on_hand_units", "avg_on_hand_value", "stockout_days",
-    "bullwhip_ratio",
+    "bullwhip_ratio", "bullwhip_ratio_sell_through",
 )  # fmt: skip
 
 
@@ -123,8 +123,10 @@ def simulate(
         ``fill_rate`` (units sold / units demanded), ``cycle_service_level`` (share of review
         cycles of live pairs without a lost sale), ``avg_on_hand_units`` and
         ``avg_on_hand_value`` (network stock at the end of a day, averaged over days),
-        ``stockout_days`` (pair-days with a lost sale) and ``bullwhip_ratio`` (variance of
-        weekly shipments / variance of weekly demand, summed over pairs).
+        ``stockout_days`` (pair-days with a lost sale), ``bullwhip_ratio`` (variance of
+        weekly shipments / variance of weekly demand, summed over pairs) and
+        ``bullwhip_ratio_sell_through`` (the same over the weekly units sold, the sell-out
+        fct_bullwhip measures in the warehouse: lost sales are not in it).
     """
     _check(weeks, warmup_weeks, service_level)
     if forecaster not in FORECASTERS:
@@ -384,7 +386,11 @@ OrderRule = Callable[[int, np.ndarray, np.ndarray, _Observed], np.ndarray]
 Observer = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
 
 
-def _run(sim: _Sim, orders: OrderRule, observe: Observer | None) -> dict:
+def _run(
+    sim: _Sim, orders: OrderRule, observe: Observer | None, record: dict | None = None
+) -> dict:
+    """Play the loop; `record`, when given, receives the daily ``sold`` and weekly ``shipped``
+    arrays (pairs x days, pairs x weeks, settling weeks included)."""
     days, warm = 7 * sim.weeks, sim.warm_days
     horizon = days + int(sim.lead_draw.max()) + 1
     arrivals = np.zeros((sim.n, horizon), dtype=np.int64)
@@ -423,6 +429,8 @@ def _run(sim: _Sim, orders: OrderRule, observe: Observer | None) -> dict:
                 empty[:, warm + start : warm + start + 7].any(axis=1),
                 (on_hand_end[:, week_days] > 0).any(axis=1),
             )
+    if record is not None:
+        record.update(sold=sold, shipped=shipped)
     return _metrics(sim, sold, on_hand_end, shipped)
 
 
@@ -433,6 +441,7 @@ def _metrics(sim: _Sim, sold: np.ndarray, on_hand_end: np.ndarray, shipped: np.n
     units shipped to the pair (ordered that week) over the sum of the variances of its weekly
     true demand, so a few big movers are not drowned by many near-constant slow ones (a
     pair-by-pair ratio is undefined for a pair whose demand never varies).
+    ``bullwhip_ratio_sell_through`` pools the same way over the weekly units sold.
     """
     first = 7 * sim.settle
     demand, sold, on_hand_end = sim.demand[:, first:], sold[:, first:], on_hand_end[:, first:]
@@ -455,6 +464,7 @@ def _metrics(sim: _Sim, sold: np.ndarray, on_hand_end: np.ndarray, shipped: np.n
     demand_week = demand.reshape(sim.n, weeks, 7).sum(axis=2)
     demand_var = float(demand_week.var(axis=1).sum())
     shipped_var = float(shipped[:, sim.settle :].var(axis=1).sum())
+    sold_var = float(sold.reshape(sim.n, weeks, 7).sum(axis=2).var(axis=1).sum())
     return {
         "fill_rate": round(float(sold.sum()) / demanded, 4) if demanded else 1.0,
         "cycle_service_level": round(float(1.0 - short_all[live_all].mean()), 4)
@@ -464,6 +474,7 @@ def _metrics(sim: _Sim, sold: np.ndarray, on_hand_end: np.ndarray, shipped: np.n
         "avg_on_hand_value": round(float(value.mean()), 2),
         "stockout_days": int((lost > 0).sum()),
         "bullwhip_ratio": round(shipped_var / demand_var, 3) if demand_var > 0 else None,
+        "bullwhip_ratio_sell_through": round(shipped_var / sold_var, 3) if sold_var > 0 else None,
     }
 
 

@@ -39,7 +39,8 @@ def simulate_to_json(
     -------
     list of str
         The lines to print: the run (pairs, weeks, forecaster, baseline z, seconds), then the
-        policy's and the baseline's metrics, then where the JSON went.
+        policy's and the baseline's metrics, the bullwhip ratios (`bullwhip_line`), then where
+        the JSON went.
 
     Raises
     ------
@@ -76,7 +77,24 @@ def simulate_to_json(
             f"  avg on hand {m['avg_on_hand_units']:.1f} units / {m['avg_on_hand_value']:.0f} value"
             f"  stockout days {m['stockout_days']}"
         )
+    lines.append(bullwhip_line(result))
     return [*lines, f"written {json_path}"]
+
+
+def bullwhip_line(result: dict) -> str:
+    """The closing bullwhip note: variance of weekly shipments over variance of weekly
+    sell-through, policy against baseline, and by how much the policy damps it."""
+    policy = result["policy"].get("bullwhip_ratio_sell_through")
+    baseline = result["baseline"].get("bullwhip_ratio_sell_through")
+    if policy is None or baseline is None:
+        return "bullwhip (shipments / sell-through variance): n/a (sell-through never varies)"
+    text = "bullwhip (shipments / sell-through variance): "
+    text += f"policy {policy:.2f}, baseline {baseline:.2f}"
+    if baseline > 0:
+        change = 1 - policy / baseline
+        verb = "damps it by" if change >= 0 else "amplifies it by"
+        text += f"; the policy {verb} {abs(change):.0%}"
+    return text
 
 
 def _safety_factor(text: str) -> float:

@@ -73,8 +73,9 @@ def dealer_kpis(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def dealer_scorecard(con: duckdb.DuckDBPyConnection, dealer_id: str) -> dict[str, pd.DataFrame]:
     """A dealer's quarterly scorecard, escalation state and bullwhip ratio (the workbench's
     ``GET /api/dealers/{dealer_id}/scorecard``): marts.fct_dealer_scorecard_quarterly (every
-    column, oldest quarter first), marts.fct_dealer_escalation and the dealer-total row of
-    marts.fct_bullwhip."""
+    column, oldest quarter first), marts.fct_dealer_escalation, the dealer-total row of
+    marts.fct_bullwhip and its months of marts.fct_dealer_channel_conflict (oldest first; empty
+    in a warehouse built before that mart)."""
     return {
         "quarters": con.execute(
             "select * from marts.fct_dealer_scorecard_quarterly where dealer_id = ?"
@@ -88,4 +89,69 @@ def dealer_scorecard(con: duckdb.DuckDBPyConnection, dealer_id: str) -> dict[str
             "select * from marts.fct_bullwhip where dealer_id = ? and is_dealer_total",
             [dealer_id],
         ).df(),
+        "channel_conflict": con.execute(
+            "select * from marts.fct_dealer_channel_conflict where dealer_id = ?"
+            " order by month_start",
+            [dealer_id],
+        ).df()
+        if _has_mart(con, "fct_dealer_channel_conflict")
+        else pd.DataFrame(),
+    }
+
+
+def supply(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """marts.fct_sku_supply: units the manufacturer can ship per capped SKU (empty without
+    master/supply.csv, or in a warehouse built before the mart existed)."""
+    if not _has_mart(con, "fct_sku_supply"):
+        return pd.DataFrame(columns=["sku", "available_qty", "supply_as_of"])
+    return con.execute(
+        "select sku, available_qty, supply_as_of from marts.fct_sku_supply order by sku"
+    ).df()
+
+
+def _has_mart(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    query = (
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'marts' and table_name = ?"
+    )
+    return bool(con.execute(query, [name]).fetchone()[0])
+
+
+def _has_mart(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    sql = (
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'marts' and table_name = ?"
+    )
+    return bool(scalar(con, sql, [name]))
+
+
+def dealer_steering(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
+    """What the night's dealer-management outputs read: ``escalation`` (the escalation walk,
+    marts.fct_dealer_escalation_quarterly, for the `dealer_escalation` alert) and
+    ``tier_proposals`` (marts.fct_dealer_tier_proposal, for tier_proposals.csv); empty frames
+    in a warehouse built before these marts existed."""
+    out = {}
+    for key, mart, order in (
+        ("escalation", "fct_dealer_escalation_quarterly", "dealer_id, quarter_start"),
+        ("tier_proposals", "fct_dealer_tier_proposal", "dealer_id"),
+    ):
+        out[key] = (
+            con.execute(f"select * from marts.{mart} order by {order}").df()
+            if _has_mart(con, mart)
+            else pd.DataFrame()
+        )
+    return out
+
+
+def report_tables(
+    con: duckdb.DuckDBPyConnection, *, since: date, item_columns: list[str]
+) -> dict[str, pd.DataFrame]:
+    """The planner-facing extras a run folder carries for the report: weekly ``history`` since
+    `since`, the ``items`` (`item_columns` of marts.fct_replenishment_inputs), dealer ``kpis``
+    and feed ``freshness``."""
+    return {
+        "history": weekly_demand(con, since=since),
+        "items": replenishment_inputs(con)[item_columns],
+        "kpis": dealer_kpis(con),
+        "freshness": feed_freshness(con),
     }

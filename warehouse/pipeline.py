@@ -52,7 +52,8 @@ RUN_TABLES: dict[str, list[str]] = {
 OUTPUT_TABLES: dict[str, list[str]] = {
     "forecasts": ["run_id", *FORECAST_COLUMNS],
     "forecast_accuracy": ACCURACY_COLUMNS,
-    "suggestions": SUGGESTION_COLUMNS,
+    # allocated_qty: only nights with master/supply.csv have it (replenishment/allocation.py).
+    "suggestions": [*SUGGESTION_COLUMNS, "allocated_qty"],
     "alerts": ALERT_COLUMNS,
     "transfers": TRANSFER_OUTPUT_COLUMNS,
 }
@@ -84,11 +85,13 @@ def pipeline_tables() -> dict[str, str]:
 
 
 def add_run_columns(con: duckdb.DuckDBPyConnection) -> None:
-    """Add the columns pipeline.runs gained later to a warehouse made before them."""
+    """Add the columns pipeline.runs (and pipeline.suggestions) gained later to a warehouse
+    made before them."""
     for column in FAILURE_COLUMNS:
         con.execute(
             f"alter table pipeline.runs add column if not exists {column} {sql_type(column)}"
         )
+    con.execute("alter table pipeline.suggestions add column if not exists allocated_qty DOUBLE")
 
 
 def store_outputs(con: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataFrame]) -> None:

@@ -255,7 +255,8 @@ def approval_preview(
     merged = lines.set_index(["dealer_id", "sku"]).join(decided, how="left")
     held = merged["hold"].astype("boolean").fillna(False).astype(bool)
     qty = merged["qty"].astype(float)
-    final = qty.where(qty.notna(), merged["suggested_qty"].fillna(0.0).where(~held, 0.0))
+    offered = merged["allocated_qty"] if "allocated_qty" in merged else merged["suggested_qty"]
+    final = qty.where(qty.notna(), offered.fillna(0.0).where(~held, 0.0))
     cost = merged["unit_cost"].fillna(0.0)
     ships = final > 0
     return {
@@ -360,8 +361,8 @@ def get_alerts(
 def get_scorecard(
     dealer_id: str, request: Request, user: Annotated[User, Depends(require_user)]
 ) -> dict[str, Any]:
-    """The dealer's quarterly scorecard, escalation state and bullwhip ratio (warehouse marts
-    of the newest run's warehouse, read-only)."""
+    """The dealer's quarterly scorecard, escalation state, bullwhip ratio and monthly
+    cross-territory selling (warehouse marts of the newest run's warehouse, read-only)."""
     if user.role == "dealer" and dealer_id != user.dealer_id:
         raise HTTPException(404, "no such dealer")
     runs = run_lines.run_folders(out_of(request))
@@ -394,6 +395,7 @@ def get_scorecard(
         "quarters": records(parts["quarters"]),
         "escalation": escalation[0] if escalation else None,
         "bullwhip": bullwhip[0] if bullwhip else None,
+        "channel_conflict": records(parts["channel_conflict"]),  # months, oldest first
     }
 
 

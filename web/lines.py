@@ -154,7 +154,8 @@ def line_record(row: dict[str, Any], state: dict[str, Any], *, internal: bool) -
     )
     if internal:
         record["note"] = state["note"]
-    suggested = record.get("suggested_qty") or 0.0
+    # A night capped by master/supply.csv ships what was allocated (replenishment/allocation.py).
+    suggested = record.get("allocated_qty", record.get("suggested_qty")) or 0.0
     if state["hold"] or (state["snooze_until"] and state["qty"] is None):
         final = 0.0
     else:

@@ -29,6 +29,7 @@ import pandas as pd
 import pytest
 
 from landing.schema import raw_tables
+from replenishment.policy import SUGGESTION_COLUMNS
 from warehouse import connect, ensure_tables
 from warehouse.connection import release_duckdb
 
@@ -127,8 +128,8 @@ def load_world(path: Path) -> None:
     ensure_tables(con, "raw", raw_tables())
     try:
         con.executemany(
-            "insert into raw.dealers values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [row + lineage(1, i + 2) for i, row in enumerate(DEALERS)],
+            "insert into raw.dealers values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [row + (None,) + lineage(1, i + 2) for i, row in enumerate(DEALERS)],  # tier empty
         )
         con.executemany(
             "insert into raw.skus values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -362,7 +363,8 @@ def test_weekly_grid_is_zero_filled_complete_weeks_with_censoring(built):
     # 03-04: 3 sold, zero count on its Sunday (03-10) -> censored, 1 stockout day (03-10).
     # 03-11: 6 sold (restated; the return is not negative demand); the zero count on the
     #        Sunday before it is its boundary -> censored, 1 stockout day (03-11).
-    assert weekly[("D1", "A", d("2024-02-26"))] == (2.0, 0, False)
+    # 02-26: 2 sold + D2's sale of A into NORTH on 02-27, D1's territory (the channel rule).
+    assert weekly[("D1", "A", d("2024-02-26"))] == (3.0, 0, False)
     assert weekly[("D1", "A", d("2024-03-04"))] == (3.0, 1, True)
     assert weekly[("D1", "A", d("2024-03-11"))] == (6.0, 1, True)
     # D1 B starts mid-week 03-04 (sold 4 on 03-06); 03-11 has no sale: a zero row, not a gap.
@@ -754,7 +756,8 @@ def test_reporting_selector_builds_run_comparisons(built, tmp_path):
     )
     # r1 was superseded by the rerun r2 of the same as-of date.
     con.executemany(
-        f"insert into pipeline.suggestions values ({', '.join(['?'] * 26)})",
+        f"insert into pipeline.suggestions ({', '.join(SUGGESTION_COLUMNS)}) "
+        f"values ({', '.join(['?'] * 26)})",
         [
             suggestion("r1", AS_OF, "D1", "A", 99.0),
             suggestion("r2", AS_OF, "D1", "A", 4.0),
@@ -1007,6 +1010,9 @@ def test_exposures_end_the_lineage_of_every_mart(built, tmp_path):
             "fct_sales_exceptions",
             "dim_dealer_skus",
             "dim_dealers",
+            "fct_sku_supply",
+            "fct_dealer_escalation_quarterly",
+            "fct_dealer_tier_proposal",
         ),
         "planner_report": models(
             "fct_weekly_demand",
@@ -1020,7 +1026,10 @@ def test_exposures_end_the_lineage_of_every_mart(built, tmp_path):
             "rpt_run_history",
         ),
         "dealer_scorecard": models(
-            "fct_dealer_scorecard_quarterly", "fct_dealer_escalation", "fct_bullwhip"
+            "fct_dealer_scorecard_quarterly",
+            "fct_dealer_escalation",
+            "fct_bullwhip",
+            "fct_dealer_channel_conflict",
         ),
     }
     for exposure in exposures.values():

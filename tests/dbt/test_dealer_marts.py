@@ -271,9 +271,9 @@ def load_escalating(path: Path) -> None:
     ensure_tables(con, "raw", raw_tables())
     try:
         con.executemany(
-            "insert into raw.dealers values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "insert into raw.dealers values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (dealer, dealer, "N", "NORTH", 7.0, 1.0, 7) + lineage(i + 2)
+                (dealer, dealer, "N", "NORTH", 7.0, 1.0, 7, None) + lineage(i + 2)
                 for i, dealer in enumerate(PATTERN)
             ],
         )

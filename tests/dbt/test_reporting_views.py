@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from replenishment.policy import SUGGESTION_COLUMNS
 from tests.dbt.test_dbt_project import (
     AS_OF,
     d,
@@ -52,7 +53,8 @@ def add_run_outputs(con: duckdb.DuckDBPyConnection) -> None:
         )
         qty = {"r0": 1.0, "r1": 4.0, "r2": 9.0, "r3": 7.0}[run_id]
         con.executemany(
-            f"insert into pipeline.suggestions values ({', '.join(['?'] * 26)})",
+            f"insert into pipeline.suggestions ({', '.join(SUGGESTION_COLUMNS)}) "
+            f"values ({', '.join(['?'] * 26)})",
             [suggestion(run_id, as_of, "D1", "A", qty), suggestion(run_id, as_of, "D2", "B", qty)],
         )
         con.execute(

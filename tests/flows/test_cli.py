@@ -130,6 +130,7 @@ def test_simulate_writes_design_json(tmp_path):
         }
         assert 0.0 <= data[side]["fill_rate"] <= 1.0
     assert data["weeks"] == 8 and data["seed"] == 3
+    assert "bullwhip (shipments / sell-through variance): policy" in result.stdout
 
 
 def test_simulate_rejects_an_impossible_service_level(tmp_path):

@@ -2,7 +2,9 @@
 what a clean run on a fresh warehouse gives, and no half-written run folder may ever appear.
 
 The kills synchronise on the run's own log lines (an ingest progress line, a dbt model line),
-never on sleeps; a bounded deadline only turns a hang into a failure.
+never on sleeps; a bounded deadline only turns a hang into a failure. Those are Prefect's and
+dbt's console logs, which `vmi run` shows with --verbose only: waiting on them checks that
+--verbose gives that detail (tests/flows/test_console_output.py checks the quiet default).
 """
 
 from __future__ import annotations
@@ -36,9 +38,9 @@ RAW_TABLES = (
     "file_ledger",
     "quarantine",
 )
-# The ingest task logs one line per file; master files come first, so a sell-through line means
-# master data is committed and the feeds are being loaded.
-IN_INGEST = re.compile(r"ingest_and_validate.* - sell_through/\S+: accepted")
+# The ingest task logs one line per file (Prefect's task-run format); master files come first,
+# so a sell-through line means master data is committed and the feeds are being loaded.
+IN_INGEST = re.compile(r"\| INFO +\| Task run 'ingest_and_validate.* - sell_through/\S+: accepted")
 # dbt logs each node; an intermediate model starting means staging is built and marts are not.
 IN_DBT = re.compile(r"of \d+ START sql \w+ model intermediate\.")
 
@@ -70,6 +72,7 @@ class Run:
                 str(warehouse),
                 "--out",
                 str(out),
+                "--verbose",  # Prefect's and dbt's logs: the lines the kills wait on
             ],
             cwd=ROOT,
             env=env,

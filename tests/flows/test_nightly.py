@@ -26,6 +26,10 @@ ALERT_COLUMNS = (
 )
 QUARANTINE_COLUMNS = "run_id, source_file, line, rule, column, value, raw_record".split(", ")
 FORECAST_COLUMNS = "dealer_id, sku, week_start, yhat, yhat_lo, yhat_hi, model".split(", ")
+ACTION_COLUMNS = "dealer_id, sku, action, qty, value, cost, reason".split(", ")
+TIER_PROPOSAL_COLUMNS = (
+    "dealer_id, current_tier, proposed_tier, rebate_rate, credit_limit, reason".split(", ")
+)
 
 
 # Published CSV floats are rounded to 9 decimals (planner.run_folder.FLOAT_DECIMALS), so a value
@@ -89,6 +93,14 @@ def test_run_publishes_every_output_with_design_columns(first_run):
     assert list(pd.read_csv(folder / "alerts.csv").columns) == ALERT_COLUMNS
     assert list(pd.read_csv(folder / "quarantine.csv").columns) == QUARANTINE_COLUMNS
     assert list(pd.read_csv(folder / "forecast.csv").columns) == FORECAST_COLUMNS
+    # DESIGN.md "Dealer management": the run outputs lead with the contract columns.
+    actions = pd.read_csv(folder / "actions.csv")
+    assert list(actions.columns[2:9]) == ACTION_COLUMNS
+    assert set(actions["action"]) <= {"transfer", "markdown", "return"}
+    tiers = pd.read_csv(folder / "tier_proposals.csv", dtype={"dealer_id": str})
+    assert list(tiers.columns[2:8]) == TIER_PROPOSAL_COLUMNS
+    dealers = pd.read_csv(landing / "master" / "dealers.csv", dtype={"dealer_id": str})
+    assert sorted(tiers["dealer_id"]) == sorted(dealers["dealer_id"])
     # The default as-of is the newest date in the feeds.
     newest = max(
         pd.concat(

@@ -1,12 +1,13 @@
 """SIGTERM, Ctrl-C and SIGKILL of a `vmi run` that started its own temporary Prefect server.
 
-Each rerun of a published as-of is stopped when its forecast stage begins (a line of its own
-output, never a sleep). SIGTERM and SIGINT go to the run's whole process group, as systemd and
-a terminal's Ctrl-C send them: the run ends with the one line "run interrupted, nothing
-published" (exit 1, or 130 for SIGINT), the run is marked failed, the published run folder is
-byte-identical, and no process of the group is left. SIGKILL of the group leaves nothing alive
-either. The first, uninterrupted run also shows a quiet exit: no traceback, no sqlite "database
-is locked" from the temporary server, no DuckDB nanobind "leaked" lines.
+Each rerun of a published as-of is stopped when its forecast stage begins (the progress line
+of the stage before it, `dbt core`, never a sleep). SIGTERM and SIGINT go to the run's whole
+process group, as systemd and a terminal's Ctrl-C send them: the run ends with the one line
+"run interrupted, nothing published" (exit 1, or 130 for SIGINT), the run is marked failed,
+the published run folder is byte-identical, and no process of the group is left. SIGKILL of
+the group leaves nothing alive either. The first, uninterrupted run also shows a quiet exit:
+no traceback, no sqlite "database is locked" from the temporary server, no DuckDB nanobind
+"leaked" lines.
 """
 
 from __future__ import annotations
@@ -29,13 +30,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE_SECONDS = 600  # a hang net only: every wait below ends on an event
-FORECAST_STARTS = re.compile(r"for flow 'forecast-demand'")
+FORECAST_STARTS = re.compile(r"^dbt core +\d+ dbt nodes ")  # the stage line printed just before
 INTERRUPTED = "vmi: run interrupted, nothing published"
 NOISE = ("Traceback", "database is locked", "leaked")
 
 
 class Run:
-    """`vmi run` in its own process group; stderr (Prefect's log) read line by line."""
+    """`vmi run` in its own process group; stderr (its stage lines) read line by line."""
 
     def __init__(self, world: dict):
         self.lines: list[str] = []

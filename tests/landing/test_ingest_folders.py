@@ -48,6 +48,8 @@ def test_absent_feed_folders_mean_no_files(tmp_path):
         "dealers": 1,
         "skus": 1,
         "dealer_skus": 0,
+        "price_list": 0,
+        "supply": 0,
         "sell_through": 1,
         "inventory": 0,
         "shipments": 0,

@@ -892,3 +892,76 @@ def test_since_last_run_is_collapsed_ranked_and_filterable(tmp_path: Path) -> No
     assert values == sorted(values, reverse=True)
     noop = re.compile(r"(?<=\s)(\S+) -> \1(?=;|\)|$)")  # "lead time sd 1.18 -> 1.18"
     assert [d for d in table["Why"] if noop.search(d)] == []
+
+
+def test_excess_actions_and_tier_proposals_sections(run_dir: Path) -> None:
+    from planner.run_folder import write_csv
+
+    write_csv(
+        pd.DataFrame(
+            {
+                "run_id": "r",
+                "as_of": "2025-06-30",
+                "dealer_id": ["D001", "D002", "D002"],
+                "sku": ["S1", "S2", "S3"],
+                "action": ["transfer", "return", "return"],
+                "qty": [5.0, 8.0, 2.0],
+                "value": [50.0, 32.0, 20.0],
+                "cost": [2.5, 11.2, 4.0],
+                "reason": ["<script>alert(1)</script> move it", "send back", "=SUM(A1)"],
+            }
+        ),  # fmt: skip
+        run_dir / "actions.csv",
+    )
+    write_csv(
+        pd.DataFrame(
+            {
+                "run_id": "r",
+                "as_of": "2025-06-30",
+                "dealer_id": ["D001", "D002"],
+                "current_tier": ["silver", "gold"],
+                "proposed_tier": ["silver", "silver"],
+                "rebate_rate": [0.025, 0.01],
+                "credit_limit": [12500.0, 9000.0],
+                "reason": ["Stays silver: ...", "Demote gold -> silver: misses turnover"],
+            }
+        ),  # fmt: skip
+        run_dir / "tier_proposals.csv",
+    )
+    html = build_report(run_dir).read_text(encoding="utf-8")
+    actions = html[html.index('<section id="actions">') : html.index('<section id="tiers">')]
+    assert "<script>alert(1)</script>" not in actions and "&lt;script&gt;" in actions
+    assert "=SUM(A1)" in actions  # neutralised in the CSV, given back as written
+    # Totals per remedy: return 2 lines, 10 units, 52 of stock for 15 (11.2 + 4.0).
+    assert "return: 2 line(s), 10 units, 52 stock for 15" in " ".join(actions.split())
+    tiers = html[html.index('<section id="tiers">') :]
+    tiers = tiers[: tiers.index("</section>")]
+    assert tiers.index("D002") < tiers.index("D001")  # the proposed change first
+    assert "2.5%" in tiers and "12,500" in tiers
+    summary = report_summary_markdown(run_dir)
+    assert "## Excess-stock actions" in summary and "| return | 2 | 10 | 52 | 15 |" in summary
+    assert "## Dealer tiers: 1 change(s) proposed" in summary
+    assert "- D002: Demote gold -> silver: misses turnover" in summary
+    # Without the two files the page says so and leaves the tier section out.
+    (run_dir / "actions.csv").unlink()
+    (run_dir / "tier_proposals.csv").unlink()
+    html = build_report(run_dir).read_text(encoding="utf-8")
+    assert "No excess stock to act on" in html and '<section id="tiers">' not in html
+
+
+def test_a_short_supply_embeds_what_can_ship_beside_the_suggestion(run_dir: Path) -> None:
+    from planner.run_folder import read_run_table, write_csv
+
+    plain = decode_payload(build_report(run_dir).read_text(encoding="utf-8"))
+    assert plain["has_allocation"] is False  # no supply.csv: what ships is the suggestion
+    assert plain["allocated_qty"] == plain["suggested_qty"]
+
+    lines = read_run_table(run_dir, "suggestions")
+    cut = int(lines["suggested_qty"].fillna(0).to_numpy().argmax())
+    lines["allocated_qty"] = lines["suggested_qty"]
+    lines.loc[cut, "allocated_qty"] = lines.loc[cut, "suggested_qty"] // 2
+    write_csv(lines, run_dir / "suggestions.csv")
+    data = decode_payload(build_report(run_dir).read_text(encoding="utf-8"))
+    assert data["has_allocation"] is True
+    assert data["allocated_qty"][cut] == lines.loc[cut, "suggested_qty"] // 2
+    assert data["suggested_qty"][cut] == lines.loc[cut, "suggested_qty"]  # the policy's ask stays

@@ -29,6 +29,7 @@ DESIGN_ALERT_TYPES = {
     "cross_territory_sale",
     "price_deviation",
     "forecast_bias",
+    "dealer_escalation",  # DESIGN.md "Dealer management"
 }
 DESIGN_COLUMNS = [
     "run_id",

@@ -25,6 +25,7 @@ DESIGN_COLUMNS = {
     "master/dealers.csv": [
         "dealer_id", "dealer_name", "region", "territory", "lead_time_days",
         "lead_time_sd_days", "review_period_days",
+        "tier",  # optional, DESIGN.md "Dealer management" (policy.yml tiers)
     ],
     "master/skus.csv": [
         "sku", "description", "category", "unit_cost", "pack_size", "moq", "abc_class",

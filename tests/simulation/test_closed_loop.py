@@ -22,6 +22,7 @@ METRICS = {
     "avg_on_hand_value",
     "stockout_days",
     "bullwhip_ratio",
+    "bullwhip_ratio_sell_through",
 }
 DESIGN_KEYS = {
     "target_service_level",

@@ -27,6 +27,12 @@ def warehouse_with_marts(path):
         " ('D001', null, true, 1.7), ('D001', 'SKU-00001', false, 2.5))"
         " t(dealer_id, sku, is_dealer_total, variance_ratio)"
     )
+    con.execute(
+        "create table marts.fct_dealer_channel_conflict as select * from (values"
+        " ('D002', date '2025-05-01', 0.30, true), ('D001', date '2025-06-01', 0.05, false),"
+        " ('D001', date '2025-05-01', 0.10, false)) t(dealer_id, month_start,"
+        " cross_territory_share, is_repeat_offender)"
+    )
     con.close()
 
 
@@ -49,6 +55,8 @@ def test_a_dealers_scorecard_from_the_marts(served, run_out, tmp_path):
             "since_quarter": "2025-04-01",
         }
         assert card["bullwhip"]["variance_ratio"] == 1.7
+        months = [(m["month_start"], m["cross_territory_share"]) for m in card["channel_conflict"]]
+        assert months == [("2025-05-01", 0.10), ("2025-06-01", 0.05)]  # D001's only, oldest first
         assert viewer.get("/api/dealers/D999/scorecard").status_code == 404
     dealer, _ = served.signed_in("dora")  # bound to D001
     with dealer:

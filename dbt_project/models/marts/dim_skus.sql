@@ -1,5 +1,6 @@
 -- SKU master; abc_class derived from yearly sales value where the master leaves it empty;
--- list_price = median selling price of the SKU (sales on or before as_of).
+-- list_price = the price list's price in effect at as_of (optional master/price_list.csv), else
+-- the median selling price of the SKU (sales on or before as_of); list_price_source says which.
 with
 
 as_of as (
@@ -36,6 +37,17 @@ list_prices as (
 
 ),
 
+price_list as (
+
+    select prices.*
+    from {{ ref('stg_vmi__price_list') }} as prices
+    cross join as_of
+    where
+        prices.valid_from <= as_of.as_of_date
+        and (prices.valid_to is null or prices.valid_to > as_of.as_of_date)
+
+),
+
 final as (
 
     select
@@ -46,7 +58,12 @@ final as (
         skus.unit_cost,
         skus.pack_size,
         skus.moq,
-        list_prices.list_price,
+        coalesce(price_list.list_price, list_prices.list_price) as list_price,
+        case
+            when price_list.list_price is not null then 'price_list'
+            when list_prices.list_price is not null then 'median_price'
+        end as list_price_source,
+        list_prices.list_price as median_price,
         classified.yearly_sales_value,
         skus.abc_class is null as is_abc_class_derived
     from skus
@@ -54,6 +71,8 @@ final as (
         on skus.sku = classified.sku
     left join list_prices
         on skus.sku = list_prices.sku
+    left join price_list
+        on skus.sku = price_list.sku
 
 )
 

@@ -5,16 +5,30 @@
 --   3 -> improvement_plan (below again while on the plan), 4 or more -> exit_review (exit review
 --   with stock buy-back). One quarter at or above benchmark resets the count: back to ok.
 -- state_since_quarter = first quarter of the unbroken run of this state ending at this quarter.
+-- The quarter counts are the dealer's tier's (int_dealer_tiers: policy.yml `tiers.<name>.escalation`);
+-- a quarter whose tier has no row uses the escalation_* vars.
 with
 
 scorecard as (
 
     select
         dealer_id,
+        tier,
         quarter_start,
         score,
         below_benchmark
     from {{ ref('fct_dealer_scorecard_quarterly') }}
+
+),
+
+tiers as (
+
+    select
+        tier,
+        warning_quarters,
+        improvement_plan_quarters,
+        exit_review_quarters
+    from {{ ref('int_dealer_tiers') }}
 
 ),
 
@@ -49,18 +63,34 @@ counted as (
 
 ),
 
+thresholds as (
+
+    select
+        counted.*,
+        coalesce(tiers.exit_review_quarters, {{ var('escalation_exit_review_quarters') }})
+            as exit_review_quarters,
+        coalesce(
+            tiers.improvement_plan_quarters, {{ var('escalation_improvement_plan_quarters') }}
+        ) as improvement_plan_quarters,
+        coalesce(tiers.warning_quarters, {{ var('escalation_warning_quarters') }})
+            as warning_quarters
+    from counted
+    left join tiers
+        on counted.tier = tiers.tier
+
+),
+
 stated as (
 
     select
         *,
         case
-            when quarters_below >= {{ var('escalation_exit_review_quarters') }} then 'exit_review'
-            when quarters_below >= {{ var('escalation_improvement_plan_quarters') }}
-                then 'improvement_plan'
-            when quarters_below >= {{ var('escalation_warning_quarters') }} then 'warning'
+            when quarters_below >= exit_review_quarters then 'exit_review'
+            when quarters_below >= improvement_plan_quarters then 'improvement_plan'
+            when quarters_below >= warning_quarters then 'warning'
             else 'ok'
         end as state
-    from counted
+    from thresholds
 
 ),
 
@@ -95,6 +125,7 @@ final as (
 
     select
         dealer_id,
+        tier,
         quarter_start,
         score,
         below_benchmark,

@@ -9,10 +9,11 @@
 --   count_coverage     = Sundays of the quarter with at least one inventory count / Sundays
 -- on_hand at quarter end = per pair the latest count on or before quarter_end. A KPI whose
 -- denominator is 0 is null and does not count towards the score.
--- Each KPI has its benchmark (var scorecard_benchmarks) and a pass flag (>= for higher-is-better,
--- <= for lower-is-better); score = passed / scored KPIs; below_benchmark = score <
--- scorecard_min_score (false when no KPI could be scored).
-{%- set benchmarks = var('scorecard_benchmarks') %}
+-- Each KPI has its benchmark, that of the dealer's tier (dim_dealers.tier, int_dealer_tiers:
+-- policy.yml `tiers`, or var scorecard_benchmarks without tiers), and a pass flag (>= for
+-- higher-is-better, <= for lower-is-better); score = passed / scored KPIs; below_benchmark =
+-- score < the tier's min_score (false when no KPI could be scored).
+-- sales_value = units sold in the quarter x unit_cost (tier proposal: rebate and credit).
 {%- set kpis = [
     ('sell_through_rate', 'higher'),
     ('inventory_turnover', 'higher'),
@@ -20,13 +21,6 @@
     ('slow_mover_share', 'lower'),
     ('count_coverage', 'higher'),
 ] %}
-{%- for kpi, _ in kpis %}
-    {%- if benchmarks is not mapping or benchmarks.get(kpi) is none %}
-        {{ exceptions.raise_compiler_error(
-            "var scorecard_benchmarks needs a number for every KPI; missing: " ~ kpi
-        ) }}
-    {%- endif %}
-{%- endfor %}
 {%- set slow_days = var('scorecard_slow_mover_days') %}
 
 with
@@ -45,7 +39,13 @@ quarters as (
 
 dealers as (
 
-    select dealer_id from {{ ref('dim_dealers') }}
+    select dealer_id, tier from {{ ref('dim_dealers') }}
+
+),
+
+tiers as (
+
+    select * from {{ ref('int_dealer_tiers') }}
 
 ),
 
@@ -104,6 +104,7 @@ dealer_quarters as (
 
     select
         dealers.dealer_id,
+        dealers.tier,
         quarters.quarter_start,
         quarters.quarter_end,
         quarters.sundays
@@ -120,13 +121,16 @@ quarter_sales as (
     select
         dealer_quarters.dealer_id,
         dealer_quarters.quarter_start,
-        sum(pair_daily_sales.qty_sold) as qty_sold
+        sum(pair_daily_sales.qty_sold) as qty_sold,
+        sum(pair_daily_sales.qty_sold * skus.unit_cost) as sales_value
     from dealer_quarters
     inner join pair_daily_sales
         on
             dealer_quarters.dealer_id = pair_daily_sales.dealer_id
             and pair_daily_sales.sale_date between dealer_quarters.quarter_start
             and dealer_quarters.quarter_end
+    left join skus
+        on pair_daily_sales.sku = skus.sku
     group by dealer_quarters.dealer_id, dealer_quarters.quarter_start
 
 ),
@@ -259,9 +263,11 @@ measures as (
 
     select
         dealer_quarters.dealer_id,
+        dealer_quarters.tier,
         dealer_quarters.quarter_start,
         dealer_quarters.quarter_end,
         coalesce(quarter_sales.qty_sold, 0) as qty_sold,
+        coalesce(quarter_sales.sales_value, 0) as sales_value,
         coalesce(end_stock.on_hand_end, 0) as on_hand_end,
         average_stock.average_on_hand,
         end_stock.stock_value_end,
@@ -313,15 +319,26 @@ kpis as (
 
 ),
 
+benchmarked as (
+
+    select
+        kpis.*,
+        {%- for kpi, direction in kpis %}
+        tiers.{{ kpi }}_benchmark,
+        kpis.{{ kpi }} {{ '>=' if direction == 'higher' else '<=' }} tiers.{{ kpi }}_benchmark
+            as {{ kpi }}_passed,
+        {%- endfor %}
+        tiers.min_score
+    from kpis
+    inner join tiers
+        on kpis.tier = tiers.tier
+
+),
+
 flagged as (
 
     select
         *,
-        {%- for kpi, direction in kpis %}
-        cast({{ benchmarks[kpi] }} as double) as {{ kpi }}_benchmark,
-        {{ kpi }} {{ '>=' if direction == 'higher' else '<=' }} {{ benchmarks[kpi] }}
-            as {{ kpi }}_passed,
-        {%- endfor %}
         {% for kpi, _ in kpis -%}
         case when {{ kpi }} is not null then 1 else 0 end
         {%- if not loop.last %} + {% endif %}
@@ -330,7 +347,8 @@ flagged as (
         case when {{ kpi }}_passed then 1 else 0 end
         {%- if not loop.last %} + {% endif %}
         {%- endfor %} as kpis_passed
-    from kpis
+    from benchmarked
+
 
 ),
 
@@ -338,9 +356,11 @@ final as (
 
     select
         dealer_id,
+        tier,
         quarter_start,
         quarter_end,
         qty_sold,
+        sales_value,
         on_hand_end,
         average_on_hand,
         stock_value_end,
@@ -357,11 +377,9 @@ final as (
         cast(kpis_scored as integer) as kpis_scored,
         cast(kpis_passed as integer) as kpis_passed,
         case when kpis_scored > 0 then cast(kpis_passed as double) / kpis_scored end as score,
-        cast({{ var('scorecard_min_score') }} as double) as min_score,
+        min_score,
         coalesce(
-            kpis_scored > 0
-            and cast(kpis_passed as double) / kpis_scored < {{ var('scorecard_min_score') }},
-            false
+            kpis_scored > 0 and cast(kpis_passed as double) / kpis_scored < min_score, false
         ) as below_benchmark
     from flagged
 

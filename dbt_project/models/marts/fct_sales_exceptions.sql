@@ -1,7 +1,8 @@
 -- Sales rows (restated, on or before as_of) that a planner should look at: sold to a customer
 -- outside the dealer's territory, or priced at least price_deviation_min_pct percent away from
--- the SKU's list price (its median selling price). Alert thresholds above that floor are applied
--- by the replenishment alerts.
+-- the SKU's list price: the price list's price in effect on the sale date when master/
+-- price_list.csv prices the SKU then, else its median selling price (dim_skus); list_price_source
+-- says which. Alert thresholds above that floor are applied by the replenishment alerts.
 with
 
 as_of as (
@@ -31,6 +32,32 @@ skus as (
 
 ),
 
+price_list as (
+
+    select * from {{ ref('stg_vmi__price_list') }}
+
+),
+
+priced as (
+
+    select
+        sales.*,
+        coalesce(price_list.list_price, skus.median_price) as list_price,
+        case
+            when price_list.list_price is not null then 'price_list'
+            when skus.median_price is not null then 'median_price'
+        end as list_price_source
+    from sales
+    left join skus
+        on sales.sku = skus.sku
+    left join price_list
+        on
+            sales.sku = price_list.sku
+            and sales.sale_date >= price_list.valid_from
+            and (price_list.valid_to is null or sales.sale_date < price_list.valid_to)
+
+),
+
 joined as (
 
     select
@@ -41,7 +68,8 @@ joined as (
         dealers.territory,
         sales.qty_sold,
         sales.unit_price,
-        skus.list_price,
+        sales.list_price,
+        sales.list_price_source,
         sales.source_line,
         sales.sale_date,
         coalesce(
@@ -51,14 +79,12 @@ joined as (
             false
         ) as is_cross_territory,
         case
-            when skus.list_price > 0 and sales.unit_price is not null
-                then 100.0 * (sales.unit_price - skus.list_price) / skus.list_price
+            when sales.list_price > 0 and sales.unit_price is not null
+                then 100.0 * (sales.unit_price - sales.list_price) / sales.list_price
         end as price_deviation_pct
-    from sales
+    from priced as sales
     left join dealers
         on sales.dealer_id = dealers.dealer_id
-    left join skus
-        on sales.sku = skus.sku
 
 ),
 
@@ -73,6 +99,7 @@ final as (
         customer_region,
         territory,
         list_price,
+        list_price_source,
         is_cross_territory,
         price_deviation_pct,
         file_sha256,

@@ -18,6 +18,7 @@ renamed as (
         dealer_name,
         nullif(trim(region), '') as region,
         nullif(trim(territory), '') as territory,
+        nullif(trim(tier), '') as tier,
 
         -- numerics
         cast(lead_time_days as double precision) as lead_time_days,
