@@ -56,14 +56,10 @@ def json_value(value: Any) -> Any:
         return None
     if isinstance(value, pd.Timestamp):
         return value.date().isoformat() if value == value.normalize() else value.isoformat()
-    if isinstance(value, float | np.floating):
-        return None if math.isnan(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
     if hasattr(value, "isoformat"):
         return value.isoformat()
+    if isinstance(value, float | np.number | np.bool_):
+        return run_lines.json_value(value)  # the lines API's numbers
     try:
         if pd.isna(value):
             return None

@@ -129,7 +129,8 @@ def load_lines(folder: Path) -> pd.DataFrame:
     return _load(folder, _stamp(folder))
 
 
-def _json_value(value: Any) -> Any:
+def json_value(value: Any) -> Any:
+    """A number as JSON: NaN as None, numpy scalars as Python ones; anything else as it is."""
     if isinstance(value, float | np.floating):
         return None if math.isnan(value) else float(value)
     if isinstance(value, np.integer):
@@ -141,7 +142,7 @@ def _json_value(value: Any) -> Any:
 
 def line_record(row: dict[str, Any], state: dict[str, Any], *, internal: bool) -> dict[str, Any]:
     """One line for the API: its columns, its planner state and what would be ordered."""
-    record = {k: _json_value(v) for k, v in row.items() if k not in ("is_held",)}
+    record = {k: json_value(v) for k, v in row.items() if k not in ("is_held",)}
     record.update(
         version=state["version"],
         qty=state["qty"],
@@ -290,7 +291,7 @@ def pair_series(folder: Path, dealer_id: str, sku: str) -> dict[str, list[dict]]
         "history": []
         if weeks is None
         else [
-            {"week": w, "qty": _json_value(q), "censored": bool(c)}
+            {"week": w, "qty": json_value(q), "censored": bool(c)}
             for w, q, c in zip(
                 weeks["week_start"],
                 weeks["qty_sold"],
@@ -301,7 +302,7 @@ def pair_series(folder: Path, dealer_id: str, sku: str) -> dict[str, list[dict]]
         "forecast": []
         if ahead is None
         else [
-            {"week": w, "yhat": _json_value(y), "lo": _json_value(lo), "hi": _json_value(hi)}
+            {"week": w, "yhat": json_value(y), "lo": json_value(lo), "hi": json_value(hi)}
             for w, y, lo, hi in zip(
                 ahead["week_start"], ahead["yhat"], ahead["yhat_lo"], ahead["yhat_hi"], strict=True
             )
