@@ -457,3 +457,31 @@ def test_a_20000_line_report_pages_its_rows(tmp_path: Path, browser: Browser) ->
         == 2
     )
     assert page.problems() == {"errors": [], "requests": []}
+
+
+def test_a_short_supply_line_shows_what_can_ship(tmp_path: Path, browser: Browser) -> None:
+    from planner.run_folder import read_run_table, write_csv
+
+    run_dir = make_run_folder(tmp_path / "out")
+    lines = read_run_table(run_dir, "suggestions")
+    cut = int(lines["suggested_qty"].fillna(0).to_numpy().argmax())
+    asked = int(lines.loc[cut, "suggested_qty"])
+    lines["allocated_qty"] = lines["suggested_qty"]
+    lines.loc[cut, "allocated_qty"] = asked // 2
+    write_csv(lines, run_dir / "suggestions.csv")
+    page = Page(browser)
+    assert page.open(build_report(run_dir).as_uri()) == "ready"
+    shown = page.evaluate(f"""(() => {{
+        const text = document.getElementById('f-sku');
+        text.value = {json.dumps(lines.loc[cut, "sku"])};
+        text.dispatchEvent(new Event('input'));
+        const row = [...document.querySelectorAll('#lines-body tr[data-i]')]
+            .find(tr => tr.cells[0].textContent === {json.dumps(lines.loc[cut, "dealer_id"])});
+        row.click();
+        return [...document.querySelectorAll('#drill dl > div')]
+            .map(d => [d.querySelector('dt').textContent, d.querySelector('dd').textContent]);
+    }})()""")
+    details = dict(shown)
+    assert details["Allocated qty (supply short)"] == str(asked // 2)
+    assert details["Suggested qty"] == str(asked)
+    assert list(details).index("Allocated qty (supply short)") == len(details) - 3
