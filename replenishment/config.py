@@ -162,13 +162,20 @@ TierName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,39}$")]
 
 
 class TierBenchmarks(_Strict):
-    """The scorecard's benchmark per KPI (fct_dealer_scorecard_quarterly)."""
+    """The scorecard's benchmark per KPI (fct_dealer_scorecard_quarterly). The defaults are
+    dbt_project.yml's scorecard_benchmarks (the silver tier of the shipped policy)."""
 
-    sell_through_rate: Share = 0.5
-    inventory_turnover: NonNegative = 1.0  # per quarter (1.0 = 4 turns a year)
-    stockout_share: Share = 0.05
-    slow_mover_share: Share = 0.2
+    sell_through_rate: Share = 0.85
+    inventory_turnover: NonNegative = 4.5  # per quarter (4.5 = 18 turns a year)
+    stockout_share: Share = 0.03
+    slow_mover_share: Share = 0.05
     count_coverage: Share = 0.9
+    # Added later: optional, so older policy files load with these defaults.
+    days_of_inventory: NonNegative = 16.0  # average stock at cost / cost of goods sold per day
+    cross_territory_share: Share = 0.02
+    price_breach_share: Share = 0.05
+    feed_timeliness: Share = 0.9
+    forecast_wape: NonNegative = 0.6
 
 
 class RebateStep(_Strict):
@@ -224,43 +231,49 @@ class Tier(_Strict):
 
 
 def _default_tiers() -> dict[str, Tier]:
+    """The tiers of the shipped policy.yml (used when a policy file has no `tiers`)."""
     return {
         "bronze": Tier(
             rank=1,
             benchmarks=TierBenchmarks(
-                sell_through_rate=0.4, inventory_turnover=0.75, stockout_share=0.08,
-                slow_mover_share=0.3, count_coverage=0.8,
+                sell_through_rate=0.8, inventory_turnover=4.0, stockout_share=0.05,
+                slow_mover_share=0.1, count_coverage=0.8, days_of_inventory=20,
+                cross_territory_share=0.05, price_breach_share=0.1, feed_timeliness=0.8,
+                forecast_wape=0.8,
             ),
-            rebate_steps=[RebateStep(rate=0.01, min_turnover=0.75, max_slow_mover_share=0.3)],
+            rebate_steps=[RebateStep(rate=0.01, min_turnover=4.0, max_slow_mover_share=0.1)],
             credit=CreditRule(
-                base_limit=5_000, sales_value_share=0.25, min_turnover=0.75,
-                max_slow_mover_share=0.3, cut=0.25,
+                base_limit=5_000, sales_value_share=0.25, min_turnover=4.0,
+                max_slow_mover_share=0.1, cut=0.25,
             ),
         ),
         "silver": Tier(
             rank=2,
             rebate_steps=[
                 RebateStep(rate=0.01),
-                RebateStep(rate=0.02, min_turnover=1.0, max_slow_mover_share=0.2),
+                RebateStep(rate=0.02, min_turnover=6.0, max_slow_mover_share=0.05),
             ],
+            credit=CreditRule(min_turnover=4.5, max_slow_mover_share=0.05),
         ),
         "gold": Tier(
             rank=3,
             benchmarks=TierBenchmarks(
-                sell_through_rate=0.6, inventory_turnover=1.3, stockout_share=0.03,
-                slow_mover_share=0.12, count_coverage=0.95,
+                sell_through_rate=0.9, inventory_turnover=9.0, stockout_share=0.02,
+                slow_mover_share=0.01, count_coverage=0.95, days_of_inventory=9,
+                cross_territory_share=0.01, price_breach_share=0.02, feed_timeliness=0.95,
+                forecast_wape=0.45,
             ),
             rebate_steps=[
                 RebateStep(rate=0.02),
-                RebateStep(rate=0.03, min_turnover=1.3, max_slow_mover_share=0.12),
+                RebateStep(rate=0.03, min_turnover=9.0, max_slow_mover_share=0.02),
                 RebateStep(
-                    rate=0.04, min_turnover=1.6, max_slow_mover_share=0.08,
+                    rate=0.04, min_turnover=11.0, max_slow_mover_share=0.01,
                     min_sales_value=50_000,
                 ),
             ],
             credit=CreditRule(
-                base_limit=25_000, sales_value_share=0.75, min_turnover=1.3,
-                max_slow_mover_share=0.12, cut=0.25,
+                base_limit=25_000, sales_value_share=0.75, min_turnover=9.0,
+                max_slow_mover_share=0.02, cut=0.25,
             ),
             escalation=EscalationRule(min_score=0.7),
         ),

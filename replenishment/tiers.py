@@ -23,9 +23,9 @@ from replenishment.config import PolicyConfig, load_policy_config
 def tier_vars(config: PolicyConfig) -> dict[str, Any]:
     """``{"default_tier": name, "dealer_tiers": {name: {...}}}`` for dbt ``--vars``.
 
-    Each tier: ``rank``, ``benchmarks`` (the five KPIs), ``min_score`` and the three escalation
-    quarter counts, ``credit`` (the `CreditRule` fields; ``max_limit`` null when uncapped) and
-    ``rebate_steps`` (a list of `RebateStep` fields).
+    Each tier: ``rank``, ``benchmarks`` (every scorecard KPI), ``min_score`` and the three
+    escalation quarter counts, ``credit`` (the `CreditRule` fields; ``max_limit`` null when
+    uncapped) and ``rebate_steps`` (a list of `RebateStep` fields).
     """
     tiers = {}
     for name, tier in config.tiers.items():
@@ -43,9 +43,34 @@ def tier_vars(config: PolicyConfig) -> dict[str, Any]:
 
 def policy_dbt_vars(policy_file: Path | str | None) -> dict[str, Any]:
     """`tier_vars` of a policy file (None: the shipped policy.yml), with its channel-conflict
-    vars (`ChannelConflict.dbt_vars`); `ConfigError` if invalid."""
+    vars (`ChannelConflict.dbt_vars`) and the scorecard's (`scorecard_vars`); `ConfigError` if
+    invalid."""
     config = load_policy_config(policy_file)
-    return tier_vars(config) | config.channel_conflict.dbt_vars()
+    return tier_vars(config) | config.channel_conflict.dbt_vars() | scorecard_vars(config)
+
+
+def scorecard_vars(config: PolicyConfig) -> dict[str, Any]:
+    """The scorecard's price-breach tolerance (alerts.price_deviation.max_abs_deviation) and
+    feed freshness limits (`freshness`, per-dealer overrides) as dbt vars."""
+    freshness = config.freshness
+    return {
+        "price_breach_max_abs_deviation": config.alerts.price_deviation.max_abs_deviation,
+        "feed_freshness_days": {
+            "sell_through": freshness.sell_through_days,
+            "inventory": freshness.inventory_days,
+        },
+        "feed_freshness_dealer_days": {
+            dealer: {
+                feed: days
+                for feed, days in (
+                    ("sell_through", rule.sell_through_days),
+                    ("inventory", rule.inventory_days),
+                )
+                if days is not None
+            }
+            for dealer, rule in freshness.dealers.items()
+        },
+    }
 
 
 TIER_PROPOSAL_COLUMNS = [

@@ -1,9 +1,32 @@
+{#- The scorecard KPIs (fct_dealer_scorecard_quarterly, int_dealer_tiers, fct_dealer_tier_proposal):
+    name, direction (higher or lower is better), label for sentences, and whether every tier
+    must give it a benchmark. The KPIs added later (required false) may lack one in an older
+    var: their benchmark is then null and they are not scored. -#}
+{% macro scorecard_kpis() %}
+    {%- set kpis = [] %}
+    {%- for name, direction, label, required in [
+        ('sell_through_rate', 'higher', 'sell-through rate', true),
+        ('inventory_turnover', 'higher', 'inventory turnover', true),
+        ('stockout_share', 'lower', 'stock-out share', true),
+        ('slow_mover_share', 'lower', 'slow-mover share', true),
+        ('count_coverage', 'higher', 'count coverage', true),
+        ('days_of_inventory', 'lower', 'days of inventory', false),
+        ('cross_territory_share', 'lower', 'cross-territory share', false),
+        ('price_breach_share', 'lower', 'price-breach share', false),
+        ('feed_timeliness', 'higher', 'feed timeliness', false),
+        ('forecast_wape', 'lower', 'forecast WAPE', false),
+    ] %}
+        {%- do kpis.append({'name': name, 'direction': direction, 'label': label,
+                            'required': required}) %}
+    {%- endfor %}
+    {{ return(kpis) }}
+{% endmacro %}
+
 {#- The dealer tiers of the var dealer_tiers (policy.yml `tiers`, replenishment/tiers.py) as a
     list of dicts with every field filled; empty var: one tier, var default_tier, from
     scorecard_benchmarks, scorecard_min_score and the escalation_* vars. -#}
 {% macro dealer_tier_list() %}
-    {%- set kpis = ['sell_through_rate', 'inventory_turnover', 'stockout_share',
-                    'slow_mover_share', 'count_coverage'] %}
+    {%- set kpis = scorecard_kpis() | selectattr('required') | map(attribute='name') | list %}
     {%- set configured = var('dealer_tiers') or {} %}
     {%- set tiers = [] %}
     {%- if configured | length == 0 %}

@@ -3,7 +3,8 @@
 Two warehouses, each built once with `dbt build --selector core`:
 
 - `generated`: the small generated landing (tests/conftest.py `small_landing`, 6 dealers x 25
-  SKUs x 400 days ending 2026-11-29) ingested as the nightly does. KPIs and bullwhip ratios are
+  SKUs x 400 days ending 2026-11-29) ingested as the nightly does, plus a hand-made price list
+  for half of the SKUs (raw.price_list, `PRICE_LIST_FROM`). KPIs and bullwhip ratios are
   recomputed with pandas / numpy from the raw tables (restatement rules applied here again).
 - `escalating`: a hand-made world (below) whose sell-through rate alternates between good and
   bad quarters, with benchmarks set so that only that KPI can fail: the escalation walk is then
@@ -27,6 +28,21 @@ from warehouse import connect, ensure_tables
 pytestmark = pytest.mark.slow
 
 GENERATED_AS_OF = "2026-11-29"
+# The hand-made price list: each listed SKU's median selling price x 1.2 from the first date,
+# x 0.9 from the second, so some sales fall outside the 30 % tolerance and some inside.
+PRICE_LIST_FROM = ("2026-02-01", "2026-05-15")
+SCORECARD_KPIS = {
+    "sell_through_rate": "higher",
+    "inventory_turnover": "higher",
+    "stockout_share": "lower",
+    "slow_mover_share": "lower",
+    "count_coverage": "higher",
+    "days_of_inventory": "lower",
+    "cross_territory_share": "lower",
+    "price_breach_share": "lower",
+    "feed_timeliness": "higher",
+    "forecast_wape": "lower",
+}
 
 
 def frame(warehouse: Path, sql: str) -> pd.DataFrame:
@@ -56,10 +72,26 @@ def generated(small_landing, tmp_path_factory) -> Path:
         ingest_landing(
             small_landing, con, run_id="r1", as_of=dt.date.fromisoformat(GENERATED_AS_OF)
         )
+        add_price_list(con)
     finally:
         con.close()
     build(warehouse, work, {"as_of": GENERATED_AS_OF})
     return warehouse
+
+
+def add_price_list(con) -> None:
+    median = con.execute(
+        "select sku, median(unit_price) from raw.sell_through where unit_price is not null "
+        "group by sku order by sku"
+    ).fetchall()
+    rows = []
+    for sku, price in median[::2]:
+        for factor, valid_from in zip((1.2, 0.9), PRICE_LIST_FROM, strict=True):
+            rows.append((sku, round(price * factor, 2), valid_from))
+    con.executemany(
+        "insert into raw.price_list values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [row + lineage(i + 2) for i, row in enumerate(rows)],
+    )
 
 
 def restated_sales(warehouse: Path) -> pd.DataFrame:
@@ -131,17 +163,17 @@ def test_scorecard_kpis_match_pandas(generated):
                 assert pd.isna(got.loc[key, kpi]), (key, kpi)
             else:
                 assert got.loc[key, kpi] == pytest.approx(value, rel=1e-9), (key, kpi)
-    # The score is the share of scored KPIs meeting their benchmark.
-    kpi_names = [
-        "sell_through_rate",
-        "inventory_turnover",
-        "stockout_share",
-        "slow_mover_share",
-        "count_coverage",
-    ]
+    # The score is the share of scored KPIs (value and benchmark known) meeting their benchmark.
+    kpi_names = list(SCORECARD_KPIS)
     assert {f"{k}_benchmark" for k in kpi_names} <= set(card.columns)
+    for kpi, direction in SCORECARD_KPIS.items():
+        value, benchmark = card[kpi], card[f"{kpi}_benchmark"]
+        known = value.notna() & benchmark.notna()
+        expected = value >= benchmark if direction == "higher" else value <= benchmark
+        assert card.loc[known, f"{kpi}_passed"].astype(bool).equals(expected[known]), kpi
+        assert card.loc[~known, f"{kpi}_passed"].isna().all(), kpi
     passed = card[[f"{k}_passed" for k in kpi_names]].fillna(False).astype(bool).sum(axis=1)
-    scored = card[kpi_names].notna().sum(axis=1)
+    scored = card[[f"{k}_passed" for k in kpi_names]].notna().sum(axis=1)
     assert (card["kpis_passed"] == passed).all() and (card["kpis_scored"] == scored).all()
     assert np.allclose(card["score"], passed / scored)
     assert (card["below_benchmark"] == (passed / scored < 0.6)).all()
@@ -158,6 +190,103 @@ def test_stockout_share_matches_the_daily_flags(generated):
         ]
         assert row.pair_days == len(days)
         assert row.stockout_share == pytest.approx(days["is_stockout"].mean())
+
+
+def latest_master(warehouse: Path, table: str, columns: str) -> pd.DataFrame:
+    """A master table's rows of its latest delivery (the staging rule)."""
+    return frame(
+        warehouse,
+        f"select {columns} from raw.{table} "
+        f"where delivery_seq = (select max(delivery_seq) from raw.{table})",
+    )
+
+
+def test_added_scorecard_kpis_match_pandas(generated):
+    card = frame(generated, "select * from marts.fct_dealer_scorecard_quarterly")
+    raw_sales = frame(
+        generated,
+        "select dealer_id, sku, date, qty_sold, unit_price, customer_region, delivery_seq "
+        "from raw.sell_through",
+    )
+    latest = raw_sales.groupby(["dealer_id", "date"])["delivery_seq"].transform("max")
+    sales = raw_sales[(raw_sales["delivery_seq"] == latest)].copy()
+    sales["date"] = pd.to_datetime(sales["date"])
+    sold = sales[sales["qty_sold"] > 0]
+    counts = restated_counts(generated)
+    cost = latest_master(generated, "skus", "sku, unit_cost").set_index("sku")["unit_cost"]
+    territory = latest_master(generated, "dealers", "dealer_id, territory").set_index("dealer_id")[
+        "territory"
+    ]
+    prices = latest_master(generated, "price_list", "sku, list_price, valid_from")
+    prices["valid_from"] = pd.to_datetime(prices["valid_from"])
+    prices = prices.sort_values(["sku", "valid_from"])
+    prices["valid_to"] = prices.groupby("sku")["valid_from"].shift(-1)
+    priced = sold[sold["unit_price"].notna()].merge(prices, on="sku")
+    priced = priced[
+        (priced["date"] >= priced["valid_from"])
+        & (priced["valid_to"].isna() | (priced["date"] < priced["valid_to"]))
+    ]
+    priced = priced.assign(
+        breach=(priced["unit_price"] / priced["list_price"] - 1).abs() > 0.30  # shipped tolerance
+    )
+    as_of = pd.Timestamp(GENERATED_AS_OF)
+    reports = {
+        "sell_through": (sales[sales["date"] <= as_of], "date", 3),
+        "inventory": (counts[counts["snapshot_date"] <= as_of], "snapshot_date", 7),
+    }
+
+    checked = {"price_breach_share": 0, "cross_territory_share": 0}
+    for row in card.itertuples():
+        start, end = pd.Timestamp(row.quarter_start), pd.Timestamp(row.quarter_end)
+        mine = sold[(sold["dealer_id"] == row.dealer_id) & sold["date"].between(start, end)]
+        # days_of_inventory: average stock at cost / (cost of goods sold / days of the quarter).
+        inside = counts[
+            (counts["dealer_id"] == row.dealer_id) & counts["snapshot_date"].between(start, end)
+        ]
+        stock_value = (inside.groupby("sku")["on_hand"].mean() * cost).dropna().sum()
+        cogs = (mine["qty_sold"] * mine["sku"].map(cost)).sum()
+        days = (end - start).days + 1
+        assert row.quarter_days == days
+        if cogs > 0 and len(inside):
+            assert row.days_of_inventory == pytest.approx(stock_value / (cogs / days), rel=1e-9)
+        else:
+            assert pd.isna(row.days_of_inventory)
+        # cross_territory_share: units sold to a customer outside the dealer's territory.
+        home = territory.get(row.dealer_id)
+        away = mine["customer_region"].notna() & (mine["customer_region"] != home)
+        units = mine["qty_sold"].sum()
+        assert row.cross_territory_share == pytest.approx(
+            mine.loc[away, "qty_sold"].sum() / units, abs=1e-12
+        )
+        checked["cross_territory_share"] += bool(away.any())
+        # price_breach_share: units beyond the tolerance / units with a list price in effect.
+        listed = priced[(priced["dealer_id"] == row.dealer_id) & priced["date"].between(start, end)]
+        if listed.empty:
+            assert pd.isna(row.price_breach_share)
+        else:
+            share = listed.loc[listed["breach"], "qty_sold"].sum() / listed["qty_sold"].sum()
+            assert row.price_breach_share == pytest.approx(share, abs=1e-12)
+            checked["price_breach_share"] += 0 < share < 1
+        # feed_timeliness: days on which both feeds' newest data date is within its limit.
+        timely = np.ones(days, dtype=bool)
+        day_index = pd.date_range(start, end)
+        for feed_rows, column, limit in reports.values():
+            dates = np.sort(feed_rows.loc[feed_rows["dealer_id"] == row.dealer_id, column].unique())
+            at = np.searchsorted(dates, day_index.to_numpy(), side="right") - 1
+            age = np.where(
+                at >= 0,
+                (day_index.to_numpy() - dates[np.maximum(at, 0)])
+                .astype("timedelta64[D]")
+                .astype(int),
+                10**6,
+            )
+            timely &= age <= limit
+        assert row.timely_days == int(timely.sum())
+        assert row.feed_timeliness == pytest.approx(timely.mean())
+    # The checks above met real cases: cross-territory sales and quarters with some breaches.
+    assert all(checked.values()), checked
+    # No earlier run stored a forecast in this warehouse: WAPE is not scored.
+    assert card["forecast_wape"].isna().all() and card["forecast_wape_passed"].isna().all()
 
 
 def test_bullwhip_ratio_is_the_variance_ratio_of_weekly_sums(generated):

@@ -29,6 +29,12 @@ KPIS = {
     "stockout_share": "lower",
     "slow_mover_share": "lower",
     "count_coverage": "higher",
+    # Added later; POLICY leaves their benchmarks out, so the tier config's defaults count.
+    "days_of_inventory": "lower",
+    "cross_territory_share": "lower",
+    "price_breach_share": "lower",
+    "feed_timeliness": "higher",
+    "forecast_wape": "lower",
 }
 # Benchmarks set inside the generated world's spread (quarterly turnover 5-11, sell-through
 # 0.82-0.92), so that some dealers go up, some down and some stay; gold escalates faster.

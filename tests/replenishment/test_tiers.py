@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from replenishment.alerts import build_alerts
 from replenishment.config import ConfigError, PolicyConfig, load_policy_config
 from replenishment.policy import SUGGESTION_COLUMNS
-from replenishment.tiers import TIER_PROPOSAL_COLUMNS, tier_proposal_rows, tier_vars
+from replenishment.tiers import (
+    TIER_PROPOSAL_COLUMNS,
+    policy_dbt_vars,
+    tier_proposal_rows,
+    tier_vars,
+)
 
 AS_OF = date(2026, 11, 29)
+ROOT = Path(__file__).resolve().parents[2]
 NO_LINES = pd.DataFrame({column: pd.Series(dtype=float) for column in SUGGESTION_COLUMNS})
 
 
@@ -28,9 +36,13 @@ def test_default_tier_keeps_the_benchmarks_of_before_tiers():
     config = load_policy_config()
     silver = config.tiers[config.default_tier]
     assert silver.benchmarks.model_dump() == {
-        "sell_through_rate": 0.5, "inventory_turnover": 1.0, "stockout_share": 0.05,
-        "slow_mover_share": 0.2, "count_coverage": 0.9,
+        "sell_through_rate": 0.85, "inventory_turnover": 4.5, "stockout_share": 0.03,
+        "slow_mover_share": 0.05, "count_coverage": 0.9, "days_of_inventory": 16,
+        "cross_territory_share": 0.02, "price_breach_share": 0.05, "feed_timeliness": 0.9,
+        "forecast_wape": 0.6,
     }  # fmt: skip
+    project = yaml.safe_load((ROOT / "dbt_project" / "dbt_project.yml").read_text())
+    assert project["vars"]["scorecard_benchmarks"] == silver.benchmarks.model_dump()
     assert (silver.escalation.min_score, silver.escalation.warning_quarters) == (0.6, 2)
     ranks = {name: tier.rank for name, tier in config.tiers.items()}
     assert ranks == {"bronze": 1, "silver": 2, "gold": 3}
@@ -57,7 +69,10 @@ def test_tier_vars_carry_every_rule_for_dbt(tmp_path):
     top = out["dealer_tiers"]["top"]
     assert top["rank"] == 2
     assert top["benchmarks"]["inventory_turnover"] == 1.5
-    assert top["benchmarks"]["sell_through_rate"] == 0.5  # unnamed KPIs keep the defaults
+    assert top["benchmarks"]["sell_through_rate"] == 0.85  # unnamed KPIs keep the defaults
+    # ... also those added after older policy files were written.
+    assert top["benchmarks"]["days_of_inventory"] == 16
+    assert top["benchmarks"]["forecast_wape"] == 0.6
     assert (top["min_score"], top["warning_quarters"], top["exit_review_quarters"]) == (0.8, 1, 4)
     assert top["credit"]["base_limit"] == 500 and top["credit"]["max_limit"] == 900
     assert top["rebate_steps"] == [
@@ -211,3 +226,15 @@ def test_a_warehouse_from_before_tiers_gains_the_column_and_keeps_its_rows():
         (None,),
         ("gold",),
     ]
+
+
+def test_policy_dbt_vars_carry_the_scorecards_tolerance_and_freshness_limits(tmp_path):
+    path = write(
+        tmp_path,
+        "alerts: {price_deviation: {max_abs_deviation: 0.2}}\n"
+        "freshness: {sell_through_days: 2, dealers: {D7: {inventory_days: 14}}}\n",
+    )
+    out = policy_dbt_vars(path)
+    assert out["price_breach_max_abs_deviation"] == 0.2
+    assert out["feed_freshness_days"] == {"sell_through": 2, "inventory": 7}
+    assert out["feed_freshness_dealer_days"] == {"D7": {"inventory": 14}}

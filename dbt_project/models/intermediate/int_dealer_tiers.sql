@@ -1,8 +1,8 @@
 -- One row per dealer tier (var dealer_tiers from policy.yml; without it the single default tier
--- of scorecard_benchmarks): its rank (1 = lowest), KPI benchmarks, the score under which a
--- quarter is below benchmark, the escalation quarter counts and the credit rule.
-{%- set kpis = ['sell_through_rate', 'inventory_turnover', 'stockout_share',
-                'slow_mover_share', 'count_coverage'] %}
+-- of scorecard_benchmarks): its rank (1 = lowest), KPI benchmarks (scorecard_kpis(); null for
+-- a later KPI the var leaves out: not scored), the score under which a quarter is below
+-- benchmark, the escalation quarter counts and the credit rule.
+{%- set kpis = scorecard_kpis() | map(attribute='name') | list %}
 {%- set tiers = dealer_tier_list() %}
 with
 
@@ -13,7 +13,7 @@ tiers as (
         {{ sql_literal(t['tier']) }} as tier,
         cast({{ t['rank'] }} as integer) as tier_rank,
         {%- for kpi in kpis %}
-        {{ sql_literal(t['benchmarks'][kpi]) }} as {{ kpi }}_benchmark,
+        cast({{ sql_literal(t['benchmarks'].get(kpi)) }} as double) as {{ kpi }}_benchmark,
         {%- endfor %}
         {{ sql_literal(t['min_score']) }} as min_score,
         cast({{ t['warning_quarters'] }} as integer) as warning_quarters,

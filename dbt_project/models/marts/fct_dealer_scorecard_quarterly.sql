@@ -7,20 +7,31 @@
 --   slow_mover_share   = stock value at quarter end (on_hand x unit_cost) in pairs with no sale in
 --                        the scorecard_slow_mover_days up to quarter end / all stock value then
 --   count_coverage     = Sundays of the quarter with at least one inventory count / Sundays
+--   days_of_inventory  = average stock at cost / cost of goods sold per day, i.e.
+--                        average_stock_value / (sales_value / quarter_days): average_stock_value
+--                        = the inventory_turnover average (per pair the mean of its counts in
+--                        the quarter) x unit_cost summed over pairs; sales_value = units sold x
+--                        unit_cost; quarter_days = calendar days of the quarter. Null without
+--                        sales or counts.
+--   cross_territory_share = units sold to a customer in another territory / units sold, the
+--                        quarter's sums of fct_dealer_channel_conflict's months
+--   price_breach_share = units sold more than the price_deviation tolerance away from the price
+--                        list in effect / units sold with a list price (int_dealer_quarter_
+--                        price_breaches); null without a price list
+--   feed_timeliness    = days of the quarter on which both feeds were within their freshness
+--                        limit (on data dates) / days (int_dealer_quarter_feed_timeliness)
+--   forecast_wape      = WAPE of the stored forecasts of earlier runs for the quarter's weeks
+--                        (int_dealer_quarter_forecast_wape); null when none covers the quarter
 -- on_hand at quarter end = per pair the latest count on or before quarter_end. A KPI whose
 -- denominator is 0 is null and does not count towards the score.
--- Each KPI has its benchmark, that of the dealer's tier (dim_dealers.tier, int_dealer_tiers:
--- policy.yml `tiers`, or var scorecard_benchmarks without tiers), and a pass flag (>= for
--- higher-is-better, <= for lower-is-better); score = passed / scored KPIs; below_benchmark =
--- score < the tier's min_score (false when no KPI could be scored).
+-- Each KPI (scorecard_kpis()) has its benchmark, that of the dealer's tier (dim_dealers.tier,
+-- int_dealer_tiers: policy.yml `tiers`, or var scorecard_benchmarks without tiers), and a pass
+-- flag (>= for higher-is-better, <= for lower-is-better); a KPI is scored when it and its
+-- benchmark are not null; score = passed / scored KPIs; below_benchmark = score < the tier's
+-- min_score (false when no KPI could be scored).
 -- sales_value = units sold in the quarter x unit_cost (tier proposal: rebate and credit).
-{%- set kpis = [
-    ('sell_through_rate', 'higher'),
-    ('inventory_turnover', 'higher'),
-    ('stockout_share', 'lower'),
-    ('slow_mover_share', 'lower'),
-    ('count_coverage', 'higher'),
-] %}
+{%- set kpis = [] %}
+{%- for kpi in scorecard_kpis() %}{% do kpis.append((kpi['name'], kpi['direction'])) %}{% endfor %}
 {%- set slow_days = var('scorecard_slow_mover_days') %}
 
 with
@@ -217,11 +228,14 @@ pair_average_stock as (
 average_stock as (
 
     select
-        dealer_id,
-        quarter_start,
-        sum(average_on_hand) as average_on_hand
+        pair_average_stock.dealer_id,
+        pair_average_stock.quarter_start,
+        sum(pair_average_stock.average_on_hand) as average_on_hand,
+        sum(pair_average_stock.average_on_hand * skus.unit_cost) as average_stock_value
     from pair_average_stock
-    group by dealer_id, quarter_start
+    left join skus
+        on pair_average_stock.sku = skus.sku
+    group by pair_average_stock.dealer_id, pair_average_stock.quarter_start
 
 ),
 
@@ -259,6 +273,23 @@ stockouts as (
 
 ),
 
+cross_territory as (
+
+    select
+        dealer_quarters.dealer_id,
+        dealer_quarters.quarter_start,
+        sum(conflict.units_sold) as units_sold,
+        sum(conflict.units_cross_territory) as units_cross_territory
+    from dealer_quarters
+    inner join {{ ref('fct_dealer_channel_conflict') }} as conflict
+        on
+            dealer_quarters.dealer_id = conflict.dealer_id
+            and conflict.month_start between dealer_quarters.quarter_start
+            and dealer_quarters.quarter_end
+    group by dealer_quarters.dealer_id, dealer_quarters.quarter_start
+
+),
+
 measures as (
 
     select
@@ -270,12 +301,23 @@ measures as (
         coalesce(quarter_sales.sales_value, 0) as sales_value,
         coalesce(end_stock.on_hand_end, 0) as on_hand_end,
         average_stock.average_on_hand,
+        average_stock.average_stock_value,
+        {{ days_between('dealer_quarters.quarter_start', 'dealer_quarters.quarter_end') }} + 1
+            as quarter_days,
         end_stock.stock_value_end,
         end_stock.slow_stock_value_end,
         cast(coalesce(stockouts.pair_days, 0) as integer) as pair_days,
         cast(coalesce(stockouts.stockout_pair_days, 0) as integer) as stockout_pair_days,
         cast(coalesce(count_sundays.counted_sundays, 0) as integer) as counted_sundays,
-        dealer_quarters.sundays
+        dealer_quarters.sundays,
+        coalesce(cross_territory.units_cross_territory, 0) as units_cross_territory,
+        price_breaches.priced_units,
+        price_breaches.breach_units,
+        price_breaches.price_breach_share,
+        timeliness.timely_days,
+        timeliness.feed_timeliness,
+        wape.forecast_pair_weeks,
+        wape.forecast_wape
     from dealer_quarters
     left join quarter_sales
         on
@@ -297,6 +339,22 @@ measures as (
         on
             dealer_quarters.dealer_id = stockouts.dealer_id
             and dealer_quarters.quarter_start = stockouts.quarter_start
+    left join cross_territory
+        on
+            dealer_quarters.dealer_id = cross_territory.dealer_id
+            and dealer_quarters.quarter_start = cross_territory.quarter_start
+    left join {{ ref('int_dealer_quarter_price_breaches') }} as price_breaches
+        on
+            dealer_quarters.dealer_id = price_breaches.dealer_id
+            and dealer_quarters.quarter_start = price_breaches.quarter_start
+    left join {{ ref('int_dealer_quarter_feed_timeliness') }} as timeliness
+        on
+            dealer_quarters.dealer_id = timeliness.dealer_id
+            and dealer_quarters.quarter_start = timeliness.quarter_start
+    left join {{ ref('int_dealer_quarter_forecast_wape') }} as wape
+        on
+            dealer_quarters.dealer_id = wape.dealer_id
+            and dealer_quarters.quarter_start = wape.quarter_start
 
 ),
 
@@ -314,7 +372,14 @@ kpis as (
         case
             when stock_value_end > 0 then coalesce(slow_stock_value_end, 0) / stock_value_end
         end as slow_mover_share,
-        case when sundays > 0 then cast(counted_sundays as double) / sundays end as count_coverage
+        case when sundays > 0 then cast(counted_sundays as double) / sundays end as count_coverage,
+        case
+            when sales_value > 0 and average_stock_value is not null
+                then average_stock_value / (sales_value / quarter_days)
+        end as days_of_inventory,
+        case
+            when qty_sold > 0 then units_cross_territory / qty_sold
+        end as cross_territory_share
     from measures
 
 ),
@@ -340,7 +405,7 @@ flagged as (
     select
         *,
         {% for kpi, _ in kpis -%}
-        case when {{ kpi }} is not null then 1 else 0 end
+        case when {{ kpi }}_passed is not null then 1 else 0 end
         {%- if not loop.last %} + {% endif %}
         {%- endfor %} as kpis_scored,
         {% for kpi, _ in kpis -%}
@@ -369,6 +434,13 @@ final as (
         stockout_pair_days,
         counted_sundays,
         sundays,
+        average_stock_value,
+        quarter_days,
+        units_cross_territory,
+        priced_units,
+        breach_units,
+        timely_days,
+        forecast_pair_weeks,
         {%- for kpi, _ in kpis %}
         {{ kpi }},
         {{ kpi }}_benchmark,

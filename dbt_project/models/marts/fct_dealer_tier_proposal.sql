@@ -1,8 +1,9 @@
 -- Tier, rebate and credit proposal per master dealer from its latest complete scored quarter
 -- (fct_dealer_scorecard_quarterly; rules in policy.yml `tiers`, int_dealer_tiers and
 -- int_dealer_rebate_steps; docs/dbt.md "Dealer tiers"):
---   proposed_tier = the highest-rank tier whose benchmarks the quarter meets (share of scored
---     KPIs passing >= that tier's min_score), else the lowest-rank tier; a dealer without a
+--   proposed_tier = the highest-rank tier whose benchmarks the quarter meets (share of KPIs
+--     scored against that tier -- KPI and benchmark known, scorecard_kpis() -- passing >= that
+--     tier's min_score), else the lowest-rank tier; a dealer without a
 --     quarter with a scored KPI keeps its current tier.
 --   rebate_rate = the highest rate among the proposed tier's steps whose conditions all hold
 --     (inventory_turnover >= min_turnover, slow_mover_share <= max_slow_mover_share,
@@ -12,13 +13,10 @@
 --     max_limit, of the proposed tier's credit rule; breaches = (turnover < min_turnover) +
 --     (slow_mover_share > max_slow_mover_share). Null when the tier has no credit rule.
 --   reason = one sentence naming the KPIs that drove the tier, the rebate step and the credit.
-{%- set kpis = [
-    ('sell_through_rate', 'higher', 'sell-through rate'),
-    ('inventory_turnover', 'higher', 'inventory turnover'),
-    ('stockout_share', 'lower', 'stock-out share'),
-    ('slow_mover_share', 'lower', 'slow-mover share'),
-    ('count_coverage', 'higher', 'count coverage'),
-] %}
+{%- set kpis = [] %}
+{%- for kpi in scorecard_kpis() %}
+    {%- do kpis.append((kpi['name'], kpi['direction'], kpi['label'])) %}
+{%- endfor %}
 with
 
 dealers as (
@@ -78,7 +76,12 @@ judged as (
         latest.{{ kpi }} {{ '>=' if direction == 'higher' else '<=' }} tiers.{{ kpi }}_benchmark
             as {{ kpi }}_passed,
         {%- endfor %}
-        latest.kpis_scored
+        -- Scored against this tier: the KPI and the tier's benchmark are known.
+        {% for kpi, _, _ in kpis -%}
+        case when latest.{{ kpi }} is not null and tiers.{{ kpi }}_benchmark is not null
+            then 1 else 0 end
+        {%- if not loop.last %} + {% endif %}
+        {%- endfor %} as kpis_scored
     from latest
     cross join tiers
 
@@ -118,7 +121,7 @@ qualified as (
 
     select
         *,
-        cast(kpis_passed as double) / kpis_scored >= min_score as qualifies
+        kpis_scored > 0 and cast(kpis_passed as double) / kpis_scored >= min_score as qualifies
     from scored
 
 ),
