@@ -66,11 +66,9 @@ def run_dbt_build(
 
 def _invoke(args: list[str], selector: str, target: Path, nodes_as_tasks: bool) -> int:
     if nodes_as_tasks:
-        from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
+        from prefect_dbt import PrefectDbtRunner
 
-        project = dbt_project_dir()
-        settings = PrefectDbtSettings(project_dir=project, profiles_dir=project, target_path=target)
-        runner = PrefectDbtRunner(settings=settings, raise_on_failure=True)
+        runner = PrefectDbtRunner(settings=prefect_dbt_settings(target), raise_on_failure=True)
         try:
             result = runner.invoke(args)
         except Exception as exc:  # prefect-dbt raises its own error type; name the stage
@@ -85,6 +83,19 @@ def _invoke(args: list[str], selector: str, target: Path, nodes_as_tasks: bool) 
             f"dbt build --selector {selector} failed: {_first_failure(result) or result.exception}"
         )
     return len(result.result or []) if result.result is not None else 0
+
+
+def prefect_dbt_settings(target: Path):
+    """prefect-dbt's settings; its log level from DBT_LOG_LEVEL, where the quiet console's
+    `none` (dbt's word for silence) is `error` (prefect-dbt has no `none`)."""
+    from prefect_dbt import PrefectDbtSettings
+
+    level = os.environ.get("DBT_LOG_LEVEL", "info").strip().lower()
+    project = dbt_project_dir()
+    return PrefectDbtSettings(
+        project_dir=project, profiles_dir=project, target_path=target,
+        log_level="error" if level == "none" else level,
+    )  # fmt: skip
 
 
 def _first_failure(result) -> str | None:

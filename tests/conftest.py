@@ -42,3 +42,12 @@ def small_landing(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("landing") / "landing"
     generate(out, dealers=6, skus=25, days=400, start=None, seed=11)
     return out
+
+
+def pytest_collection_modifyitems(config, items):
+    """Files with end-to-end or slow tests run first (file order kept within each group): under
+    `make test`'s two xdist workers, which take whole files, the long files start early and the
+    short ones fill the gaps, instead of one long file running alone at the end."""
+    marked = ("e2e", "slow")
+    heavy = {item.path for item in items if any(item.get_closest_marker(m) for m in marked)}
+    items.sort(key=lambda item: item.path not in heavy)

@@ -215,3 +215,16 @@ def test_bars_only_on_a_terminal_and_the_clock_reports_only_when_started():
         console._active.clear()
     [line] = [line for line in out.getvalue().splitlines() if line.strip()]  # none for a failure
     assert line.startswith("forecast    7 series")
+
+
+def test_quiet_dbt_logging_still_builds_the_per_node_settings(monkeypatch, tmp_path):
+    """VMI_DBT_NODES_AS_TASKS=1 under the quiet console: dbt's `none` is not a prefect-dbt
+    level, so the per-node runner's settings take `error` instead of failing the run."""
+    from flows.dbt_build import prefect_dbt_settings
+    from planner.console import QUIET_ENV
+
+    for name, value in QUIET_ENV.items():
+        monkeypatch.setenv(name, value)
+    assert str(prefect_dbt_settings(tmp_path).log_level.value) == "error"
+    monkeypatch.setenv("DBT_LOG_LEVEL", "debug")  # --verbose, or a developer's own level
+    assert str(prefect_dbt_settings(tmp_path).log_level.value) == "debug"

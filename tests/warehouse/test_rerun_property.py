@@ -29,6 +29,7 @@ from unittest import mock
 
 import duckdb
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -273,6 +274,7 @@ def file_faults(faults: Faults, out: Path) -> ExitStack:
 fault = st.one_of(st.none(), st.tuples(st.sampled_from(POINTS), st.sampled_from(("raise", "kill"))))
 
 
+@pytest.mark.slow
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(fault, min_size=1, max_size=5))
 def test_published_rows_always_equal_the_run_folder(plan):
