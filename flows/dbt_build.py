@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -69,10 +70,13 @@ def _invoke(args: list[str], selector: str, target: Path, nodes_as_tasks: bool) 
         from prefect_dbt import PrefectDbtRunner
 
         runner = PrefectDbtRunner(settings=prefect_dbt_settings(target), raise_on_failure=True)
+        before = set(threading.enumerate())
         try:
             result = runner.invoke(args)
         except Exception as exc:  # prefect-dbt raises its own error type; name the stage
             raise DbtBuildError(f"dbt build --selector {selector} failed: {exc}") from exc
+        finally:  # its node tasks end in daemon threads it never joins: log them before exit
+            [t.join(60) for t in set(threading.enumerate()) - before if "(run_task)" in t.name]
     else:
         from dbt.cli.main import dbtRunner
 
@@ -86,16 +90,12 @@ def _invoke(args: list[str], selector: str, target: Path, nodes_as_tasks: bool) 
 
 
 def prefect_dbt_settings(target: Path):
-    """prefect-dbt's settings; its log level from DBT_LOG_LEVEL, where the quiet console's
-    `none` (dbt's word for silence) is `error` (prefect-dbt has no `none`)."""
+    """prefect-dbt's settings; log level DBT_LOG_LEVEL (the quiet console's `none` is `error`)."""
     from prefect_dbt import PrefectDbtSettings
 
-    level = os.environ.get("DBT_LOG_LEVEL", "info").strip().lower()
-    project = dbt_project_dir()
-    return PrefectDbtSettings(
-        project_dir=project, profiles_dir=project, target_path=target,
-        log_level="error" if level == "none" else level,
-    )  # fmt: skip
+    level = os.environ.get("DBT_LOG_LEVEL", "info").strip().lower().replace("none", "error")
+    paths = dict(project_dir=dbt_project_dir(), profiles_dir=dbt_project_dir(), target_path=target)
+    return PrefectDbtSettings(**paths, log_level=level)
 
 
 def _first_failure(result) -> str | None:
