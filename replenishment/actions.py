@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from replenishment.alerts import _n as number_text
 from replenishment.config import PolicyConfig
 
 ACTION_COLUMNS = ["dealer_id", "sku", "action", "qty", "value", "cost", "reason"]
@@ -236,9 +237,5 @@ def _too_slow(line, qty: float, settings) -> bool:  # noqa: ANN001
 
 
 def _n(value: float, decimals: int = 1) -> str:
-    if value is None or pd.isna(value):
-        return "n/a"
-    text = f"{float(value):,.{decimals}f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
+    """The alert messages' number text, digits grouped (1,234.5)."""
+    return number_text(value, decimals, thousands=",")

@@ -175,11 +175,11 @@ def _fired(frame: pd.DataFrame, metric, threshold, message, severity=None) -> pd
     return out
 
 
-def _n(value: float, decimals: int = 1) -> str:
-    """Number for a message: no trailing .0."""
+def _n(value: float, decimals: int = 1, thousands: str = "") -> str:
+    """Number for a message: no trailing .0; `thousands=","` groups the digits."""
     if value is None or pd.isna(value):
         return "n/a"
-    text = f"{float(value):.{decimals}f}"
+    text = f"{float(value):{thousands}.{decimals}f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text == "-0" else text
