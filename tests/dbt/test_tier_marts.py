@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from test_dealer_marts import SCORECARD_KPIS
 
 from replenishment.config import load_policy_config
 from warehouse import connect
@@ -23,19 +24,9 @@ from warehouse import connect
 pytestmark = pytest.mark.slow
 
 AS_OF = dt.date(2026, 11, 29)
-KPIS = {
-    "sell_through_rate": "higher",
-    "inventory_turnover": "higher",
-    "stockout_share": "lower",
-    "slow_mover_share": "lower",
-    "count_coverage": "higher",
-    # Added later; POLICY leaves their benchmarks out, so the tier config's defaults count.
-    "days_of_inventory": "lower",
-    "cross_territory_share": "lower",
-    "price_breach_share": "lower",
-    "feed_timeliness": "higher",
-    "forecast_wape": "lower",
-}
+# Every scorecard KPI and its direction. The ones added later are left out of POLICY's
+# benchmarks, so the tier config's defaults count for them.
+KPIS = SCORECARD_KPIS
 # Benchmarks set inside the generated world's spread (quarterly turnover 5-11, sell-through
 # 0.82-0.92), so that some dealers go up, some down and some stay; gold escalates faster.
 POLICY = """
