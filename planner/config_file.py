@@ -100,22 +100,15 @@ RETRY_ENV = "VMI_RETRY_DELAYS"
 DEFAULT_RETRY_DELAYS = (2.0, 5.0, 15.0)
 
 
-def retry_delays(environ: Mapping[str, str] | None = None) -> list[float]:
-    """Seconds before each retry of a transient fault (a busy warehouse, a share not mounted):
-    `VMI_RETRY_DELAYS="2,5,15"` (the default) retries three times; one number per retry."""
+def retry_schedule(environ: Mapping[str, str] | None = None) -> dict:
+    """Prefect task options `retries` and `retry_delay_seconds` for transient faults (a busy
+    warehouse, a share not mounted): `VMI_RETRY_DELAYS="2,5,15"` (the default) retries three
+    times, one number of seconds per retry."""
     raw = (os.environ if environ is None else environ).get(RETRY_ENV, "").strip()
-    if not raw:
-        return list(DEFAULT_RETRY_DELAYS)
     try:
-        delays = [float(part) for part in raw.split(",")]
+        delays = [float(part) for part in raw.split(",")] if raw else list(DEFAULT_RETRY_DELAYS)
     except ValueError:
         delays = []
     if not delays or any(not 0 <= d < 86400 for d in delays):
         raise SettingsError(f"{RETRY_ENV}={raw!r}: expected seconds before each retry, e.g. 2,5,15")
-    return delays
-
-
-def retry_schedule(environ: Mapping[str, str] | None = None) -> dict:
-    """Prefect task options `retries` and `retry_delay_seconds` from `retry_delays`."""
-    delays = retry_delays(environ)
     return {"retries": len(delays), "retry_delay_seconds": delays}
