@@ -76,7 +76,8 @@ def _invoke(args: list[str], selector: str, target: Path, nodes_as_tasks: bool) 
         except Exception as exc:  # prefect-dbt raises its own error type; name the stage
             raise DbtBuildError(f"dbt build --selector {selector} failed: {exc}") from exc
         finally:  # its node tasks end in daemon threads it never joins: log them before exit
-            [t.join(60) for t in set(threading.enumerate()) - before if "(run_task)" in t.name]
+            for node in [t for t in set(threading.enumerate()) - before if "(run_task)" in t.name]:
+                node.join(timeout=60)
     else:
         from dbt.cli.main import dbtRunner
 
