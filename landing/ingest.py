@@ -20,17 +20,30 @@ Every value reaches DuckDB as a bound parameter or through a registered DataFram
 from __future__ import annotations
 
 import errno
+import itertools
 import json
 import os
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from landing.readers import CHUNK_ROWS, FileFacts, FileRejected, Table, file_facts, open_table
+from landing.readers import (
+    CHUNK_ROWS,
+    FileFacts,
+    FileRejected,
+    Table,
+    arrow_frame,
+    file_facts,
+    open_table,
+)
 from landing.schema import (
     FEED_FOLDERS,
     FEEDS,
@@ -46,6 +59,9 @@ from warehouse.connection import ensure_tables, transaction
 
 # Small files are validated together until a batch holds this many rows.
 BATCH_ROWS = CHUNK_ROWS
+# Files hashed and read ahead of the one being validated, by this many threads.
+READ_AHEAD = 8
+READ_THREADS = 2
 # DuckDB's memory cap during ingest (it spills beyond it); None keeps the connection's setting.
 DUCKDB_MEMORY_LIMIT: str | None = "512MB"
 
@@ -115,15 +131,32 @@ class IngestResult:
 
 @dataclass
 class _Prepared:
-    """A small file read, waiting for its batch to be coerced and validated."""
+    """A small file read, waiting for its batch to be coerced and validated: its records as
+    Arrow strings (every column of the file) and the line number of each."""
 
     feed: Feed
     rel: str
     facts: FileFacts
     table: Table
-    strings: pd.DataFrame
+    records: pa.Table
+    lines: np.ndarray
     entry: dict
     notes: list[str]
+
+    def strings(self, lines: np.ndarray) -> pd.DataFrame:
+        """The records of some lines as read (for their quarantine rows), indexed by line."""
+        positions = np.searchsorted(self.lines, lines)
+        return arrow_frame(self.records.take(pa.array(positions)), lines)
+
+
+@dataclass
+class _Opened:
+    """One file as a reading thread left it: its facts and opened table, or why not."""
+
+    facts: FileFacts | None = None
+    unreadable: OSError | None = None
+    table: Table | None = None
+    rejected: FileRejected | None = None
 
 
 @dataclass
@@ -201,8 +234,8 @@ def ingest_landing(
         for feed, group in plan:
             if feed is not None and feed.name in ("dealer_skus", "sell_through"):
                 _refresh_known(run)
-            for path in group:
-                _ingest_file(run, feed, path, path.relative_to(landing).as_posix())
+            for path, opened in _read_ahead(run, feed, group):
+                _ingest_file(run, feed, opened, path.relative_to(landing).as_posix())
             _flush(run)
     if run.known_dealers is None or run.known_skus is None:
         result.warnings.append(
@@ -272,16 +305,57 @@ def _entry(rel: str, feed_name: str) -> dict:
     return entry
 
 
-def _ingest_file(run: _Run, feed: Feed | None, path: Path, rel: str) -> None:
-    entry = _entry(rel, feed.name if feed else "master")
-    run.result.files.append(entry)
+def _read_ahead(run: _Run, feed: Feed | None, paths: list[Path]) -> Iterator[tuple[Path, _Opened]]:
+    """(path, opened) in order, each file hashed and read by one of `READ_THREADS` threads up to
+    `READ_AHEAD` files ahead: hashing and Arrow's parser release the GIL, so reading overlaps
+    the validation and writing of earlier files. Nothing is written here."""
+    pool = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="vmi-read")
+    queue: deque[tuple[Path, Future]] = deque()
+    upcoming = iter(paths)
+    try:
+        for path in itertools.islice(upcoming, READ_AHEAD):
+            queue.append((path, pool.submit(_open, run, feed, path)))
+        while queue:
+            path, future = queue.popleft()
+            following = next(upcoming, None)
+            if following is not None:
+                queue.append((following, pool.submit(_open, run, feed, following)))
+            yield path, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _open(run: _Run, feed: Feed | None, path: Path) -> _Opened:
+    """Hash a file and open it (a small file is read whole); runs in a reading thread."""
     try:
         facts = file_facts(path)
     except OSError as exc:
+        return _Opened(unreadable=exc)
+    if feed is None or facts.sha256 in run.ingested:
+        return _Opened(facts)  # unknown master file, or content ingested before: not read
+    try:
+        table = open_table(
+            path,
+            facts=facts,
+            known_columns=feed.column_names,
+            required_columns=feed.required_columns,
+            chunk_rows=run.chunk_rows,
+        )
+    except FileRejected as exc:
+        return _Opened(facts, rejected=exc)
+    return _Opened(facts, table=table)
+
+
+def _ingest_file(run: _Run, feed: Feed | None, opened: _Opened, rel: str) -> None:
+    entry = _entry(rel, feed.name if feed else "master")
+    run.result.files.append(entry)
+    if opened.unreadable is not None:
         # No bytes, no hash: reported in the run's file list, nothing to put in the ledger.
+        exc = opened.unreadable
         entry["reason"] = f"{rel}: unreadable ({exc.strerror or exc})"
         run.say(f"{rel}: rejected ({entry['reason']})")
         return
+    facts = opened.facts
     if any(item.facts.sha256 == facts.sha256 for item in run.pending):
         _flush(run)  # the same content is waiting in this batch: write it so the ledger knows
     earlier = run.ingested.get(facts.sha256)
@@ -296,18 +370,16 @@ def _ingest_file(run: _Run, feed: Feed | None, path: Path, rel: str) -> None:
         _reject(run, entry, facts, f"{rel}: unknown master file (expected one of: {names})")
         return
     try:
-        table = open_table(
-            path,
-            facts=facts,
-            known_columns=feed.column_names,
-            required_columns=feed.required_columns,
-            chunk_rows=run.chunk_rows,
-        )
+        if opened.rejected is not None:
+            raise opened.rejected
+        table = opened.table
         missing = [name for name in feed.required_columns if name not in table.columns]
         if missing:
             raise FileRejected(f"missing required column(s): {', '.join(missing)}")
-        first = next(table.chunks, None)
-        second = next(table.chunks, None)
+        first = second = None
+        if table.whole is None:
+            first = next(table.chunks, None)
+            second = next(table.chunks, None)
     except FileRejected as exc:
         _reject(run, entry, facts, f"{rel}: {exc}")
         return
@@ -319,12 +391,18 @@ def _ingest_file(run: _Run, feed: Feed | None, path: Path, rel: str) -> None:
     ]
     if extra:
         notes.append(f"extra columns ignored: {', '.join(extra)}")
-    if second is None:
-        if first is None or first.empty:
+    if table.whole is not None or second is None:
+        if table.whole is not None:
+            records, lines = table.whole, table.lines
+        else:  # one chunk read by pandas or from a workbook
+            first = first if first is not None else pd.DataFrame()
+            records = pa.Table.from_pandas(first, preserve_index=False)
+            lines = first.index.to_numpy(dtype="int64")
+        if records.num_rows == 0:
             _reject(run, entry, facts, f"{rel}: header only, no data rows")
             return
-        run.pending.append(_Prepared(feed, rel, facts, table, first, entry, notes))
-        if sum(len(item.strings) for item in run.pending) >= BATCH_ROWS:
+        run.pending.append(_Prepared(feed, rel, facts, table, records, lines, entry, notes))
+        if sum(item.records.num_rows for item in run.pending) >= BATCH_ROWS:
             _flush(run)
         return
     _flush(run)  # keep delivery order: earlier files are written first
@@ -348,21 +426,17 @@ def _flush(run: _Run) -> None:
         return
     pending, run.pending = run.pending, []
     feed = pending[0].feed
-    # (file number, line) identifies a row across the batch.
-    strings = pd.concat(
-        [
-            item.strings[[c for c in item.strings.columns if c in feed.column_names]]
-            for item in pending
-        ],
-        keys=range(len(pending)),
-        names=["file", "line"],
-    )
+    # A row of the batch is known by its position; `files` and `lines` say where it came from.
+    files = np.repeat(np.arange(len(pending)), [item.records.num_rows for item in pending])
+    lines = np.concatenate([item.lines for item in pending])
+    strings = arrow_frame(pa.concat_tables([_feed_columns(item.records, feed) for item in pending]))
     typed, type_failures = coerce(feed, strings)
-    type_failed = pd.MultiIndex.from_tuples(type_failures["row"].tolist(), names=["file", "line"])
+    type_failed = type_failures["row"].unique()
     checked = typed.drop(index=type_failed) if len(type_failed) else typed
-    files = checked.index.get_level_values("file").to_numpy()
     names = [item.rel for item in pending]
-    checked = checked.assign(source_file=pd.Categorical.from_codes(files, categories=names))
+    checked = checked.assign(
+        source_file=pd.Categorical.from_codes(files[checked.index.to_numpy()], categories=names)
+    )
     failures = validate_frame(
         feed,
         checked.reset_index(drop=True),
@@ -371,41 +445,54 @@ def _flush(run: _Run) -> None:
         as_of=run.as_of,
         keep_results=run.result.validations,
     )
-    positions = failures["row"].to_numpy(dtype=int)
-    failures = failures.assign(row=list(checked.index[positions]))
-    failures = pd.concat([type_failures, failures], ignore_index=True)
-    failures["file"] = [key[0] for key in failures["row"]]
-    failures["row"] = [key[1] for key in failures["row"]]
-    failures = failures.sort_values(["file", "row", "order"], kind="stable")
-    failures = failures.drop_duplicates(["file", "row"]).reset_index(drop=True)  # first rule
-    failed = pd.MultiIndex.from_arrays([failures["file"], failures["row"]])
-    accepted = typed[~typed.index.isin(failed)]
-    accepted_per_file = accepted.index.get_level_values("file").value_counts()
-    by_file = dict(tuple(failures.groupby("file", sort=False)))
+    failures = failures.assign(row=checked.index.to_numpy()[failures["row"].to_numpy(dtype=int)])
+    failures = first_failures(pd.concat([type_failures, failures], ignore_index=True))
+    positions = failures["row"].to_numpy(dtype="int64")
+    failed = np.zeros(len(files), dtype=bool)
+    failed[positions] = True
+    failures = failures.assign(file=files[positions], row=lines[positions])
+    accepted_per_file = np.bincount(files[~failed], minlength=len(pending))
+    by_file = dict(tuple(failures.groupby("file", sort=False))) if len(failures) else {}
+    no_failures, no_quarantine = failures.iloc[0:0], _empty_quarantine()
     lineage, quarantines = [], []
     # One transaction for the batch (a commit per file cost more than validating it): every
     # file of the batch is in raw with its ledger row, or none is.
     with transaction(run.con):
         seq = raw.next_delivery_seq(run.con)
         for number, item in enumerate(pending):
-            mine = by_file.get(number, failures.iloc[0:0]).drop(columns="file")
-            count = int(accepted_per_file.get(number, 0))
+            count = int(accepted_per_file[number])
             file_seq = seq if count else None
             seq += file_seq is not None
             lineage.append(_lineage(run, number, item.facts, item.rel, file_seq))
-            quarantine = _quarantine_frame(run, item.rel, item.table, item.strings, mine)
+            mine, quarantine = no_failures, no_quarantine
+            if number in by_file:
+                mine = by_file[number].drop(columns="file")
+                originals = item.strings(mine["row"].to_numpy(dtype="int64"))
+                quarantine = _quarantine_frame(run, item.rel, item.table, originals, mine)
             quarantines.append(quarantine)
-            _finish_entry(item.entry, len(item.strings), count, len(quarantine), item.notes, mine)
+            rows_read = item.records.num_rows
+            _finish_entry(item.entry, rows_read, count, len(quarantine), item.notes, mine)
             _write_ledger(run, item.entry, item.facts, delivery_seq=file_seq)
-        rows = accepted[feed.column_names].assign(
-            _file=accepted.index.get_level_values("file").to_numpy(dtype="int64"),
-            line=accepted.index.get_level_values("line").to_numpy(dtype="int64"),
+        rows = typed.loc[~failed, feed.column_names].assign(
+            _file=files[~failed], line=lines[~failed]
         )
         raw.insert_with_lineage(run.con, f"raw.{feed.name}", rows, pd.DataFrame(lineage))
         _write_quarantine(run, _concat(quarantines))
         _commit_ledger(run)
     for item, quarantine in zip(pending, quarantines, strict=True):
         _record(run, item.feed, item.entry, quarantine)
+
+
+def _feed_columns(records: pa.Table, feed: Feed) -> pa.Table:
+    """A file's records with the feed's columns in the feed's order (extra columns left out, an
+    absent optional column empty), so that the files of a batch stack into one table."""
+    columns = [
+        records.column(name).cast(pa.large_string())
+        if name in records.column_names
+        else pa.nulls(records.num_rows, pa.large_string())
+        for name in feed.column_names
+    ]
+    return pa.table(columns, names=feed.column_names)
 
 
 def _lineage(run: _Run, number: int, facts: FileFacts, rel: str, seq: int | None) -> dict:

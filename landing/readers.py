@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -28,8 +29,12 @@ MAX_LINE_BYTES = 1 << 20
 MAX_COLUMNS = 500
 # Strings as Arrow holds them: read, trimmed and matched without a Python object per value.
 TEXT = pd.StringDtype("pyarrow")
+_TEXT_TYPES = {pa.string(): TEXT, pa.large_string(): TEXT}
 # UTF-8 CSV files up to this size are parsed by Arrow's multi-threaded reader in one go.
 ARROW_CSV_MAX_BYTES = 256 << 20
+# Files up to this size are read when opened and kept as one Arrow table (`Table.whole`), so that
+# many small files of a feed are converted and validated together, not one by one.
+WHOLE_MAX_BYTES = 32 << 20
 _DELIMITERS = (",", ";", "\t")
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 
@@ -67,6 +72,10 @@ class Table:
     header: list[str]
     chunks: Iterator[pd.DataFrame]
     notes: list[str] = field(default_factory=list)
+    # A small file read at once: its records as Arrow strings (fully empty records dropped, the
+    # same names as `columns`) and the line number of each. None when the file streams.
+    whole: pa.Table | None = None
+    lines: np.ndarray | None = None
 
 
 def normalise_name(name: object) -> str:
@@ -85,12 +94,15 @@ def file_facts(path: Path) -> FileFacts:
     with path.open("rb") as handle:
         while block := handle.read(_READ_BLOCK):
             digest.update(block)
-            lengths = list(map(len, block.split(b"\n")))
+            # Line lengths from the newline positions (numpy: no Python object per line).
+            ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+            lengths = np.diff(ends, prepend=-1) - 1
+            lengths = np.append(lengths, len(block) - 1 - (ends[-1] if len(ends) else -1))
             lengths[0] += current  # the line that went on from the previous block
-            current = lengths[-1]
-            block_longest = max(lengths)
-            if block_longest > longest:
-                longest, longest_at = block_longest, lines_before + lengths.index(block_longest) + 1
+            current = int(lengths[-1])
+            at = int(lengths.argmax())
+            if lengths[at] > longest:
+                longest, longest_at = int(lengths[at]), lines_before + at + 1
             lines_before += len(lengths) - 1
             if bad_offset is None:
                 # Bytes of a character split across blocks wait in the decoder.
@@ -305,10 +317,20 @@ def _open_csv(path: Path, facts: FileFacts, known_columns: Sequence[str], chunk_
         and facts.size_bytes <= ARROW_CSV_MAX_BYTES
         and _starts_with_header(path)
     )
+    read: pa.Table | None = None
+    if arrow_first and facts.size_bytes <= WHOLE_MAX_BYTES:
+        read = _read_arrow_table(path, names, delimiter)
+        arrow_first = read is not None  # refused: pandas reads it and words the reason
+        if read is not None and read.num_rows <= chunk_rows:
+            whole, lines = _drop_empty_arrow(read)
+            return Table(names, original, _whole_chunks(whole, lines), notes, whole, lines)
 
     def chunks() -> Iterator[pd.DataFrame]:
-        frame = _read_with_arrow(path, names, delimiter) if arrow_first else None
-        if frame is not None:
+        table = read if read is not None or not arrow_first else None
+        if arrow_first and table is None:
+            table = _read_arrow_table(path, names, delimiter)
+        if table is not None:
+            frame = arrow_frame(table, np.arange(2, 2 + table.num_rows))
             for start in range(0, max(len(frame), 1), chunk_rows):
                 yield _drop_empty_records(frame.iloc[start : start + chunk_rows])
             return
@@ -339,24 +361,52 @@ def _open_csv(path: Path, facts: FileFacts, known_columns: Sequence[str], chunk_
     return Table(names, original, chunks(), notes)
 
 
+def arrow_frame(table: pa.Table, lines: np.ndarray | None = None) -> pd.DataFrame:
+    """Arrow strings as a DataFrame of `TEXT` columns, indexed by line number when given."""
+    frame = table.to_pandas(types_mapper=_TEXT_TYPES.get)
+    if lines is not None:
+        frame.index = pd.Index(lines, dtype="int64")
+    return frame
+
+
+def _whole_chunks(whole: pa.Table, lines: np.ndarray) -> Iterator[pd.DataFrame]:
+    yield arrow_frame(whole, lines)
+
+
+def _drop_empty_arrow(table: pa.Table, first_line: int = 2) -> tuple[pa.Table, np.ndarray]:
+    """`_drop_empty_records` on Arrow strings: the records kept and their line numbers
+    (record i of the file is line i + `first_line`)."""
+    lines = np.arange(first_line, first_line + table.num_rows, dtype="int64")
+    if table.num_rows == 0:
+        return table, lines
+    filled = None
+    for column in table.columns:
+        here = pc.not_equal(column, "")
+        filled = here if filled is None else pc.or_(filled, here)
+    if pc.all(filled).as_py():
+        return table, lines
+    keep = filled.to_numpy(zero_copy_only=False).astype(bool)
+    return table.filter(filled), lines[keep]
+
+
 def _starts_with_header(path: Path) -> bool:
     """The first line holds something (no blank lines above the header)."""
     with path.open("rb") as handle:
         return handle.readline().strip(b"\xef\xbb\xbf \t\r\n") != b""
 
 
-def _read_with_arrow(path: Path, names: list[str], delimiter: str) -> pd.DataFrame | None:
+def _read_arrow_table(path: Path, names: list[str], delimiter: str) -> pa.Table | None:
     """A clean UTF-8 CSV read by Arrow as strings, or None to let pandas read it.
 
     Arrow refuses (and pandas then reads, and words the reason) anything that is not a plain
     rectangular table: a record with more or fewer fields, a blank line, bad UTF-8. What Arrow
     accepts it reads as pandas would: every field a string, nothing turned into a null, quotes
-    doubled inside quoted fields, record i after the header reported as line i + 2.
+    doubled inside quoted fields, record i after the header being line i + 2.
     """
     import pyarrow.csv as pacsv
 
     try:
-        table = pacsv.read_csv(
+        return pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
             parse_options=pacsv.ParseOptions(
@@ -375,9 +425,6 @@ def _read_with_arrow(path: Path, names: list[str], delimiter: str) -> pd.DataFra
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
         return None
-    frame = table.to_pandas(types_mapper={pa.string(): TEXT}.get)
-    frame.index = pd.RangeIndex(2, 2 + len(frame))
-    return frame
 
 
 def _one_line(exc: BaseException) -> str:
@@ -393,9 +440,20 @@ def _open_parquet(path: Path, chunk_rows: int) -> Table:
     try:
         parquet = pq.ParquetFile(path)
         header = list(parquet.schema_arrow.names)
+        small = parquet.metadata.num_rows <= chunk_rows and path.stat().st_size <= WHOLE_MAX_BYTES
+        read = parquet.read() if small else None
     except Exception as exc:  # pyarrow raises several error types for a corrupt file
         raise FileRejected(f"unreadable Parquet file: {_one_line(exc)}") from exc
     original, names = _name_columns(header)
+    if read is not None:
+        try:
+            text = pa.table([_parquet_text(column) for column in read.columns], names=names)
+        except Exception as exc:
+            raise FileRejected(f"unreadable Parquet file: {_one_line(exc)}") from exc
+        # No header line in Parquet: row i (0-based) is reported as line i + 2, the line it
+        # would have in the same table written as CSV.
+        whole, lines = _drop_empty_arrow(text)
+        return Table(names, original, _whole_chunks(whole, lines), [], whole, lines)
 
     def chunks() -> Iterator[pd.DataFrame]:
         start = 0
@@ -403,12 +461,10 @@ def _open_parquet(path: Path, chunk_rows: int) -> Table:
             for batch in parquet.iter_batches(batch_size=chunk_rows):
                 frame = pd.DataFrame(
                     {
-                        name: _parquet_strings(column)
+                        name: pd.Series(_parquet_text(column), dtype=TEXT)
                         for name, column in zip(names, batch.columns, strict=True)
                     }
                 )
-                # No header line in Parquet: row i (0-based) is reported as line i + 2, the line
-                # it would have in the same table written as CSV.
                 frame.index = pd.RangeIndex(start + 2, start + 2 + len(frame))
                 start += len(frame)
                 yield _drop_empty_records(frame)
@@ -418,12 +474,14 @@ def _open_parquet(path: Path, chunk_rows: int) -> Table:
     return Table(names, original, chunks())
 
 
-def _parquet_strings(column: pa.Array) -> pd.Series:
+def _parquet_text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     """A Parquet column as the strings a CSV would have carried (`_parquet_value`'s spelling).
 
     Text, whole numbers, dates and booleans are spelled alike by Arrow's cast and by Python,
     so they are cast at once; other types (floats: Python's repr; timestamps) go value by value.
     """
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
     kind = column.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         text = column.cast(pa.string())
@@ -431,8 +489,8 @@ def _parquet_strings(column: pa.Array) -> pd.Series:
         text = pc.cast(column, pa.string())
     else:
         values = [_parquet_value(value) for value in column.to_pandas().tolist()]
-        return pd.Series(values, dtype=TEXT)
-    return pd.Series(pc.fill_null(text, ""), dtype=TEXT)
+        return pa.array(values, type=pa.string())
+    return pc.fill_null(text, "")
 
 
 def _parquet_value(value: object) -> str:
