@@ -20,7 +20,6 @@ Every value reaches DuckDB as a bound parameter or through a registered DataFram
 from __future__ import annotations
 
 import errno
-import itertools
 import json
 import os
 from collections import deque
@@ -59,8 +58,9 @@ from warehouse.connection import ensure_tables, transaction
 
 # Small files are validated together until a batch holds this many rows.
 BATCH_ROWS = CHUNK_ROWS
-# Files hashed and read ahead of the one being validated, by this many threads.
-READ_AHEAD = 8
+# Files hashed and read ahead of the one being validated (at most so many files or bytes).
+READ_AHEAD_FILES = 512
+READ_AHEAD_BYTES = 64 << 20
 READ_THREADS = 2
 # DuckDB's memory cap during ingest (it spills beyond it); None keeps the connection's setting.
 DUCKDB_MEMORY_LIMIT: str | None = "512MB"
@@ -174,6 +174,21 @@ class _Run:
     ingested: dict[str, tuple[str, str]] = field(default_factory=dict)
     # Ledger rows of the open transaction, written together when it commits.
     ledger_rows: list[dict] = field(default_factory=list)
+    # Batches are written by one writing thread while the next batch is read and validated
+    # (DuckDB releases the GIL); `writing` is the write in flight. The connection is only ever
+    # used by one thread at a time: the main thread settles the write before it uses it.
+    writer: ThreadPoolExecutor | None = None
+    writing: Future | None = None
+
+    def settle(self) -> None:
+        """Wait for the batch being written; its error, if any, is raised here."""
+        if self.writing is not None:
+            writing, self.writing = self.writing, None
+            writing.result()
+
+    def write(self, job: Callable[[], None]) -> None:
+        self.settle()
+        self.writing = self.writer.submit(job)
 
     def say(self, message: str) -> None:
         if self.progress is not None:
@@ -230,13 +245,20 @@ def ingest_landing(
     run.ingested = raw.ingested_contents(con)
     # List every folder first: an unlistable one fails the run before anything is written.
     plan = list(_discover(landing))
+    run.writer = ThreadPoolExecutor(1, thread_name_prefix="vmi-write")
     with raw.memory_limit(con, DUCKDB_MEMORY_LIMIT):
-        for feed, group in plan:
-            if feed is not None and feed.name in ("dealer_skus", "sell_through"):
-                _refresh_known(run)
-            for path, opened in _read_ahead(run, feed, group):
-                _ingest_file(run, feed, opened, path.relative_to(landing).as_posix())
-            _flush(run)
+        try:
+            for feed, group in plan:
+                if feed is not None and feed.name in ("dealer_skus", "sell_through"):
+                    _refresh_known(run)
+                for path, opened in _read_ahead(run, feed, group):
+                    _ingest_file(run, feed, opened, path.relative_to(landing).as_posix())
+                _flush(run)
+        finally:
+            try:
+                run.settle()  # before anyone else uses the connection, even after an error
+            finally:
+                run.writer.shutdown()
     if run.known_dealers is None or run.known_skus is None:
         result.warnings.append(
             "no dealer or SKU master data loaded: unknown_dealer / unknown_sku rules were skipped"
@@ -292,6 +314,7 @@ def _discover(landing: Path) -> Iterator[tuple[Feed | None, list[Path]]]:
 
 
 def _refresh_known(run: _Run) -> None:
+    run.settle()
     run.known_dealers = raw.latest_master_ids(run.con, "dealers", "dealer_id")
     run.known_skus = raw.latest_master_ids(run.con, "skus", "sku")
 
@@ -306,23 +329,36 @@ def _entry(rel: str, feed_name: str) -> dict:
 
 
 def _read_ahead(run: _Run, feed: Feed | None, paths: list[Path]) -> Iterator[tuple[Path, _Opened]]:
-    """(path, opened) in order, each file hashed and read by one of `READ_THREADS` threads up to
-    `READ_AHEAD` files ahead: hashing and Arrow's parser release the GIL, so reading overlaps
-    the validation and writing of earlier files. Nothing is written here."""
+    """(path, opened) in order, each file hashed and read by one of `READ_THREADS` threads
+    ahead of the one being validated, up to `READ_AHEAD_FILES` files or `READ_AHEAD_BYTES`:
+    hashing and Arrow's parser release the GIL, so reading overlaps the validation and
+    writing of earlier files. Nothing is written here."""
     pool = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="vmi-read")
-    queue: deque[tuple[Path, Future]] = deque()
-    upcoming = iter(paths)
+    queue: deque[tuple[Path, int, Future]] = deque()
+    upcoming, queued_bytes = iter(paths), 0
     try:
-        for path in itertools.islice(upcoming, READ_AHEAD):
-            queue.append((path, pool.submit(_open, run, feed, path)))
-        while queue:
-            path, future = queue.popleft()
-            following = next(upcoming, None)
-            if following is not None:
-                queue.append((following, pool.submit(_open, run, feed, following)))
+        while True:
+            while len(queue) < READ_AHEAD_FILES and queued_bytes < READ_AHEAD_BYTES:
+                path = next(upcoming, None)
+                if path is None:
+                    break
+                size = _size(path)
+                queue.append((path, size, pool.submit(_open, run, feed, path)))
+                queued_bytes += size
+            if not queue:
+                return
+            path, size, future = queue.popleft()
+            queued_bytes -= size
             yield path, future.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # reported when the file is read
 
 
 def _open(run: _Run, feed: Feed | None, path: Path) -> _Opened:
@@ -411,6 +447,7 @@ def _ingest_file(run: _Run, feed: Feed | None, opened: _Opened, rel: str) -> Non
 
 def _reject(run: _Run, entry: dict, facts: FileFacts, reason: str) -> None:
     entry.update(status="rejected", rows_read=0, rows_accepted=0, rows_quarantined=0, reason=reason)
+    run.settle()
     with transaction(run.con):
         _write_ledger(run, entry, facts, delivery_seq=None)
         _commit_ledger(run)
@@ -454,33 +491,47 @@ def _flush(run: _Run) -> None:
     accepted_per_file = np.bincount(files[~failed], minlength=len(pending))
     by_file = dict(tuple(failures.groupby("file", sort=False))) if len(failures) else {}
     no_failures, no_quarantine = failures.iloc[0:0], _empty_quarantine()
-    lineage, quarantines = [], []
-    # One transaction for the batch (a commit per file cost more than validating it): every
-    # file of the batch is in raw with its ledger row, or none is.
+    quarantines, counts = [], accepted_per_file.tolist()
+    for number, item in enumerate(pending):
+        mine, quarantine = no_failures, no_quarantine
+        if number in by_file:
+            mine = by_file[number].drop(columns="file")
+            originals = item.strings(mine["row"].to_numpy(dtype="int64"))
+            quarantine = _quarantine_frame(run, item.rel, item.table, originals, mine)
+        quarantines.append(quarantine)
+        rows_read = item.records.num_rows
+        _finish_entry(item.entry, rows_read, counts[number], len(quarantine), item.notes, mine)
+        if item.entry["status"] in raw.INGESTED:  # a later copy in this run is a duplicate
+            run.ingested[item.facts.sha256] = (item.rel, run.run_id)
+    rows = typed.loc[~failed, feed.column_names].assign(_file=files[~failed], line=lines[~failed])
+    quarantine = _concat(quarantines)
+    run.write(lambda: _write_batch(run, feed, pending, counts, rows, quarantine))
+    for item, mine in zip(pending, quarantines, strict=True):
+        _record(run, item.feed, item.entry, mine)
+
+
+def _write_batch(
+    run: _Run,
+    feed: Feed,
+    pending: list[_Prepared],
+    counts: list[int],
+    rows: pd.DataFrame,
+    quarantine: pd.DataFrame,
+) -> None:
+    """Write a validated batch (in the writing thread): one transaction for all its files (a
+    commit per file cost more than validating it), so every file of the batch is in raw with
+    its ledger row, or none is."""
+    lineage, ledger = [], []
     with transaction(run.con):
         seq = raw.next_delivery_seq(run.con)
-        for number, item in enumerate(pending):
-            count = int(accepted_per_file[number])
+        for number, (item, count) in enumerate(zip(pending, counts, strict=True)):
             file_seq = seq if count else None
             seq += file_seq is not None
             lineage.append(_lineage(run, number, item.facts, item.rel, file_seq))
-            mine, quarantine = no_failures, no_quarantine
-            if number in by_file:
-                mine = by_file[number].drop(columns="file")
-                originals = item.strings(mine["row"].to_numpy(dtype="int64"))
-                quarantine = _quarantine_frame(run, item.rel, item.table, originals, mine)
-            quarantines.append(quarantine)
-            rows_read = item.records.num_rows
-            _finish_entry(item.entry, rows_read, count, len(quarantine), item.notes, mine)
-            _write_ledger(run, item.entry, item.facts, delivery_seq=file_seq)
-        rows = typed.loc[~failed, feed.column_names].assign(
-            _file=files[~failed], line=lines[~failed]
-        )
+            ledger.append(_ledger_row(run, item.entry, item.facts, file_seq))
         raw.insert_with_lineage(run.con, f"raw.{feed.name}", rows, pd.DataFrame(lineage))
-        _write_quarantine(run, _concat(quarantines))
-        _commit_ledger(run)
-    for item, quarantine in zip(pending, quarantines, strict=True):
-        _record(run, item.feed, item.entry, quarantine)
+        _write_quarantine(run, quarantine)
+        raw.write_ledger_rows(run.con, ledger)
 
 
 def _feed_columns(records: pa.Table, feed: Feed) -> pa.Table:
@@ -534,6 +585,7 @@ def _stream_large_file(
     """
     rows_read = accepted_count = 0
     quarantines: list[pd.DataFrame] = []
+    run.settle()
     loading, loading_quarantine = raw.open_loading_tables(run.con, feed.name)
 
     def chunks() -> Iterator[pd.DataFrame]:
@@ -669,22 +721,24 @@ def _write_quarantine(
 
 def _write_ledger(run: _Run, entry: dict, facts: FileFacts, *, delivery_seq: int | None) -> None:
     """Queue a file's ledger row; `_commit_ledger` writes the queue in the same transaction."""
-    run.ledger_rows.append(
-        {
-            "file_sha256": facts.sha256,
-            "source_file": entry["path"],
-            "feed": entry["feed"],
-            "status": entry["status"],
-            "size_bytes": facts.size_bytes,
-            "rows_read": entry["rows_read"],
-            "rows_accepted": entry["rows_accepted"],
-            "rows_quarantined": entry["rows_quarantined"],
-            "reason": entry["reason"],
-            "delivery_seq": delivery_seq,
-            "run_id": run.run_id,
-            "received_at": datetime.now(UTC).replace(tzinfo=None),
-        },
-    )
+    run.ledger_rows.append(_ledger_row(run, entry, facts, delivery_seq))
+
+
+def _ledger_row(run: _Run, entry: dict, facts: FileFacts, delivery_seq: int | None) -> dict:
+    return {
+        "file_sha256": facts.sha256,
+        "source_file": entry["path"],
+        "feed": entry["feed"],
+        "status": entry["status"],
+        "size_bytes": facts.size_bytes,
+        "rows_read": entry["rows_read"],
+        "rows_accepted": entry["rows_accepted"],
+        "rows_quarantined": entry["rows_quarantined"],
+        "reason": entry["reason"],
+        "delivery_seq": delivery_seq,
+        "run_id": run.run_id,
+        "received_at": datetime.now(UTC).replace(tzinfo=None),
+    }
 
 
 def _commit_ledger(run: _Run) -> None:

@@ -283,7 +283,10 @@ def _summary(check: Check, frame: pd.DataFrame, unexpected: np.ndarray, missing:
 
 
 def _values_at(check: Check, frame: pd.DataFrame, positions: np.ndarray) -> list:
-    part = frame[list(check.columns)].iloc[positions]
+    if not len(positions):
+        return []
+    # Rows first, then columns: selecting the columns first would copy them whole.
+    part = frame.iloc[positions][list(check.columns)]
     if check.kind in ("column", "not_null"):
         return [_plain(value) for value in part.iloc[:, 0].tolist()]
     if check.kind == "pair":

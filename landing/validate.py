@@ -100,16 +100,21 @@ def coerce(feed: Feed, strings: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
 def _to_number(
     text: pd.Series, present: pd.Series, *, integer: bool
 ) -> tuple[pd.Series, pd.Series]:
-    grouped = text.str.fullmatch(_THOUSANDS.pattern).to_numpy(dtype=bool)
-    plain = text.where(~grouped, text.str.replace(",", "", regex=False))
-    valid = present & plain.str.fullmatch(_NUMBER.pattern).to_numpy(dtype=bool)
-    parsed = _parse_floats(plain.where(valid, None))
+    cast = _cast_all(text, present, pa.float64())
+    if cast is not None:
+        valid, parsed = present, cast.to_numpy(zero_copy_only=False)
+    else:
+        grouped = text.str.fullmatch(_THOUSANDS.pattern).to_numpy(dtype=bool)
+        plain = text.where(~grouped, text.str.replace(",", "", regex=False))
+        valid = present & plain.str.fullmatch(_NUMBER.pattern).to_numpy(dtype=bool)
+        parsed = _parse_floats(plain.where(valid, None))
     finite = np.isfinite(parsed)
     bad = present & ~(valid & finite)
     values = pd.Series(parsed, index=text.index)
     if integer:
         whole = np.zeros(len(values), dtype=bool)
-        whole[finite] = np.mod(parsed[finite], 1) == 0
+        # Whole and within Int64 (1e100 is whole, but no integer column holds it).
+        whole[finite] = (np.mod(parsed[finite], 1) == 0) & (np.abs(parsed[finite]) < 2.0**63)
         bad = bad | (present & ~whole)
         values = values.where(~bad).astype("Int64")
     else:
@@ -130,8 +135,29 @@ def _parse_floats(text: pd.Series) -> np.ndarray:
             )
 
 
+def _cast_all(text: pd.Series, present: np.ndarray, kind: pa.DataType) -> pa.Array | None:
+    """Arrow's cast of every present value (absent ones null), or None when one does not cast.
+
+    The fast path of a clean column: Arrow's float cast accepts the plain numbers `_NUMBER`
+    matches and otherwise only inf/NaN spellings (non-finite, so failures either way); its
+    date cast accepts only `YYYY-MM-DD` days that exist. Any other value sends the whole
+    column down the careful path, which decides each value.
+    """
+    try:
+        return pc.cast(pa.array(text.where(present, None).array), kind)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
 def _to_date(text: pd.Series, present: pd.Series) -> tuple[pd.Series, pd.Series]:
-    # Fast path: plain ISO dates parse in C; only the other spellings go through the regex.
+    days = _cast_all(text, present, pa.date32())
+    if days is not None:
+        try:  # a safe cast: a day outside datetime64[ns] takes the careful path
+            stamps = pc.cast(days, pa.timestamp("ns")).to_numpy(zero_copy_only=False)
+            return pd.Series(stamps, index=text.index), present & False
+        except pa.ArrowInvalid:
+            pass
+    # Plain ISO dates parse in C; only the other spellings go through the regex.
     values = pd.to_datetime(text.where(present, None), format="%Y-%m-%d", errors="coerce")
     other = present & values.isna()
     if other.any():
@@ -143,6 +169,8 @@ def _to_date(text: pd.Series, present: pd.Series) -> tuple[pd.Series, pd.Series]
         compact = rest.str.fullmatch(_COMPACT_DATE.pattern)
         iso = iso.where(~compact, rest.str[:4] + "-" + rest.str[4:6] + "-" + rest.str[6:8])
         values[other] = pd.to_datetime(iso, format="%Y-%m-%d", errors="coerce")
+    # A day that datetime64[ns] cannot hold (before 1677 or after 2262) is a type failure.
+    values = values.where((values >= pd.Timestamp.min) & (values <= pd.Timestamp.max))
     bad = present & values.isna().to_numpy(dtype=bool)
     # Nanosecond resolution: GX's range check is vectorised only for datetime64[ns] columns
     # (pandas 3 parses to microseconds, which GX compares one Python object at a time).

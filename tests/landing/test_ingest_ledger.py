@@ -141,21 +141,23 @@ def test_crash_while_writing_a_file_leaves_none_of_it(tmp_path, monkeypatch):
     landing = make_landing(tmp_path)
     (landing / "sell_through" / "a.csv").write_text(SALES)
     con = duckdb.connect()
-    real = ingest_module._write_ledger
+    real = ingest_module._ledger_row
 
-    def crash_on_sales(run_state, entry, facts, *, delivery_seq):
+    def crash_on_sales(run_state, entry, facts, delivery_seq):
+        # Raised inside the batch's transaction, in the writing thread: the error reaches
+        # the caller and the transaction rolls back.
         if entry["feed"] == "sell_through":
             raise OSError("disk full")
-        real(run_state, entry, facts, delivery_seq=delivery_seq)
+        return real(run_state, entry, facts, delivery_seq)
 
-    monkeypatch.setattr(ingest_module, "_write_ledger", crash_on_sales)
+    monkeypatch.setattr(ingest_module, "_ledger_row", crash_on_sales)
     with pytest.raises(OSError):
         run(landing, con, "r1")
     # Master files committed before the crash; the sales file left no row anywhere.
     assert count(con, "select count(*) from raw.dealers") == 2
     assert count(con, "select count(*) from raw.sell_through") == 0
     assert count(con, "select count(*) from raw.file_ledger where feed = 'sell_through'") == 0
-    monkeypatch.setattr(ingest_module, "_write_ledger", real)
+    monkeypatch.setattr(ingest_module, "_ledger_row", real)
     rollback_run(con, "r1")
     rerun = run(landing, con, "r2")
     assert rerun.rows_accepted["sell_through"] == 2
@@ -236,21 +238,23 @@ def test_crash_in_a_large_file_leaves_nothing_in_raw_and_the_rerun_loads_it_once
     lines[5] = "D1,S1,2024-01-05,1,-3"  # a price_range row: its quarantine row is staged too
     (landing / "sell_through" / "big.csv").write_text("\n".join(lines) + "\n")
     con = duckdb.connect(str(tmp_path / "wh.duckdb"))
-    real = ingest_module._write_ledger
+    real = ingest_module._ledger_row
 
-    def crash_on_sales(run_state, entry, facts, *, delivery_seq):
+    def crash_on_sales(run_state, entry, facts, delivery_seq):
+        # Raised inside the batch's transaction, in the writing thread: the error reaches
+        # the caller and the transaction rolls back.
         if entry["feed"] == "sell_through":
             raise OSError("disk full")
-        real(run_state, entry, facts, delivery_seq=delivery_seq)
+        return real(run_state, entry, facts, delivery_seq)
 
-    monkeypatch.setattr(ingest_module, "_write_ledger", crash_on_sales)
+    monkeypatch.setattr(ingest_module, "_ledger_row", crash_on_sales)
     with pytest.raises(OSError, match="disk full"):
         run(landing, con, "r1", chunk_rows=4)
     assert count(con, "select count(*) from raw.sell_through") == 0
     assert count(con, "select count(*) from raw.quarantine") == 0
     assert loading_tables(con) == []
 
-    monkeypatch.setattr(ingest_module, "_write_ledger", real)
+    monkeypatch.setattr(ingest_module, "_ledger_row", real)
     rollback_run(con, "r1")
     result = run(landing, con, "r2", chunk_rows=4)
     entry = [e for e in result.files if e["path"] == "sell_through/big.csv"][0]
