@@ -57,7 +57,7 @@ from warehouse import raw
 from warehouse.connection import ensure_tables, transaction
 
 # Small files are validated together until a batch holds this many rows.
-BATCH_ROWS = CHUNK_ROWS
+BATCH_ROWS = 2 * CHUNK_ROWS
 # Files hashed and read ahead of the one being validated (at most so many files or bytes).
 READ_AHEAD_FILES = 512
 READ_AHEAD_BYTES = 64 << 20
@@ -537,11 +537,14 @@ def _write_batch(
 def _feed_columns(records: pa.Table, feed: Feed) -> pa.Table:
     """A file's records with the feed's columns in the feed's order (extra columns left out, an
     absent optional column empty), so that the files of a batch stack into one table."""
+    present = set(records.column_names)
     columns = [
-        records.column(name).cast(pa.large_string())
-        if name in records.column_names
-        else pa.nulls(records.num_rows, pa.large_string())
+        records.column(name) if name in present else pa.nulls(records.num_rows, pa.string())
         for name in feed.column_names
+    ]
+    # Arrow's CSV and Parquet readers give `string`; a frame read by pandas may give another.
+    columns = [
+        column if column.type == pa.string() else column.cast(pa.string()) for column in columns
     ]
     return pa.table(columns, names=feed.column_names)
 

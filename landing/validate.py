@@ -43,6 +43,12 @@ _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
 _DATE = re.compile(r"(\d{4})[-/](\d{2})[-/](\d{2})(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
 _COMPACT_DATE = re.compile(r"\d{8}")
 _ARROW_TEXT = pd.StringDtype("pyarrow")
+# The ASCII characters Arrow's Unicode whitespace trim removes (Python's str.strip() set).
+_ASCII_WHITESPACE = "".join(
+    char
+    for char in map(chr, range(128))
+    if not pc.utf8_trim_whitespace(pa.array([char]))[0].as_py()
+)
 
 
 # --- type coercion ---------------------------------------------------------------------------
@@ -78,7 +84,7 @@ def coerce(feed: Feed, strings: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
     for column in feed.columns:
         # Arrow strings: trimming and pattern matching run in Arrow's kernels, not per value.
         if column.name in strings.columns:
-            text = strings[column.name].astype(_ARROW_TEXT).fillna("").str.strip()
+            text = strip(strings[column.name].astype(_ARROW_TEXT).fillna(""))
         else:
             text = pd.Series("", index=strings.index, dtype=_ARROW_TEXT)
         present = (text != "").to_numpy(dtype=bool)
@@ -95,6 +101,16 @@ def coerce(feed: Feed, strings: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
         if bad.any():
             failures.append(_failures(strings.index[bad], "type", column.name, -1))
     return typed, _concat_failures(failures)
+
+
+def strip(text: pd.Series) -> pd.Series:
+    """`text.str.strip()` (Arrow's Unicode whitespace trim), several times faster on the usual
+    all-ASCII column: the same characters removed by Arrow's ASCII kernel."""
+    values = pa.chunked_array(text.array._pa_array)
+    if len(values) and pc.all(pc.string_is_ascii(values)).as_py():
+        trimmed = pc.ascii_trim(values, _ASCII_WHITESPACE)
+        return pd.Series(trimmed, index=text.index, dtype=_ARROW_TEXT)
+    return text.str.strip()
 
 
 def _to_number(

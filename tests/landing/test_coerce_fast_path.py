@@ -13,7 +13,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from landing.validate import _ARROW_TEXT, _to_date, _to_number
+from landing.validate import _ARROW_TEXT, _to_date, _to_number, strip
 
 NUMBERISH = st.text(alphabet="0123456789+-.eE,infaINFty ", max_size=8)
 DATEISH = st.one_of(
@@ -71,3 +71,12 @@ def test_values_no_column_type_can_hold_are_type_failures_not_crashes():
     days, bad = _to_date(*_column(["0001-01-01", "9999-12-31", "2262-04-11"]))
     assert np.asarray(bad).tolist() == [True, True, False]
     assert days.iloc[2] == pd.Timestamp("2262-04-11")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(max_codepoint=0x3000), max_size=6), max_size=10))
+def test_strip_removes_what_python_strip_removes(values):
+    """The ASCII kernel is used only on all-ASCII columns, and trims Python's whitespace set
+    (which includes the \\x1c-\\x1f separators); any other column takes the Unicode trim."""
+    text = pd.Series(values, dtype=_ARROW_TEXT)
+    assert strip(text).tolist() == [value.strip() for value in values]
