@@ -25,11 +25,13 @@ RESTATEMENT_KEYS = [
 # For each dealer-day a delivery of this run covers, the delivery it replaces is the latest
 # earlier one covering the same dealer-day (of an earlier run, or earlier in this run); the
 # SKUs that one had and this one lacks are dropped.
-_PARTIAL_RESTATEMENTS = """
+_REPLACED = """
 with
 
+-- No `distinct` needed: ingest quarantines duplicate keys (dealer_id, sku, date) within a
+-- delivery, so a delivery's rows are its SKUs per dealer-day.
 delivered as (
-    select distinct delivery_seq, source_file, dealer_id, cast(date as date) as day, sku
+    select delivery_seq, source_file, dealer_id, cast(date as date) as day, sku
     from raw.sell_through
     where run_id = ?
 ),
@@ -40,15 +42,29 @@ covered as (
     group by all
 ),
 
+-- Deliveries per dealer-day, only for the dealer-days this run covers (a semi join: the raw
+-- table is scanned once against the small set of covered days, not joined row by row).
+deliveries as (
+    select distinct earlier.delivery_seq, earlier.dealer_id, cast(earlier.date as date) as day
+    from raw.sell_through as earlier
+    semi join covered
+        on earlier.dealer_id = covered.dealer_id and cast(earlier.date as date) = covered.day
+),
+
 replaced as (
     select covered.*, max(earlier.delivery_seq) as previous_seq
     from covered
-    join raw.sell_through as earlier
+    join deliveries as earlier
         on earlier.dealer_id = covered.dealer_id
-        and cast(earlier.date as date) = covered.day
+        and earlier.day = covered.day
         and earlier.delivery_seq < covered.delivery_seq
     group by all
-),
+)
+"""
+
+_PARTIAL_RESTATEMENTS = (
+    _REPLACED
+    + """,
 
 previous_skus as (
     select distinct
@@ -94,6 +110,7 @@ join replaced using (delivery_seq, dealer_id, day)
 join previous_counts using (delivery_seq, dealer_id, day)
 order by replaced.delivery_seq, replaced.dealer_id, replaced.day
 """
+)
 
 
 def partial_restatements(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict]:
@@ -104,6 +121,9 @@ def partial_restatements(con: duckdb.DuckDBPyConnection, run_id: str) -> list[di
     counts them all.
     """
     if not table_exists(con, "raw", "sell_through"):
+        return []
+    # Most runs restate nothing: then the SKU comparison, which joins the raw rows, is skipped.
+    if not con.execute(_REPLACED + "select count(*) from replaced", [run_id]).fetchone()[0]:
         return []
     rows = con.execute(_PARTIAL_RESTATEMENTS, [run_id]).fetchall()
     entries = []
