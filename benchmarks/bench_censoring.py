@@ -25,7 +25,11 @@ the in-sample mean absolute week-on-week change of the true demand history, the 
 every variant), over all pairs, over the pairs with at least one censored history week and over
 those with at least a quarter of their history weeks censored. The 95% interval is checked
 against the true held-out demand and against the observed sales of the uncensored held-out
-weeks. Prints a table and one JSON line.
+weeks. The last line checks issue 11's target on the heavily censored pairs (lower-bound bias
+within 1 point of the oracle's, WAPE below missing-value handling) and gives the spread of the
+bias gap by a paired bootstrap over those pairs: with ~70 of them per seed set it is 1-2.5
+points, so one seed set alone can pass or fail the 1-point bar by chance. Prints a table and
+one JSON line.
 
     python benchmarks/bench_censoring.py [--dealers 10] [--skus 60] [--days 730] [--seeds 1 2 3]
 """
@@ -141,6 +145,7 @@ def run_world(dealers: int, skus: int, days: int, seed: int, horizon: int) -> di
         "pairs_heavily_censored": len(heavy_pairs),
         "censored_week_share": round(float(history["censored"].mean()), 4),
         "variants": {},
+        "heavy_pair_sums": {},
     }
     for variant in VARIANTS:
         started = time.perf_counter()
@@ -169,7 +174,26 @@ def run_world(dealers: int, skus: int, days: int, seed: int, horizon: int) -> di
             "coverage_uncensored_sales": coverage(merged, "sales", ~merged["censored"]),
             "models": diagnostics["model"].value_counts().to_dict(),
         }
+        heavy = merged[merged["unique_id"].isin(heavy_pairs)]
+        per_pair = heavy.assign(error=heavy["yhat"] - heavy["demand"]).groupby("unique_id")
+        result["heavy_pair_sums"][variant] = per_pair[["error", "demand"]].sum()
     return result
+
+
+def gap_spread(runs: list[dict], draws: int = 1000) -> float:
+    """Standard deviation of the heavily censored lower_bound-minus-oracle bias gap, by a paired
+    bootstrap over the pairs of each world (the gap is a mean over worlds, as in the table)."""
+    rng = np.random.default_rng(0)
+    worlds = []
+    for run in runs:
+        sums = run["heavy_pair_sums"]
+        lower, oracle = sums["lower_bound"], sums["oracle"].reindex(sums["lower_bound"].index)
+        worlds.append(((lower["error"] - oracle["error"]).to_numpy(), lower["demand"].to_numpy()))
+    gaps = np.zeros(draws)
+    for difference, demand in worlds:
+        picks = rng.integers(0, len(demand), size=(draws, len(demand)))
+        gaps += difference[picks].sum(axis=1) / demand[picks].sum(axis=1) / len(worlds)
+    return float(np.std(gaps))
 
 
 def pooled(runs: list[dict]) -> dict:
@@ -232,11 +256,13 @@ def main(argv: list[str] | None = None) -> dict:
         "wape_lower_bound": heavy["lower_bound"]["wape"],
         "wape_nan": heavy["nan"]["wape"],
     }
+    target["bias_gap_bootstrap_sd"] = round(gap_spread(runs), 4)
     close_to_oracle = abs(target["bias_gap_to_oracle"]) <= 0.01
     target["met"] = bool(close_to_oracle and target["wape_lower_bound"] < target["wape_nan"])
     print(
         f"heavily censored, lower_bound: bias {target['bias_gap_to_oracle'] * 100:+.1f} points"
-        f" from the oracle's (target within 1), WAPE {target['wape_lower_bound']:.3f} against"
+        f" from the oracle's (target within 1; sd {target['bias_gap_bootstrap_sd'] * 100:.1f}"
+        f" by a paired bootstrap over pairs), WAPE {target['wape_lower_bound']:.3f} against"
         f" {target['wape_nan']:.3f} as missing (target lower): "
         + ("met" if target["met"] else "NOT met"),
         file=sys.stderr,
@@ -250,7 +276,7 @@ def main(argv: list[str] | None = None) -> dict:
         "horizon": args.horizon,
         "seeds": args.seeds,
         "summary": summary,
-        "worlds": runs,
+        "worlds": [{k: v for k, v in run.items() if k != "heavy_pair_sums"} for run in runs],
     }
     print(json.dumps(result))
     return result

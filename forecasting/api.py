@@ -49,8 +49,9 @@ def forecast(
         Long format: ``unique_id``, ``ds`` (dates on the ``freq`` grid), ``y``. Missing dates
         inside a series and NaN ``y`` are treated as not observed, never as zero. Optional
         boolean ``censored``: True where ``y`` is a lower bound on demand (the dealer was out
-        of stock); such periods are unconstrained before fitting and score only
-        under-forecasts in the backtest (:mod:`forecasting.censoring`). Without the column,
+        of stock); such periods are unconstrained before fitting and, in the backtest, scored
+        by their expected loss given the floor (:func:`forecasting.backtest.score`,
+        :mod:`forecasting.censoring`). Without the column,
         or with no True in it, the result is the same as before it existed.
     horizon : int
         Periods to forecast, >= 1.

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from forecasting.censoring import expected_absolute_error
 from forecasting.models.ets import MAX_SEASON_LENGTH
 
 #: Number of forecast origins per series.
@@ -125,9 +126,9 @@ def score(
     censored : numpy.ndarray of bool, optional
         True where the actual is a lower bound on demand (a stock-out period).
     demand_mean, demand_variance : numpy.ndarray, optional
-        At censored periods, the demand model's :math:`E[D \\mid D \\ge y]` and
-        :math:`\\operatorname{Var}(D \\mid D \\ge y)`
-        (:func:`forecasting.censoring.unconstrain`); other entries are ignored.
+        At censored periods, the unconstraining model's :math:`E[D \\mid y]` and
+        :math:`\\operatorname{Var}(D \\mid y)` (:attr:`~forecasting.censoring.Unconstrained.values`
+        and ``variance`` of :func:`forecasting.censoring.unconstrain`); other entries are ignored.
 
     Returns
     -------
@@ -141,20 +142,30 @@ def score(
     widens it), MASE = MAE / scale, WAPE :math:`= \\sum |e| / \\sum |y|` and
     bias :math:`= \\bar e / \\bar y` (positive = over-forecast).
 
-    *Censored actuals* (demand :math:`D \\ge y`). A forecast at or above the bound may be
-    right, so only an under-forecast is an error: :math:`e = \\min(\\hat y - y, 0)` in MAE, MSE,
-    MASE and WAPE (whose denominator keeps the bound :math:`y`), the errors that rank the
-    candidates. A method is thus never rewarded for matching a lower bound, nor punished for
-    forecasting above it.
+    *Censored actuals* (demand :math:`D \\ge y`). The backtest estimates each method's
+    expected loss against demand; where the demand is unknown its loss is replaced by the
+    expected loss given the data under the unconstraining model (the E-step applied to the
+    score, as :func:`forecasting.censoring.unconstrain` applies it to the values). With
+    ``demand_mean`` :math:`m` and ``demand_variance`` :math:`v` given, a censored period
+    enters with
 
-    :math:`\\sigma` and bias must describe the error against demand, for safety stock and the
-    bias alert; the one-sided error would count every over-forecast of a censored period as
-    perfect and shrink both. With ``demand_mean`` :math:`m` and ``demand_variance`` :math:`v`
-    given, a censored period enters them with its expected error under the demand model,
-    :math:`E[\\hat y - D \\mid D \\ge y] = \\hat y - m` and
-    :math:`E[(\\hat y - D)^2 \\mid D \\ge y] = (\\hat y - m)^2 + v`, and with :math:`m` in
-    the denominator of bias. Without them, :math:`\\sigma` and bias use the one-sided errors.
-    With no censored period every score is the plain one above.
+    - absolute error :math:`E|\\hat y - D|`
+      (:func:`forecasting.censoring.expected_absolute_error`) in MAE, MASE and WAPE;
+    - squared error :math:`E[(\\hat y - D)^2] = (\\hat y - m)^2 + v` in MSE and
+      :math:`\\sigma = \\sqrt{\\mathrm{MSE}}`;
+    - error :math:`E[\\hat y - D] = \\hat y - m` in bias, and :math:`m` for :math:`y` in the
+      denominators of bias and WAPE.
+
+    So a method is neither rewarded for matching the floor nor let off for forecasting far
+    above it. Scoring only under-forecasts instead (error :math:`\\min(\\hat y - y, 0)`)
+    biases the choice: it counts every forecast above the floor as perfect, while the
+    uncensored actuals it still scores in full are the periods whose demand stayed below the
+    stock, the low ones. On the generated dealer worlds, with the censored weeks' true demand
+    handed to the models, that one-sided rule alone moved the chosen forecasts of heavily
+    censored pairs 0.8 points of bias below the oracle's (docs/forecasting.md, "Censored
+    demand"). Without ``demand_mean`` and ``demand_variance`` the one-sided error is used in
+    every score (the rule before the expected loss; a floor is all that is known). With no
+    censored period every score is the plain one above.
     """
     mask = ~np.isnan(held_out)
     if not mask.any():
@@ -162,27 +173,30 @@ def score(
         return Scores(nan, nan, nan, nan, nan, nan)
     errors = forecasts[mask] - held_out[mask]
     actual = held_out[mask]
-    spread_errors, spread_variance, spread_actual = errors, 0.0, actual
-    if censored is not None and np.any(censored[mask]):
+    absolute, squared, expected_actual = np.abs(errors), errors**2, actual
+    if censored is not None and np.any(np.asarray(censored, dtype=bool)[mask]):
         bound = np.asarray(censored, dtype=bool)[mask]
-        one_sided = np.where(bound, np.minimum(errors, 0.0), errors)
         if demand_mean is not None and demand_variance is not None:
-            expected = np.where(bound, demand_mean[mask], actual)
-            spread_errors = forecasts[mask] - expected
-            spread_variance = np.where(bound, demand_variance[mask], 0.0)
-            spread_actual = expected
+            m = np.where(bound, demand_mean[mask], actual)
+            v = np.where(bound, demand_variance[mask], 0.0)
+            expected = forecasts[mask] - m
+            absolute = np.where(
+                bound, expected_absolute_error(forecasts[mask], actual, m, v), absolute
+            )
+            squared = expected**2 + v
+            errors, expected_actual = expected, m
         else:
-            spread_errors = one_sided
-        errors = one_sided
-    mae = float(np.mean(np.abs(errors)))
-    mse = float(np.mean(errors**2))
-    actual_total = float(np.sum(np.abs(actual)))
-    actual_mean = float(np.mean(spread_actual))
+            errors = np.where(bound, np.minimum(errors, 0.0), errors)
+            absolute, squared = np.abs(errors), errors**2
+    mae = float(np.mean(absolute))
+    mse = float(np.mean(squared))
+    actual_total = float(np.sum(np.abs(expected_actual)))
+    actual_mean = float(np.mean(expected_actual))
     return Scores(
         mae=mae,
         mse=mse,
-        sigma=float(np.sqrt(np.mean(spread_errors**2 + spread_variance))),
+        sigma=float(np.sqrt(mse)),
         mase=mae / scale if scale > 0 else float("nan"),
-        wape=float(np.sum(np.abs(errors))) / actual_total if actual_total > 0 else float("nan"),
-        bias=float(np.mean(spread_errors)) / actual_mean if actual_mean != 0 else float("nan"),
+        wape=float(np.sum(absolute)) / actual_total if actual_total > 0 else float("nan"),
+        bias=float(np.mean(errors)) / actual_mean if actual_mean != 0 else float("nan"),
     )

@@ -250,8 +250,9 @@ def forecast_series(
     :func:`~forecasting.censoring.classification_input`; every method is fitted on the
     unconstrained series (:func:`~forecasting.censoring.unconstrain`; in the backtest,
     :func:`~forecasting.censoring.unconstrain_before_origins`, so no training window sees
-    its future); the backtest scores a censored actual only for under-forecasts
-    (:func:`forecasting.backtest.score`). ``n_obs`` counts censored periods as observed.
+    its future); the backtest scores a censored actual by its expected loss given the data
+    under the unconstraining model (:func:`forecasting.backtest.score`). ``n_obs`` counts
+    censored periods as observed.
     """
     if censored is not None and not np.any(censored & ~np.isnan(y)):
         censored = None

@@ -8,6 +8,7 @@ from scipy import integrate, stats
 from forecasting import forecast, forecast_with_diagnostics
 from forecasting.backtest import score
 from forecasting.censoring import (
+    expected_absolute_error,
     negative_binomial_conditional_moments,
     normal_conditional_moments,
     partial_stockout_moments,
@@ -260,12 +261,12 @@ def test_matching_a_lower_bound_earns_nothing_over_forecasting_above_it():
     assert below.mae == 4.0
 
 
-def test_sigma_and_bias_use_the_expected_demand_of_censored_periods_by_hand():
+def test_with_a_demand_model_censored_periods_score_their_expected_error_by_hand():
     forecasts = np.array([[10.0, 10.0], [10.0, 10.0]])
     held_out = np.array([[12.0, 8.0], [7.0, np.nan]])
     censored = np.array([[True, True], [False, False]])
     demand_mean = np.array([[13.0, 9.0], [0.0, 0.0]])  # ignored where not censored
-    demand_variance = np.array([[2.0, 1.0], [0.0, 0.0]])
+    demand_variance = np.array([[2.0, 0.0], [0.0, 0.0]])
     scores = score(
         forecasts,
         held_out,
@@ -274,11 +275,73 @@ def test_sigma_and_bias_use_the_expected_demand_of_censored_periods_by_hand():
         demand_mean=demand_mean,
         demand_variance=demand_variance,
     )
-    # expected squared errors: (10-13)^2 + 2, (10-9)^2 + 1, (10-7)^2
-    assert scores.sigma == pytest.approx(np.sqrt((11 + 2 + 9) / 3))
+    # expected squared errors: (10-13)^2 + 2, (10-9)^2 + 0, (10-7)^2
+    assert scores.mse == pytest.approx((11 + 1 + 9) / 3)
+    assert scores.sigma == pytest.approx(np.sqrt((11 + 1 + 9) / 3))
     # expected errors -3, +1, +3 over expected demand 13, 9, 7
     assert scores.bias == pytest.approx((1 / 3) / (29 / 3))
-    assert scores.mae == pytest.approx(5 / 3)  # the ranking error stays one-sided
+    # absolute: forecast 10 below the floor 12, so D - 10 >= 2 always: E|e| = 13 - 10 = 3;
+    # the second has no spread left (variance 0): |10 - 9| = 1; the uncensored one 3
+    assert scores.mae == pytest.approx(7 / 3)
+    assert scores.mase == pytest.approx(7 / 3 / 2)
+    assert scores.wape == pytest.approx(7 / 29)
+
+
+def gamma_lost_demand_error(forecast, lower, mean, variance):
+    """E|forecast - (lower + L)|, L gamma with mean mean - lower and variance, by quadrature."""
+    a = mean - lower
+    lost = stats.gamma(a * a / variance, scale=variance / a)
+    c = forecast - lower
+    below = integrate.quad(lambda x: (c - x) * lost.pdf(x), 0.0, max(c, 0.0))[0] if c > 0 else 0
+    above = integrate.quad(lambda x: (x - c) * lost.pdf(x), max(c, 0.0), np.inf)[0]
+    return below + above
+
+
+@pytest.mark.parametrize(
+    "forecast, lower, mean, variance",
+    [
+        (12.0, 5.0, 9.0, 6.0),  # forecast above the expected demand
+        (8.0, 5.0, 9.0, 6.0),  # between the floor and the expected demand
+        (9.5, 5.0, 9.0, 0.3),  # little doubt about the lost demand
+        (20.0, 2.0, 2.5, 4.0),  # lost demand of shape 1/16, far above it
+        (40.0, 30.0, 36.0, 90.0),
+    ],
+)
+def test_expected_absolute_error_matches_numerical_integration(forecast, lower, mean, variance):
+    got = expected_absolute_error(forecast, lower, mean, variance)
+    want = gamma_lost_demand_error(forecast, lower, mean, variance)
+    assert got == pytest.approx(want, rel=1e-7)
+
+
+def test_expected_absolute_error_limits_by_hand():
+    # at or below the floor the error is certain in sign: m - forecast
+    np.testing.assert_allclose(expected_absolute_error([5.0, 3.0], 5.0, 9.0, 6.0), [4.0, 6.0])
+    # no doubt left (variance 0, or nothing lost): |forecast - m|
+    np.testing.assert_allclose(
+        expected_absolute_error(
+            [12.0, 4.0, 7.0], [5.0, 2.0, 7.0], [9.0, 6.0, 7.0], [0.0, 0.0, 3.0]
+        ),
+        [3.0, 2.0, 0.0],
+    )
+    # never below |forecast - m| (Jensen), and 2 sd-ish above when the forecast sits on m
+    at_mean = expected_absolute_error(9.0, 5.0, 9.0, 6.0)
+    assert 0 < at_mean < np.sqrt(6.0)
+
+
+def test_a_forecast_far_above_the_floor_no_longer_scores_as_perfect():
+    # Two methods on a censored week (sold 10, expected demand 13, variance 4) and an
+    # uncensored week of 12: the one forecasting 13 beats the one forecasting 25 only when
+    # the censored week is scored by its expected error; one-sided, both are perfect there.
+    held_out, censored = np.array([[10.0, 12.0]]), np.array([[True, False]])
+    model = {"demand_mean": np.array([[13.0, 0.0]]), "demand_variance": np.array([[4.0, 0.0]])}
+    near, far = np.array([[13.0, 13.0]]), np.array([[25.0, 13.0]])
+    assert score(near, held_out, 1.0, censored=censored).mae == pytest.approx(0.5)
+    assert score(far, held_out, 1.0, censored=censored).mae == pytest.approx(0.5)
+    near_expected = score(near, held_out, 1.0, censored=censored, **model)
+    far_expected = score(far, held_out, 1.0, censored=censored, **model)
+    # 25 is above nearly all of the demand: E|25 - D| is 25 - 13 up to the far tail
+    assert far_expected.mae == pytest.approx((12.0 + 1.0) / 2, abs=1e-3)
+    assert near_expected.mae < far_expected.mae
 
 
 # --- the public API --------------------------------------------------------------------------
