@@ -52,7 +52,7 @@ from landing.schema import (
     master_feed_for,
     raw_tables,
 )
-from landing.validate import coerce, first_failures, validate_frame
+from landing.validate import coerce, first_failures, validate_frame, warm_up
 from warehouse import raw
 from warehouse.connection import ensure_tables, transaction
 
@@ -246,6 +246,9 @@ def ingest_landing(
     # List every folder first: an unlistable one fails the run before anything is written.
     plan = list(_discover(landing))
     run.writer = ThreadPoolExecutor(1, thread_name_prefix="vmi-write")
+    # GX's import overlaps the reading of the first files (an error there resurfaces when the
+    # first batch is validated, on the main thread).
+    run.writer.submit(warm_up, [feed.name for feed in FEEDS])
     with raw.memory_limit(con, DUCKDB_MEMORY_LIMIT):
         try:
             for feed, group in plan:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import re
 import shutil
+import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -243,9 +244,24 @@ def _batch_definition(project_root: str):
         return asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION)
 
 
+# GX's context and suites are built once per process; the lock makes a second thread wait for
+# the first instead of building its own (see `warm_up`).
+_GX_LOCK = threading.RLock()
+
+
 def load_suite(feed_name: str, project_root: Path = PROJECT_ROOT):
     """The committed expectation suite of a feed kind (GX `ExpectationSuite`)."""
-    return _suite(feed_name, str(project_root))
+    with _GX_LOCK:
+        return _suite(feed_name, str(project_root))
+
+
+def warm_up(feed_names: Iterable[str], project_root: Path = PROJECT_ROOT) -> None:
+    """Import GX and load the feeds' suites and compiled checks now (a few seconds, mostly the
+    import), e.g. on a thread while the first files are still being read."""
+    for name in feed_names:
+        load_suite(name, project_root)
+        with _GX_LOCK:
+            _compiled(name, str(project_root))
 
 
 @lru_cache(maxsize=16)
@@ -311,14 +327,15 @@ def validate_frame(
     # Without master data the membership rules cannot be judged: pass the values themselves.
     parameters["known_dealers"] = _id_list(known_dealers, batch_frame, "dealer_id")
     parameters["known_skus"] = _id_list(known_skus, batch_frame, "sku")
-    checks = _compiled(feed.name, str(project_root)) if engine == "compiled" else None
+    with _GX_LOCK:
+        checks = _compiled(feed.name, str(project_root)) if engine == "compiled" else None
     if checks is not None:
         result, masks = run_checks(checks, suite.name, batch_frame, parameters)
         unexpected = [np.flatnonzero(mask) for mask in masks]
     else:
-        batch = _batch_definition(str(project_root)).get_batch(
-            batch_parameters={"dataframe": batch_frame}
-        )
+        with _GX_LOCK:
+            definition = _batch_definition(str(project_root))
+        batch = definition.get_batch(batch_parameters={"dataframe": batch_frame})
         result = batch.validate(
             suite,
             expectation_parameters=parameters,
