@@ -7,11 +7,11 @@ A hook never raises: a webhook that is down is logged and the run keeps its own 
 from __future__ import annotations
 
 import logging
-from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 from planner.notices import WEBHOOK_ENV, critical_notice, post_notice, webhook_url
+from warehouse.runs import resolved_as_of
 
 __all__ = ["WEBHOOK_ENV", "notify_critical_alerts", "notify_failure"]
 log = logging.getLogger("vmi.notify")
@@ -96,22 +96,7 @@ def _flow_run_url(flow_run: Any) -> str | None:
 
 
 def _warehouse_as_of(flow_run: Any) -> str | None:
-    """The as-of the failed run had resolved, read from pipeline.runs (best effort).
-
-    The run wrote its `pipeline.runs` row after the flow run started; the newest such row is
-    this run's. Read-only, and given up at once if another process holds the file.
-    """
+    """The as-of the failed run had resolved: its pipeline.runs row was written after the flow
+    run started, so the newest such row is this run's."""
     params = getattr(flow_run, "parameters", None) or {}
-    warehouse = params.get("warehouse")
-    started = getattr(flow_run, "start_time", None)
-    if not warehouse or started is None or not Path(warehouse).is_file():
-        return None
-    try:
-        from warehouse import connect
-        from warehouse.runs import as_of_of_run_started_since
-
-        with connect(warehouse, read_only=True) as con:
-            as_of = as_of_of_run_started_since(con, started.astimezone(UTC).replace(tzinfo=None))
-    except Exception:
-        return None
-    return as_of.isoformat() if as_of else None
+    return resolved_as_of(params.get("warehouse"), getattr(flow_run, "start_time", None))

@@ -19,6 +19,7 @@ from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 
 import uvicorn
+from prefect.context import refresh_global_settings_context
 from prefect.events.worker import EventsWorker
 from prefect.logging.handlers import APILogWorker
 from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
@@ -53,7 +54,8 @@ def prefect_api() -> Iterator[str | None]:
             wait_healthy(url, 120.0, server)
         except (RuntimeError, TimeoutError) as exc:
             raise ServerDidNotStart(f"temporary Prefect server: {exc} (log: {log})") from None
-        os.environ["PREFECT_API_URL"] = url
+        os.environ["PREFECT_API_URL"] = url  # and for threads without our context (a process
+        refresh_global_settings_context()  # pool's event forwarder would start its own server)
         with temporary_settings({PREFECT_API_URL: url}):
             yield url
     finally:
@@ -61,6 +63,7 @@ def prefect_api() -> Iterator[str | None]:
             with suppress(Exception):  # for interpreter exit they retry a stopped one for long
                 worker.drain_all(timeout=10)
         os.environ.pop("PREFECT_API_URL", None)
+        refresh_global_settings_context()
         server.stdin.close()  # the server's cue to stop
         try:
             server.wait(timeout=15)

@@ -376,6 +376,22 @@ def as_of_of_run_started_since(con: duckdb.DuckDBPyConnection, started: datetime
     )
 
 
+def resolved_as_of(warehouse: str | Path | None, started: datetime | None) -> str | None:
+    """The as-of (ISO) that the newest run started at or after `started` had resolved, read
+    from a warehouse file; None when unknown. Best effort for a failure notice: read-only, and
+    given up at once if another process holds the file."""
+    if not warehouse or started is None or not Path(warehouse).is_file():
+        return None
+    from warehouse import connect
+
+    try:
+        with connect(warehouse, read_only=True) as con:
+            as_of = as_of_of_run_started_since(con, started.astimezone(UTC).replace(tzinfo=None))
+    except Exception:
+        return None
+    return as_of.isoformat() if as_of else None
+
+
 def record_stages(con: duckdb.DuckDBPyConnection, run_id: str, stages: list[dict]) -> None:
     """Store a run's stage timings (`name, seconds, rows` per stage)."""
     for stage in stages:

@@ -160,5 +160,25 @@ def test_forecasts_on_two_local_worker_processes_equal_the_local_run(local_run):
     from flows.nightly import forecast_demand
 
     settings, expected = local_run
+    before = prefect_servers_started_here()
     pool = forecast_demand.with_options(task_runner=ProcessPoolTaskRunner(max_workers=2))
     assert_same_forecasts(pool(settings), expected)
+    # The pool's event-forwarding thread used to miss the run's API (it lives in a context
+    # copied before the temporary server existed) and start a Prefect server of its own.
+    assert prefect_servers_started_here() == before
+
+
+def prefect_servers_started_here() -> set[int]:
+    """Pids of Prefect API servers that are children of this process."""
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == os.getpid() and b"prefect.server.api.server" in command:
+            pids.add(int(entry.name))
+    return pids
