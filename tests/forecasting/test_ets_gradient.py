@@ -48,7 +48,7 @@ def fit(y: np.ndarray, form: dict, *, fast: bool):
 def test_fit_with_the_gradient_equals_the_default_fit_to_the_last_bit(name):
     form, n = FORMS[name]
     rng = np.random.default_rng(7)
-    for _ in range(25):
+    for _ in range(12):
         y = demand(rng, n)
         if form.get("seasonal") == "mul":
             y = y + 1  # multiplicative forms need positive data
