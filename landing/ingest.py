@@ -179,16 +179,19 @@ class _Run:
     # used by one thread at a time: the main thread settles the write before it uses it.
     writer: ThreadPoolExecutor | None = None
     writing: Future | None = None
+    written: Callable[[], None] | None = None
 
     def settle(self) -> None:
-        """Wait for the batch being written; its error, if any, is raised here."""
+        """Wait for the batch being written; its error, if any, is raised here. Once it is
+        committed, its files are recorded and reported (`written`)."""
         if self.writing is not None:
-            writing, self.writing = self.writing, None
+            writing, written, self.writing, self.written = self.writing, self.written, None, None
             writing.result()
+            written()
 
-    def write(self, job: Callable[[], None]) -> None:
+    def write(self, job: Callable[[], None], written: Callable[[], None]) -> None:
         self.settle()
-        self.writing = self.writer.submit(job)
+        self.writing, self.written = self.writer.submit(job), written
 
     def say(self, message: str) -> None:
         if self.progress is not None:
@@ -508,9 +511,12 @@ def _flush(run: _Run) -> None:
             run.ingested[item.facts.sha256] = (item.rel, run.run_id)
     rows = typed.loc[~failed, feed.column_names].assign(_file=files[~failed], line=lines[~failed])
     quarantine = _concat(quarantines)
-    run.write(lambda: _write_batch(run, feed, pending, counts, rows, quarantine))
-    for item, mine in zip(pending, quarantines, strict=True):
-        _record(run, item.feed, item.entry, mine)
+
+    def written() -> None:  # "accepted" is said once the rows are committed
+        for item, mine in zip(pending, quarantines, strict=True):
+            _record(run, item.feed, item.entry, mine)
+
+    run.write(lambda: _write_batch(run, feed, pending, counts, rows, quarantine), written)
 
 
 def _write_batch(
