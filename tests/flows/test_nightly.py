@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from datetime import date
 from pathlib import Path
@@ -64,15 +63,9 @@ def first_run(prefect_api, small_landing, tmp_path_factory):
     corrupt_one_feed(landing)
     warehouse = base / "warehouse.duckdb"
     out = base / "out"
-    saved = os.environ.get("VMI_DBT_NODES_AS_TASKS")
-    os.environ["VMI_DBT_NODES_AS_TASKS"] = "1"  # every dbt node as a Prefect task
-    try:
-        folder = nightly_replenishment(landing=str(landing), warehouse=str(warehouse), out=str(out))
-    finally:
-        if saved is None:
-            os.environ.pop("VMI_DBT_NODES_AS_TASKS")
-        else:
-            os.environ["VMI_DBT_NODES_AS_TASKS"] = saved
+    # The default: plain dbt. Per-node dbt tasks (VMI_DBT_NODES_AS_TASKS=1) run end to end in
+    # tests/flows/test_console_output.py, through `vmi run`.
+    folder = nightly_replenishment(landing=str(landing), warehouse=str(warehouse), out=str(out))
     # Later tests rerun into the same folder; keep what the first run published.
     shutil.copytree(folder, base / "first_run")
     return Path(folder), landing, warehouse, out
