@@ -326,7 +326,7 @@ def _open_csv(path: Path, facts: FileFacts, known_columns: Sequence[str], chunk_
             return Table(names, original, _whole_chunks(whole, lines), notes, whole, lines)
 
     def chunks() -> Iterator[pd.DataFrame]:
-        table = read if read is not None or not arrow_first else None
+        table = read
         if arrow_first and table is None:
             table = _read_arrow_table(path, names, delimiter)
         if table is not None:

@@ -36,15 +36,14 @@ def forward_difference_gradient(model: ExponentialSmoothing) -> Callable:
     objective = opt_wrapper(SMOOTHERS[(model.seasonal, model.trend)])
     # The bounds statsmodels hands L-BFGS-B: [0, 1] for the (transformed) smoothing
     # parameters, the model's own for the rest; the estimated ones are picked per call.
+    # An open bound (None) is infinite, as scipy reads it.
     bounds = [(0.0, 1.0)] * 3 + model._construct_bounds()[3:]
-    bounds = np.array([(np.nan if lo is None else lo, np.nan if hi is None else hi)
+    bounds = np.array([(-np.inf if lo is None else lo, np.inf if hi is None else hi)
                        for lo, hi in bounds], dtype=float)  # fmt: skip
 
     def jac(x: np.ndarray, hw_args) -> np.ndarray:
         x0 = np.asarray(x, dtype=float)
         lower, upper = bounds[hw_args.xi.astype(bool)].T
-        lower = np.where(np.isnan(lower), -np.inf, lower)
-        upper = np.where(np.isnan(upper), np.inf, upper)
         f0 = np.asarray(objective(np.copy(x0), hw_args)).item()
         sign = (x0 >= 0).astype(float) * 2 - 1
         h = np.where((x0 + STEP) - x0 == 0, _RELATIVE_STEP * sign * np.maximum(1.0, np.abs(x0)),
