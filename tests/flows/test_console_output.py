@@ -40,10 +40,8 @@ def tree(folder: Path) -> set[str]:
 def quiet_run(prefect_api, small_landing, tmp_path_factory):
     base = tmp_path_factory.mktemp("console")
     before = tree(GX_UNCOMMITTED)
-    # dbt as one Prefect task per node: prefect-dbt's node threads outlive its runner, and a quiet
-    # run once aborted at exit on their last logs (plain dbt's quiet run: test_signals).
-    env = {**os.environ, "PREFECT_API_URL": prefect_api, "VMI_DBT_NODES_AS_TASKS": "1",
-           "PREFECT_HOME": str(base / "prefect-home")}  # fmt: skip
+    # The default plain dbt; per-node dbt under the quiet console: test_dbt_per_node.
+    env = {**os.environ, "PREFECT_API_URL": prefect_api, "PREFECT_HOME": str(base / "prefect-home")}
     for name in console.QUIET_ENV:  # the defaults `vmi run` sets, not the caller's shell
         env.pop(name, None)
     done = subprocess.run(

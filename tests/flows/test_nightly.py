@@ -63,8 +63,8 @@ def first_run(prefect_api, small_landing, tmp_path_factory):
     corrupt_one_feed(landing)
     warehouse = base / "warehouse.duckdb"
     out = base / "out"
-    # The default: plain dbt. Per-node dbt tasks (VMI_DBT_NODES_AS_TASKS=1) run end to end in
-    # tests/flows/test_console_output.py, through `vmi run`.
+    # The default: plain dbt. Per-node dbt tasks (VMI_DBT_NODES_AS_TASKS=1) run in
+    # tests/flows/test_dbt_per_node.py, on a few nodes, and over every node in bench_dbt.py.
     folder = nightly_replenishment(landing=str(landing), warehouse=str(warehouse), out=str(out))
     # Later tests rerun into the same folder; keep what the first run published.
     shutil.copytree(folder, base / "first_run")
