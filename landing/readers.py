@@ -379,6 +379,8 @@ def _drop_empty_arrow(table: pa.Table, first_line: int = 2) -> tuple[pa.Table, n
     lines = np.arange(first_line, first_line + table.num_rows, dtype="int64")
     if table.num_rows == 0:
         return table, lines
+    if table.num_columns and pc.min(pc.binary_length(table.column(0))).as_py() > 0:
+        return table, lines  # no empty first field, so no empty record: the usual file
     filled = None
     for column in table.columns:
         here = pc.not_equal(column, "")
@@ -478,7 +480,8 @@ def _parquet_text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     """A Parquet column as the strings a CSV would have carried (`_parquet_value`'s spelling).
 
     Text, whole numbers, dates and booleans are spelled alike by Arrow's cast and by Python,
-    so they are cast at once; other types (floats: Python's repr; timestamps) go value by value.
+    so they are cast at once, as are floats of everyday magnitudes (`_reprs_alike`); other
+    values (floats beyond them: Python's repr; timestamps) go value by value.
     """
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
@@ -487,10 +490,22 @@ def _parquet_text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
         text = column.cast(pa.string())
     elif pa.types.is_integer(kind) or pa.types.is_date32(kind) or pa.types.is_boolean(kind):
         text = pc.cast(column, pa.string())
+    elif pa.types.is_float64(kind) and _reprs_alike(column):
+        text = pc.cast(column, pa.string())
+        whole = pc.invert(pc.match_substring(text, "."))  # "14" for 14.0: repr says "14.0"
+        text = pc.if_else(whole, pc.binary_join_element_wise(text, ".0", ""), text)
+        return pc.if_else(pc.is_null(column, nan_is_null=True), "", text)
     else:
         values = [_parquet_value(value) for value in column.to_pandas().tolist()]
         return pa.array(values, type=pa.string())
     return pc.fill_null(text, "")
+
+
+def _reprs_alike(column: pa.Array) -> bool:
+    """Every float is zero, NaN, missing or of a magnitude from 1e-4 to 1e9, where Arrow's cast
+    writes the digits of Python's repr without an exponent, as repr does (bar repr's ".0")."""
+    values = np.abs(column.to_numpy(zero_copy_only=False))  # a missing value is NaN here
+    return bool(np.all(np.isnan(values) | (values == 0) | ((values >= 1e-4) & (values < 1e9))))
 
 
 def _parquet_value(value: object) -> str:
