@@ -44,6 +44,7 @@ _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
 _DATE = re.compile(r"(\d{4})[-/](\d{2})[-/](\d{2})(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
 _COMPACT_DATE = re.compile(r"\d{8}")
 _ARROW_TEXT = pd.StringDtype("pyarrow")
+_ARROW_CASTS = {NUMBER: pa.float64(), INTEGER: pa.float64(), DATE: pa.date32()}
 # The ASCII characters Arrow's Unicode whitespace trim removes (Python's str.strip() set).
 _ASCII_WHITESPACE = "".join(
     char
@@ -85,14 +86,21 @@ def coerce(feed: Feed, strings: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
     for column in feed.columns:
         # Arrow strings: trimming and pattern matching run in Arrow's kernels, not per value.
         if column.name in strings.columns:
-            text = strip(strings[column.name].astype(_ARROW_TEXT).fillna(""))
+            text = strings[column.name].astype(_ARROW_TEXT).fillna("")
         else:
             text = pd.Series("", index=strings.index, dtype=_ARROW_TEXT)
         present = (text != "").to_numpy(dtype=bool)
+        # A column Arrow casts as read has no value padded with whitespace (a padded value does
+        # not cast), so trimming it would change nothing: it is skipped.
+        kind = _ARROW_CASTS.get(column.kind)
+        cast = _cast_all(text, present, kind) if kind is not None else None
+        if cast is None:
+            text = strip(text)
+            present = (text != "").to_numpy(dtype=bool)
         if column.kind in (NUMBER, INTEGER):
-            values, bad = _to_number(text, present, integer=column.kind == INTEGER)
+            values, bad = _to_number(text, present, integer=column.kind == INTEGER, cast=cast)
         elif column.kind == DATE:
-            values, bad = _to_date(text, present)
+            values, bad = _to_date(text, present, days=cast)
         elif column.kind == BOOLEAN:
             values, bad = _to_boolean(text, present)
         else:
@@ -115,9 +123,9 @@ def strip(text: pd.Series) -> pd.Series:
 
 
 def _to_number(
-    text: pd.Series, present: pd.Series, *, integer: bool
+    text: pd.Series, present: pd.Series, *, integer: bool, cast: pa.Array | None = None
 ) -> tuple[pd.Series, pd.Series]:
-    cast = _cast_all(text, present, pa.float64())
+    cast = _cast_all(text, present, pa.float64()) if cast is None else cast
     if cast is not None:
         valid, parsed = present, cast.to_numpy(zero_copy_only=False)
     else:
@@ -166,8 +174,10 @@ def _cast_all(text: pd.Series, present: np.ndarray, kind: pa.DataType) -> pa.Arr
         return None
 
 
-def _to_date(text: pd.Series, present: pd.Series) -> tuple[pd.Series, pd.Series]:
-    days = _cast_all(text, present, pa.date32())
+def _to_date(
+    text: pd.Series, present: pd.Series, *, days: pa.Array | None = None
+) -> tuple[pd.Series, pd.Series]:
+    days = _cast_all(text, present, pa.date32()) if days is None else days
     if days is not None:
         try:  # a safe cast: a day outside datetime64[ns] takes the careful path
             stamps = pc.cast(days, pa.timestamp("ns")).to_numpy(zero_copy_only=False)

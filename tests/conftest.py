@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
-# Isolate Prefect before it is imported anywhere: its database and settings live here.
+# Isolate Prefect before it is imported anywhere: its database and settings live here. One home
+# per process, always: pytest-xdist's workers inherit the controller's environment, and two
+# workers' servers migrating one SQLite file at once fail now and then ("No such constraint").
 _PREFECT_HOME = tempfile.mkdtemp(prefix="vmi-prefect-home-")
-os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
+os.environ["PREFECT_HOME"] = _PREFECT_HOME
+atexit.register(shutil.rmtree, _PREFECT_HOME, ignore_errors=True)
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
-# Plain dbt inside the flow (the default; pinned in case the shell sets it); the first run of
-# tests/flows/test_nightly.py turns per-node Prefect tasks on so prefect-dbt is exercised too.
+# Plain dbt inside the flow (the default; pinned in case the shell sets it); per-node Prefect
+# tasks (prefect-dbt) run in tests/flows/test_dbt_per_node.py.
 os.environ.setdefault("VMI_DBT_NODES_AS_TASKS", "0")
 # Transient-fault retries without the production back-off (2, 5, 15 s): the retry tests wait on
 # the retry itself, never on its delay.
