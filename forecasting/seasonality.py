@@ -135,7 +135,9 @@ def seasonal_profiles(
     **Ratios.** For series :math:`i` at period :math:`t`, the level :math:`c_{it}` is the
     centred moving average over one season (the :math:`2 \\times m` MA for even :math:`m`)
     of its observed values, taken where at least ``MIN_WINDOW_COVERAGE`` of the window's
-    weight is observed. Every observed :math:`y_{it}` with a :math:`c_{it} > 0` gives a ratio
+    weight is observed; the window is cut at the series' ends (its weights renormalised), so
+    a series of one and a half seasons has ratios at every position, not only in the half
+    season where whole windows fit. Every observed :math:`y_{it}` with a :math:`c_{it} > 0` gives a ratio
     contribution :math:`(y_{it}, c_{it})`. A second pass (``ESTIMATION_PASSES``) averages the
     values deseasonalised by the first pass' profile instead, so a window that lost its
     high-season weeks to stock-outs does not read as a low level.
@@ -384,7 +386,6 @@ def _ratio_contributions(
     With ``profiles`` (a previous pass), the moving average is of the deseasonalised values,
     so a window with missing (censored) high-season weeks does not read as a low level.
     """
-    half = m // 2
     weights = np.ones(m + 1) if m % 2 == 0 else np.ones(m)
     if m % 2 == 0:
         weights[0] = weights[-1] = 0.5
@@ -397,9 +398,12 @@ def _ratio_contributions(
         level = series
         if profiles is not None:
             level = series / profiles[index][(start[index] + np.arange(len(series))) % m]
-        total = np.convolve(np.where(seen, level, 0.0), weights, mode="valid")
-        coverage = np.convolve(seen.astype(float), weights, mode="valid")
-        centre = np.arange(half, half + len(total))
+        # Every period is a centre, its window cut at the series' ends: a window needs only
+        # MIN_WINDOW_COVERAGE of its weight observed, so a series of 1.5 seasons has ratios at
+        # every position, not only at the half season of full windows in its middle.
+        total = np.convolve(np.where(seen, level, 0.0), weights, mode="same")
+        coverage = np.convolve(seen.astype(float), weights, mode="same")
+        centre = np.arange(len(total))
         usable = (coverage >= MIN_WINDOW_COVERAGE) & seen[centre]
         trend = total[usable] / coverage[usable]
         keep = trend > 0
