@@ -137,10 +137,11 @@ def seasonal_profiles(
     of its observed values, taken where at least ``MIN_WINDOW_COVERAGE`` of the window's
     weight is observed; the window is cut at the series' ends (its weights renormalised), so
     a series of one and a half seasons has ratios at every position, not only in the half
-    season where whole windows fit. Every observed :math:`y_{it}` with a :math:`c_{it} > 0` gives a ratio
-    contribution :math:`(y_{it}, c_{it})`. A second pass (``ESTIMATION_PASSES``) averages the
-    values deseasonalised by the first pass' profile instead, so a window that lost its
-    high-season weeks to stock-outs does not read as a low level.
+    season where whole windows fit. Every observed :math:`y_{it}` with a :math:`c_{it} > 0`
+    gives a ratio contribution :math:`(y_{it}, c_{it})`. A second pass
+    (``ESTIMATION_PASSES``) averages the values deseasonalised by the first pass' profile
+    instead, so a window that lost its high-season weeks to stock-outs, or was cut at an end
+    of the series, does not read as a low or high level.
 
     **Raw index of a unit** (a series, or the set :math:`G` of series in a node). For season
     :math:`j` and position :math:`p`, the ratio of sums
