@@ -404,11 +404,10 @@ def _ratio_contributions(
         # every position, not only at the half season of full windows in its middle.
         total = np.convolve(np.where(seen, level, 0.0), weights, mode="same")
         coverage = np.convolve(seen.astype(float), weights, mode="same")
-        centre = np.arange(len(total))
-        usable = (coverage >= MIN_WINDOW_COVERAGE) & seen[centre]
+        usable = (coverage >= MIN_WINDOW_COVERAGE) & seen
         trend = total[usable] / coverage[usable]
         keep = trend > 0
-        t = centre[usable][keep]
+        t = np.flatnonzero(usable)[keep]
         parts.append((np.full(len(t), index), start[index] + t, series[t], trend[keep]))
     if not parts:
         empty = np.zeros(0)
