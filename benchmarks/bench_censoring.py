@@ -9,7 +9,9 @@ daily demand behind every sale. Per carried dealer x SKU, from the week of its f
 - the last ``--horizon`` weeks are held out; the weeks before them are the history.
 
 The history goes to ``forecasting.forecast_with_diagnostics`` (weekly, season 52, level 95)
-in these ways:
+as the nightly run sends it: with ``profiles=`` pooled by ``forecasting.seasonal_profiles``
+from the same history over ``replenishment.demand.forecast_groups`` (the SKU's category, the
+dealer's region), as the ``load_history`` task does. The history is given in these ways:
 
 - ``nan``: censored weeks as NaN (what the nightly flow did before the ``censored`` column);
 - ``sales``: censored weeks as the sales observed in them (stock-outs read as low demand);
@@ -47,7 +49,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from forecasting import censoring, forecast_with_diagnostics  # noqa: E402
+from forecasting import censoring, forecast_with_diagnostics, seasonal_profiles  # noqa: E402
+from replenishment.demand import FREQ, SEASON_LENGTH, forecast_groups  # noqa: E402
 from sampledata import build_world  # noqa: E402
 
 VARIANTS = ("nan", "sales", "lower_bound", "lb_truncation", "oracle")
@@ -130,6 +133,19 @@ def coverage(merged: pd.DataFrame, column: str, rows: pd.Series | None = None) -
     return round(float(inside.mean()), 4)
 
 
+def world_groups(world) -> pd.DataFrame:
+    """Pooling keys of every carried pair, as `replenishment.demand.forecast_groups` builds them
+    from marts.fct_replenishment_inputs (the SKU's category, the dealer's region)."""
+    d_idx, s_idx = np.nonzero(world.params.carried)
+    pairs = pd.DataFrame(
+        {"dealer_id": world.params.dealer_ids[d_idx], "sku": world.params.skus[s_idx]}
+    )
+    items = pairs.merge(world.skus[["sku", "category"]], on="sku", how="left").merge(
+        world.dealers[["dealer_id", "region"]], on="dealer_id", how="left"
+    )
+    return forecast_groups(items)
+
+
 def run_world(dealers: int, skus: int, days: int, seed: int, horizon: int) -> dict:
     world = build_world(dealers=dealers, skus=skus, days=days, seed=seed)
     history, test = split(weekly_pairs(world), horizon)
@@ -147,18 +163,22 @@ def run_world(dealers: int, skus: int, days: int, seed: int, horizon: int) -> di
         "variants": {},
         "heavy_pair_sums": {},
     }
+    groups = world_groups(world)
+    season = dict(season_length=SEASON_LENGTH, freq=FREQ)
     for variant in VARIANTS:
         started = time.perf_counter()
         default_method = censoring.DEFAULT_METHOD
         if variant == "lb_truncation":
             censoring.DEFAULT_METHOD = "truncation"  # n_jobs=1: this process only
         try:
+            # As the nightly load_history task: profiles pooled from the same history first.
+            variant_frame = variant_history(history, variant)
             frame, diagnostics = forecast_with_diagnostics(
-                variant_history(history, variant),
+                variant_frame,
                 horizon=horizon,
-                season_length=52,
-                freq="W-MON",
                 level=95,
+                profiles=seasonal_profiles(variant_frame, groups=groups, **season),
+                **season,
             )
         finally:
             censoring.DEFAULT_METHOD = default_method

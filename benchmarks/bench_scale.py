@@ -70,7 +70,8 @@ def duckdb_read(landing: Path) -> dict:
             if csvs:
                 # The schema given (every column text, the header of the feed's first file), as
                 # the ingest knows it: no per-file sniffing.
-                header = Path(csvs[0]).open(encoding="utf-8").readline().strip().split(",")
+                with Path(csvs[0]).open(encoding="utf-8") as first:
+                    header = first.readline().strip().split(",")
                 reads.append((
                     "read_csv(?, header = true, auto_detect = false, delim = ',', quote = '\"', "
                     "columns = ?)",
