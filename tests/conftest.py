@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import tempfile
@@ -49,10 +50,30 @@ def small_landing(tmp_path_factory) -> Path:
     return out
 
 
+FILE_SECONDS = Path(__file__).with_name("file_seconds.json")  # measured; see its "about"
+HEAVY_DEFAULT, LIGHT_DEFAULT = 60.0, 1.0  # a file not measured yet
+
+
+def pytest_configure(config):
+    """pytest-xdist's `--dist loadfile` hands out files biggest *test count* first unless told
+    otherwise (`--loadscope-reorder` is its default), which put the long end-to-end files, with
+    one to five tests each, at the very end of the run. Keep the order made below instead."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
 def pytest_collection_modifyitems(config, items):
-    """Files with end-to-end or slow tests run first (file order kept within each group): under
+    """Files run longest first (tests/file_seconds.json; file order kept within a file): under
     `make test`'s two xdist workers, which take whole files, the long files start early and the
-    short ones fill the gaps, instead of one long file running alone at the end."""
+    short ones fill the gaps, so the two workers finish together instead of one long file
+    running alone at the end. A file not measured yet counts as long when it has end-to-end or
+    slow tests."""
+    measured = json.loads(FILE_SECONDS.read_text())["seconds"]
     marked = ("e2e", "slow")
     heavy = {item.path for item in items if any(item.get_closest_marker(m) for m in marked)}
-    items.sort(key=lambda item: item.path not in heavy)
+
+    def seconds(item) -> float:
+        default = HEAVY_DEFAULT if item.path in heavy else LIGHT_DEFAULT
+        return measured.get(item.nodeid.split("::")[0], default)
+
+    items.sort(key=lambda item: -seconds(item))
