@@ -22,6 +22,7 @@ from planner.report import (
     build_report,
     decode_payload,
 )
+from planner.run_folder import GZIP_OPTIONS
 from planner.summary import report_summary_markdown
 
 CATEGORIES = ["brakes", "filters", "lighting", "tyres", "electrical"]
@@ -77,7 +78,7 @@ def make_run_folder(
             "qty_sold": qty.ravel(),
             "is_censored": censored.ravel(),
         }
-    ).to_csv(run_dir / "history.csv.gz", index=False)  # compressed, as publish writes it
+    ).to_csv(run_dir / "history.csv.gz", index=False, compression=GZIP_OPTIONS)  # as published
 
     avg_daily = np.round(qty[:, -26:].mean(axis=1) / 7, 4)
     weekly = avg_daily * 7
