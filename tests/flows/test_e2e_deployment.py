@@ -67,6 +67,7 @@ def stack(tmp_path_factory):
     server = worker = None
     with Receiver() as receiver:
         worker_env = env | {WEBHOOK_ENV: receiver.url, CONFIG_ENV: str(base / "vmi.toml")}
+        worker_env["PREFECT_WORKER_QUERY_SECONDS"] = "2"  # picks a triggered run up sooner (10)
         try:
             port = int(api.rsplit(":", 1)[1].split("/")[0])
             server = serve.start_server("127.0.0.1", port, env, base / "server.log")
