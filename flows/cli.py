@@ -44,6 +44,15 @@ def _interrupt(signum: int, frame) -> None:
         raise Interrupted(signal.Signals(signum).name)
 
 
+def _failure(exc: BaseException) -> tuple[str, int]:
+    """The line and exit code of a run that ended by `exc`. After a signal every error is the
+    interruption: one that lands inside a DuckDB query comes back as RuntimeError("Query
+    interrupted"), not as `Interrupted`."""
+    if isinstance(exc, Interrupted) or _signals_seen:
+        return "run interrupted, nothing published", 130 if _signals_seen == [signal.SIGINT] else 1
+    return f"run failed, nothing published: {type(exc).__name__}: {exc}", EXIT_FAILED
+
+
 def _fail(message: str, code: int) -> None:
     typer.echo(f"vmi: {' '.join(message.split())}", err=True)  # one line, whatever the error
     raise typer.Exit(code)
@@ -148,10 +157,8 @@ def run(
         _fail(str(exc), EXIT_USAGE)
     except (WarehouseBusy, ServerDidNotStart) as exc:
         _fail(str(exc), EXIT_FAILED)
-    except Interrupted:  # the flow marked the run failed; the server is down by now
-        _fail("run interrupted, nothing published", 130 if _signals_seen == [signal.SIGINT] else 1)
-    except Exception as exc:  # the flow run logs hold the traceback
-        _fail(f"run failed, nothing published: {type(exc).__name__}: {exc}", EXIT_FAILED)
+    except (Interrupted, Exception) as exc:  # the flow run logs hold the traceback
+        _fail(*_failure(exc))
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -163,3 +163,26 @@ def test_sigkill_of_the_group_leaves_no_process_behind(world):
     assert_group_gone(run.process.pid)
     assert [p.name for p in (world["out"] / "runs").iterdir()] == [world["published"].name]
     assert folder_digest(world["published"]) == world["digest"]
+
+
+def test_a_signal_inside_a_duckdb_query_still_ends_as_interrupted(monkeypatch):
+    """The run's signal handler raises `Interrupted`, but a signal that lands while DuckDB runs a
+    query comes back from DuckDB as RuntimeError("Query interrupted") (a CI run met it in the
+    forecast stage's history read). The run must still end with the interrupted line and
+    SIGTERM's exit code, not as "run failed"."""
+    from flows import cli
+
+    monkeypatch.setattr(cli, "_signals_seen", [])
+    previous = signal.signal(signal.SIGTERM, cli._interrupt)
+    con = duckdb.connect()
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM))  # minutes of work left
+    try:
+        timer.start()
+        with pytest.raises(BaseException) as caught:
+            con.execute("select sum(a.range * b.range) from range(200000) a, range(200000) b")
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGTERM, previous)
+        con.close()
+    assert cli._signals_seen == [signal.SIGTERM]
+    assert cli._failure(caught.value) == (INTERRUPTED.removeprefix("vmi: "), 1)
