@@ -36,6 +36,10 @@ EPOCH = pd.Timestamp("2000-01-03")
 SHRINKAGE_SEASONS = 4.0
 #: A centred moving average needs this share of its window's weight observed.
 MIN_WINDOW_COVERAGE = 2 / 3
+#: ... and, in the passes after the first, which average deseasonalised values, this share: a
+#: window cut to its half still gives the level there, so the first and last weeks of a series
+#: get ratios too (one season of history then covers every position).
+MIN_ADJUSTED_COVERAGE = 0.4
 #: Positions with ratios from at least this many seasons take their median across seasons.
 MEDIAN_MIN_SEASONS = 3
 #: Seasons this long or longer are smoothed across neighbouring positions.
@@ -44,8 +48,9 @@ SMOOTH_MIN_SEASON = 26
 MIN_FACTOR = 0.1
 #: A profile whose factors deviate from 1 by less than this (root mean square) is not applied.
 MIN_AMPLITUDE = 0.05
-#: Estimation passes: the second takes the trend of the series deseasonalised by the first.
-ESTIMATION_PASSES = 2
+#: Estimation passes: each after the first takes the trend of the series deseasonalised by the
+#: one before.
+ESTIMATION_PASSES = 3
 #: A level's units are shrunk all the way to their parents unless their deviations from
 #: them are significant at this level (chi-square test against the ratios' noise).
 SIGNIFICANCE = 0.01
@@ -132,16 +137,19 @@ def seasonal_profiles(
 
     Notes
     -----
-    **Ratios.** For series :math:`i` at period :math:`t`, the level :math:`c_{it}` is the
-    centred moving average over one season (the :math:`2 \\times m` MA for even :math:`m`)
-    of its observed values, taken where at least ``MIN_WINDOW_COVERAGE`` of the window's
-    weight is observed; the window is cut at the series' ends (its weights renormalised), so
-    a series of one and a half seasons has ratios at every position, not only in the half
-    season where whole windows fit. Every observed :math:`y_{it}` with a :math:`c_{it} > 0`
-    gives a ratio contribution :math:`(y_{it}, c_{it})`. A second pass
-    (``ESTIMATION_PASSES``) averages the values deseasonalised by the first pass' profile
-    instead, so a window that lost its high-season weeks to stock-outs, or was cut at an end
-    of the series, does not read as a low or high level.
+    **Ratios.** For series :math:`i` (at least one season long) at period :math:`t`, the
+    level :math:`c_{it}` is the centred moving average over one season (the
+    :math:`2 \\times m` MA for even :math:`m`) of its observed values, taken where at least
+    ``MIN_WINDOW_COVERAGE`` of the window's weight is observed; the window is cut at the
+    series' ends (its weights renormalised). Every observed :math:`y_{it}` with a
+    :math:`c_{it} > 0` gives a ratio contribution :math:`(y_{it}, c_{it})`. Each further pass
+    (``ESTIMATION_PASSES`` in all) averages the values deseasonalised by the previous pass'
+    profile instead, so a window that lost its high-season weeks to stock-outs, or was cut
+    at an end of the series, does not read as a low or high level; those passes need only
+    ``MIN_ADJUSTED_COVERAGE`` of the weight, about the half window at a series' first and
+    last periods. One season of history thus has ratios at every position (the first pass
+    alone has them only where about two thirds of a window fits, and the network's gaps
+    would be interpolated across the season's turn).
 
     **Raw index of a unit** (a series, or the set :math:`G` of series in a node). For season
     :math:`j` and position :math:`p`, the ratio of sums
@@ -385,26 +393,30 @@ def _ratio_contributions(
     """Rows (series, period since epoch, y, centred moving average) of usable ratios.
 
     With ``profiles`` (a previous pass), the moving average is of the deseasonalised values,
-    so a window with missing (censored) high-season weeks does not read as a low level.
+    so a window with missing (censored) high-season weeks does not read as a low level, and a
+    window cut at a series' end (``MIN_ADJUSTED_COVERAGE``) does not read its half season as
+    the level. Series shorter than one season give no ratios.
     """
     weights = np.ones(m + 1) if m % 2 == 0 else np.ones(m)
     if m % 2 == 0:
         weights[0] = weights[-1] = 0.5
     weights /= weights.sum()
+    half = (len(weights) - 1) // 2
+    needed = MIN_WINDOW_COVERAGE if profiles is None else MIN_ADJUSTED_COVERAGE
     parts = []
     for index, series in enumerate(values):
-        if len(series) < len(weights):
+        if len(series) < m:
             continue
         seen = ~np.isnan(series)
         level = series
         if profiles is not None:
             level = series / profiles[index][(start[index] + np.arange(len(series))) % m]
         # Every period is a centre, its window cut at the series' ends: a window needs only
-        # MIN_WINDOW_COVERAGE of its weight observed, so a series of 1.5 seasons has ratios at
-        # every position, not only at the half season of full windows in its middle.
-        total = np.convolve(np.where(seen, level, 0.0), weights, mode="same")
-        coverage = np.convolve(seen.astype(float), weights, mode="same")
-        usable = (coverage >= MIN_WINDOW_COVERAGE) & seen
+        # `needed` of its weight observed, so one season of history has ratios at every position
+        # from the second pass on, not only at the few centres of full windows.
+        total = np.convolve(np.where(seen, level, 0.0), weights)[half : half + len(series)]
+        coverage = np.convolve(seen.astype(float), weights)[half : half + len(series)]
+        usable = (coverage >= needed) & seen
         trend = total[usable] / coverage[usable]
         keep = trend > 0
         t = np.flatnonzero(usable)[keep]

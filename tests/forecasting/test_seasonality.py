@@ -58,11 +58,11 @@ def test_pooled_index_matches_a_hand_computed_ratio_to_moving_average(monthly_pa
     # By hand: 2x12 centred moving average per long series, cut at the series' ends where
     # at least 2/3 of its weight is inside; per year and month the ratio of the sums over the
     # series, and per month the median over the years when there are three (else the ratio of
-    # the sums over the years). Then once more with the moving average of the series divided
-    # by that index (the second pass).
+    # the sums over the years). Then twice more with the moving average of the series divided
+    # by the previous index, where at least 0.4 of its weight is inside (passes 2 and 3).
     weights = np.r_[0.5, np.ones(11), 0.5] / 12
 
-    def pooled_index(previous: np.ndarray) -> np.ndarray:
+    def pooled_index(previous: np.ndarray, needed: float) -> np.ndarray:
         numerator, denominator = np.zeros((3, 12)), np.zeros((3, 12))
         for uid in ("m0", "m1", "m2", "m3"):
             y = series[uid]
@@ -70,7 +70,7 @@ def test_pooled_index_matches_a_hand_computed_ratio_to_moving_average(monthly_pa
             for t in range(len(y)):
                 k = np.arange(t - 6, t + 7)
                 inside = (k >= 0) & (k < len(y))
-                if weights[inside].sum() >= 2 / 3:
+                if weights[inside].sum() >= needed:
                     average = (weights * np.where(inside, level[k % len(y)], 0)).sum()
                     numerator[t // 12, t % 12] += y[t]
                     denominator[t // 12, t % 12] += average / weights[inside].sum()
@@ -81,7 +81,7 @@ def test_pooled_index_matches_a_hand_computed_ratio_to_moving_average(monthly_pa
                 index[month] = np.median(numerator[years, month] / denominator[years, month])
         return index / index.mean()
 
-    index = pooled_index(pooled_index(np.ones(12)))
+    index = pooled_index(pooled_index(pooled_index(np.ones(12), 2 / 3), 0.4), 0.4)
 
     assert np.abs(index - season).max() < 0.03  # the estimator recovers the known season
     # The series shorter than a season has no ratio of its own: it gets the pooled index.
@@ -105,6 +105,27 @@ def test_a_season_and_a_bit_of_weekly_history_recovers_the_whole_season():
     amplitude = np.sqrt(np.mean((factors - 1) ** 2)) / np.sqrt(np.mean((expected - 1) ** 2))
     assert 0.85 < amplitude < 1.1
     assert np.corrcoef(factors, expected)[0, 1] > 0.97
+    peak = (int(np.argmax(factors)) - int(np.argmax(expected)) + 26) % 52 - 26
+    assert abs(peak) <= 2
+
+
+@pytest.mark.parametrize("weeks", [52, 56])
+def test_one_season_of_weekly_history_recovers_the_season_at_its_turn(weeks):
+    """The peak sits at the first and last weeks of the history, where a moving-average window
+    is cut to its half: the whole season still comes out, peak in place (a network that joins
+    with one year of sales gets a season from its first night)."""
+    rng = np.random.default_rng(11)
+    t = np.arange(weeks)
+    true = 1 + 0.5 * np.cos(2 * np.pi * t / 52)  # peak at weeks 0 and 52 of the history
+    series = {f"s{i}": rng.poisson(60 * true).astype(float) for i in range(20)}
+    history = long_frame(series, "2023-01-02", "W-MON")
+    groups = pd.DataFrame({"unique_id": list(series), "category": "parts"})
+    factors = profile_of(seasonal_profiles(history, groups=groups, **WEEKLY), "s0")
+    start = season_offset(pd.Timestamp("2023-01-02"), "W-MON")
+    expected = 1 + 0.5 * np.cos(2 * np.pi * (np.arange(52) - start) / 52)
+    assert np.sqrt(np.mean((factors - expected) ** 2)) < 0.06  # the season's own RMS is 0.35
+    amplitude = np.sqrt(np.mean((factors - 1) ** 2)) / np.sqrt(np.mean((expected - 1) ** 2))
+    assert 0.85 < amplitude < 1.1
     peak = (int(np.argmax(factors)) - int(np.argmax(expected)) + 26) % 52 - 26
     assert abs(peak) <= 2
 
