@@ -34,11 +34,10 @@ NO_HISTORY = "no_history"
 NORMAL, POISSON, NEG_BINOMIAL = "normal", "Poisson", "negative binomial"
 # Float slack so that 24.000000001 units needed does not round up to an extra pack.
 _EPS = 1e-9
-# Pack-adjusted normal level (`_pack_adjusted_normal_level`): at most this many safeguarded
+# Whole-unit normal level (`_pack_adjusted_normal_level`): at most this many safeguarded
 # Newton steps (bisection when a step leaves the bracket; 60 halvings of a pack-wide bracket
-# are exact to the float) and the largest pack whose positions are summed term by term.
+# are exact to the float).
 _NEWTON_STEPS = 60
-_EXACT_PACK = 64
 
 
 def compute_suggestions(
@@ -81,16 +80,19 @@ def compute_suggestions(
 
         D       = daily_rate * P
         sigma_P = sqrt(P * sigma_d**2 + d**2 * s_L**2)
-        SS      = z * sigma_P,  z = Phi^-1(service level)     (pack size 1)
+        SS      = z * sigma_P,  z = Phi^-1(service level)     (the classic level)
         OUT     = D + SS        (raised to min_qty when set)
         IP      = on_hand + in_transit + on_order - backorders
         need    = max(0, OUT - IP)
 
-    Packs: ordering whole packs of ``q`` up to ``OUT`` leaves the position anywhere from
-    ``OUT`` to ``OUT + q - 1``, evenly over a long run, so for ``q > 1`` ``OUT`` solves
-    ``mean_j Phi((OUT + j - D) / sigma_P) = service level`` over ``j = 0 .. q - 1`` (the
-    pack-adjusted level, `_pack_adjusted_normal_level`; ``SS = OUT - D``, which a pack much
-    wider than ``sigma_P`` can make negative). With ``q = 1`` that is ``D + z sigma_P``.
+    Whole units: positions and demand are whole numbers, and an order of whole packs of ``q``
+    up to ``OUT`` leaves the position on the ``q`` whole numbers from ``ceil(OUT)``, evenly
+    over a long run. So ``OUT`` solves "the cycle service averaged over those positions (and
+    over the fraction ``ceil(OUT) - OUT``) = service level", with whole-unit demand's service
+    ``Phi((k + 1/2 - D) / sigma_P)`` at position ``k`` (`_pack_adjusted_normal_level`): about
+    ``(q + 1) / 2`` units below the classic level, which over-delivers by those units;
+    ``SS = OUT - D``, which a pack much wider than ``sigma_P`` can make negative. With
+    ``sigma_P = 0``, ``OUT = D``.
 
     Slow movers (demand class in ``slow_demand.intermittent_classes`` or ``D`` below
     ``slow_demand.max_units_over_protection``) price ``OUT`` with a Poisson (variance <= ratio
@@ -181,7 +183,7 @@ def compute_suggestions(
         packed=packed,
         moq_units=moq_units,
         capped=capped,
-        pack_adjusted=is_normal & (pack > 1) & (sigma_p.to_numpy() > 0),
+        whole_units=is_normal & (sigma_p.to_numpy() > 0),
         count_service=count_service,
         at_quantile=at_quantile,
         is_stale=frame["is_stale"],
@@ -404,34 +406,43 @@ def _count_service(
 def _pack_adjusted_normal_level(
     mean: pd.Series, sigma: pd.Series, pack: np.ndarray, service: pd.Series
 ) -> np.ndarray:
-    """Level ``s`` whose cycle service, averaged over the positions a pack order leaves, is the
+    """Level ``s`` whose cycle service, over the whole-unit positions an order leaves, is the
     target.
 
-    Ordering whole packs of ``q`` units up to ``s`` leaves the position anywhere from ``s`` to
-    ``s + q - 1``, evenly over a long run (the (R, nQ) policy: Hadley & Whitin; Zipkin,
-    "Foundations of Inventory Management", ch. 6). The cycle service is then
-    ``mean_j Phi((s + j - D) / sigma_P)`` over ``j = 0 .. q - 1``, solved for ``s`` in
-    ``[D + z sigma_P - q, D + z sigma_P]`` by Newton steps kept inside a shrinking bracket.
-    With ``q = 1`` or ``sigma_P = 0`` the level is ``D + z sigma_P``, the classic order-up-to.
+    Positions and demand are whole units. Ordering whole packs of ``q`` up to a level ``s``
+    leaves the position on the ``q`` whole numbers from ``ceil(s)``, evenly over a long run
+    (the (R, nQ) policy: Hadley & Whitin; Zipkin, "Foundations of Inventory Management", ch.
+    6; ``q = 1``: ``ceil(s)``), and a whole position ``k`` serves a cycle's whole-unit demand
+    with probability ``Phi((k + 1/2 - D) / sigma_P)`` (the normal with a continuity
+    correction). Averaged over the fraction ``ceil(s) - s``, which levels computed afresh
+    each night spread evenly, the cycle service is
+
+        (1 / q) integral_0^q Phi((s + v + 1/2 - D) / sigma_P) dv
+            = (sigma_P / q) [H(b) - H(a)],  a = (s + 1/2 - D) / sigma_P,  b = a + q / sigma_P,
+
+    ``H(t) = t Phi(t) + phi(t)``, solved for ``s`` in ``[D + z sigma_P - q - 1, D + z sigma_P]``
+    by Newton steps kept inside a shrinking bracket: about ``(q + 1) / 2`` units below the
+    classic ``D + z sigma_P``, which rounds up to whole units and so over-delivers. With
+    ``sigma_P = 0`` the level is ``D``.
     """
     mu, sd = mean.to_numpy(dtype=float), sigma.to_numpy(dtype=float)
     target = service.to_numpy(dtype=float)
     level = mu + stats.norm.ppf(target) * sd
-    adjust = (pack > 1) & (sd > 0)
+    adjust = sd > 0
     if not adjust.any():
         return level
     mu, sd, q, target = mu[adjust], sd[adjust], pack[adjust], target[adjust]
     high = level[adjust]
-    low = high - q  # one unit below the exact bracket, so it also brackets the integral form
-    s = high - (q - 1) / 2  # the level of a position spread evenly from s to s + q - 1
+    low = high - q - 1.0  # every position is then at most D + z sigma_P - 1/2: below target
+    s = high - (q + 1.0) / 2.0
     todo = np.arange(len(s))  # rows still moving
     for _ in range(_NEWTON_STEPS):
-        value, slope = _mean_normal_cdf(s[todo], mu[todo], sd[todo], q[todo])
+        value, slope = _whole_unit_service(s[todo], mu[todo], sd[todo], q[todo])
         enough = value >= target[todo]
         high[todo] = np.where(enough, s[todo], high[todo])
         low[todo] = np.where(enough, low[todo], s[todo])
-        # Done at the target, or where the bracket closed (a tiny sigma_P makes the service a
-        # staircase that may step over the target: then its upper end, which reaches it).
+        # Done at the target, or where the bracket closed (a tiny sigma_P makes the service
+        # nearly a step that may step over the target: then its upper end, which reaches it).
         hit = np.abs(value - target[todo]) <= 1e-12
         closed = high[todo] - low[todo] <= 1e-9
         s[todo[closed & ~hit]] = high[todo[closed & ~hit]]
@@ -445,28 +456,18 @@ def _pack_adjusted_normal_level(
     return level
 
 
-def _mean_normal_cdf(
+def _whole_unit_service(
     level: np.ndarray, mu: np.ndarray, sd: np.ndarray, q: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``mean_j Phi((level + j - mu) / sd)`` over ``j = 0 .. q - 1``, and its slope in `level`.
+    """Cycle service of a normal level over whole-unit positions and demand, and its slope.
 
-    Summed term by term for packs up to `_EXACT_PACK` units; above, the midpoint rule's integral
-    ``(sd / q) [H(b) - H(a)]`` over ``[level - 1/2, level + q - 1/2]``, with
-    ``H(t) = t Phi(t) + phi(t)`` an antiderivative of ``Phi`` (off by far less than 1e-4 there).
+    ``(1 / q) integral_0^q Phi((level + v + 1/2 - mu) / sd) dv`` (`_pack_adjusted_normal_level`)
+    from ``H``, an antiderivative of ``Phi``; the slope in `level` is ``(Phi(b) - Phi(a)) / q``.
     """
-    value, slope = np.empty_like(level), np.empty_like(level)
-    exact = q <= _EXACT_PACK
-    for width in np.unique(q[exact]):
-        rows = q == width
-        t = (level[rows, None] + np.arange(int(width)) - mu[rows, None]) / sd[rows, None]
-        value[rows] = special.ndtr(t).mean(axis=1)
-        slope[rows] = _phi(t).mean(axis=1) / sd[rows]
-    wide = ~exact
-    if wide.any():
-        a = (level[wide] - 0.5 - mu[wide]) / sd[wide]
-        b = (level[wide] + q[wide] - 0.5 - mu[wide]) / sd[wide]
-        value[wide] = sd[wide] / q[wide] * (_phi_integral(b) - _phi_integral(a))
-        slope[wide] = (special.ndtr(b) - special.ndtr(a)) / q[wide]
+    a = (level + 0.5 - mu) / sd
+    b = (level + q + 0.5 - mu) / sd
+    value = sd / q * (_phi_integral(b) - _phi_integral(a))
+    slope = (special.ndtr(b) - special.ndtr(a)) / q
     return value, slope
 
 
@@ -559,8 +560,8 @@ def _reason(r) -> str:  # noqa: ANN001 - a namedtuple row of `_reasons`' work fr
     qty, pack = int(r.suggested_qty), int(r.pack_size)
     if r.distribution == NORMAL:
         dist = f"normal, z={r.z:.2f}"
-        if r.pack_adjusted:
-            dist += f", pack-adjusted for packs of {pack}"
+        if r.whole_units:
+            dist += f", pack-adjusted for packs of {pack}" if pack > 1 else ", whole units"
     elif r.at_quantile and pack == 1:
         variance = f", variance {_fmt(r.sigma_over_protection**2)}"
         dist = f"{r.distribution} {r.pct_s} quantile" + (

@@ -267,7 +267,7 @@ def test_approved_unshipped_lines_count_as_on_order_next_night(first_run, tmp_pa
 
 def test_every_suggestion_recomputes_from_its_own_columns(first_run):
     """Recompute each line independently with scipy: z, sigma over P, order-up-to, rounding."""
-    from scipy import optimize, stats
+    from scipy import integrate, optimize, stats
 
     folder, landing, warehouse, _ = first_run
     s = pd.read_csv(folder / "suggestions.csv")
@@ -303,8 +303,9 @@ def test_every_suggestion_recomputes_from_its_own_columns(first_run):
     def level(row, sig: float) -> float:
         """The order-up-to level, solved here with scipy: with packs of q the position after
         ordering is spread over q whole units, and the level is set so that the service
-        averaged over them meets the target (normal: Brent's root; counts: the whole level
-        whose averaged service is nearest the target)."""
+        averaged over them meets the target (normal: Brent's root of the service over whole
+        positions from ceil(x), i.e. over [x, x + q), of whole-unit demand, continuity
+        corrected; counts: the whole level whose averaged service is nearest the target)."""
         d, sl, q, v = row.demand_over_protection, row.service_level, int(row.pack_size), sig**2
         if "Poisson" in row.reason or "negative binomial" in row.reason:
             if "Poisson" in row.reason:
@@ -319,12 +320,17 @@ def test_every_suggestion_recomputes_from_its_own_columns(first_run):
             while service(y - 1) >= sl:
                 y -= 1
             return y - 1 if abs(service(y - 1) - sl) < abs(service(y) - sl) else y
+        if sig == 0:
+            return d
         plain = d + stats.norm.ppf(sl) * sig
-        if q == 1 or sig == 0:
-            return plain
-        return optimize.brentq(
-            lambda x: np.mean(stats.norm.cdf((x + np.arange(q) - d) / sig)) - sl, plain - q, plain
-        )
+
+        def whole_units(x: float) -> float:
+            value, _ = integrate.quad(
+                lambda v: stats.norm.cdf((x + v + 0.5 - d) / sig), 0, q, epsabs=1e-13, limit=500
+            )
+            return value / q - sl
+
+        return optimize.brentq(whole_units, plain - q - 1, plain, xtol=1e-12)
 
     out = np.array([level(row, sig) for row, sig in zip(s.itertuples(), sigma_p, strict=True)])
     # Safety stock is the policy's own cover above the forecast, before any min override.

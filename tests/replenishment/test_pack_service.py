@@ -1,8 +1,12 @@
-"""Pack-adjusted levels: the maths against independent computations and a closed loop.
+"""Whole-unit and pack-adjusted levels: the maths against independent computations and a
+closed loop.
 
-Ordering whole packs of ``q`` up to a level ``s`` leaves the position anywhere from ``s`` to
-``s + q - 1``, so the policy picks ``s`` for the cycle service averaged over those ``q``
-positions (docs/replenishment.md, "The order-up-to policy", **Packs** and **Slow movers**).
+Positions and demand are whole units. Ordering whole packs of ``q`` up to a level ``s`` leaves
+the position on the ``q`` whole numbers from ``ceil(s)``, and whole-unit demand is served at
+position ``k`` with probability ``Phi((k + 1/2 - D) / sigma_P)``, so the policy picks ``s`` for
+the cycle service averaged over those positions and over the fraction ``ceil(s) - s``
+(docs/replenishment.md, "The order-up-to policy", **Whole units and packs** and **Slow
+movers**).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ AS_OF = date(2026, 3, 2)
 
 def suggest(
     *,
-    mean: float,
+    mean: float | np.ndarray,
     sigma: float,
     pack: int,
     service: float,
@@ -51,7 +55,7 @@ def suggest(
         {
             "dealer_id": "D001",
             "sku": skus,
-            "daily_rate": mean / 7,
+            "daily_rate": np.asarray(mean, dtype=float) / 7,
             "sigma_daily": sigma / math.sqrt(7),
             "demand_class": demand_class,
             "forecast_model": "test",
@@ -66,6 +70,30 @@ def mean_normal_service(level: float, mean: float, sigma: float, pack: int) -> f
     return float(np.mean([stats.norm.cdf(x, mean, sigma) for x in positions]))
 
 
+def whole_unit_service(level: float, mean: float, sigma: float, pack: int) -> float:
+    """Service over positions spread evenly on [level, level + pack), whole-unit demand served
+    at position k with probability Phi((k + 1/2 - mean) / sigma): numerical integration."""
+    value, _ = integrate.quad(
+        lambda v: stats.norm.cdf(level + v + 0.5, mean, sigma),
+        0.0,
+        pack,
+        epsabs=1e-13,
+        epsrel=1e-12,
+        limit=500,
+    )
+    return value / pack
+
+
+def whole_unit_root(mean: float, sigma: float, pack: int, service: float) -> float:
+    """Brent's root of `whole_unit_service`, independent of the policy's Newton steps."""
+    return optimize.brentq(
+        lambda s: whole_unit_service(s, mean, sigma, pack) - service,
+        mean - 10 * sigma - pack - 2,
+        mean + 10 * sigma,
+        xtol=1e-10,
+    )
+
+
 # --- normal demand ---------------------------------------------------------------------------
 
 
@@ -73,12 +101,17 @@ def mean_normal_service(level: float, mean: float, sigma: float, pack: int) -> f
     ("mean", "sigma", "service"),
     [(28.0, 8.2158, 0.95), (120.0, 15.0, 0.90), (40.0, 3.0, 0.98), (15.0, 0.4, 0.90)],
 )
-def test_one_unit_packs_keep_the_classic_level_exactly(mean, sigma, service):
+def test_one_unit_packs_sit_one_unit_below_the_classic_level(mean, sigma, service):
     out = suggest(mean=mean, sigma=sigma, pack=1, service=service).iloc[0]
     classic = mean + stats.norm.ppf(service) * sigma
-    assert out["order_up_to"] == pytest.approx(classic, rel=1e-12, abs=1e-12)
-    assert out["safety_stock"] == pytest.approx(classic - mean, rel=1e-12, abs=1e-12)
+    level = out["order_up_to"]
+    assert level == pytest.approx(whole_unit_root(mean, sigma, 1, service), abs=1e-6)
+    assert out["safety_stock"] == pytest.approx(level - mean, abs=1e-9)
+    if sigma >= 3:  # ceil(level) + 1/2 is one unit above the level on average
+        assert level == pytest.approx(classic - 1, abs=0.05)
+    assert "whole units)" in out["reason"]
     assert "pack-adjusted" not in out["reason"]
+    assert out["z"] == pytest.approx(stats.norm.ppf(service))  # still the target's z
 
 
 @pytest.mark.parametrize(
@@ -90,85 +123,75 @@ def test_one_unit_packs_keep_the_classic_level_exactly(mean, sigma, service):
         (35.0, 3.0, 12, 0.90),  # a pack wider than the spread of demand: level below the mean
         (400.0, 60.0, 10, 0.95),
         (80.0, 20.0, 2, 0.90),
+        (900.0, 70.0, 100, 0.95),
+        (900.0, 70.0, 250, 0.90),
+        (900.0, 70.0, 80, 0.98),
     ],
 )
 def test_level_meets_the_target_averaged_over_the_pack(mean, sigma, pack, service):
     out = suggest(mean=mean, sigma=sigma, pack=pack, service=service).iloc[0]
     level = out["order_up_to"]
-    # Brent's root of the term-by-term mean, independent of the policy's Newton steps.
-    expected = optimize.brentq(
-        lambda s: mean_normal_service(s, mean, sigma, pack) - service,
-        mean - 10 * sigma - pack,
-        mean + 10 * sigma,
-        xtol=1e-10,
-    )
-    assert level == pytest.approx(expected, abs=1e-6)
-    assert mean_normal_service(level, mean, sigma, pack) == pytest.approx(service, abs=1e-9)
-    # Lower than the classic level by less than a pack; the reason says why.
+    assert level == pytest.approx(whole_unit_root(mean, sigma, pack, service), abs=1e-6)
+    assert whole_unit_service(level, mean, sigma, pack) == pytest.approx(service, abs=1e-9)
+    # Lower than the classic level by about (pack + 1) / 2; the reason says why.
     classic = mean + stats.norm.ppf(service) * sigma
-    assert classic - (pack - 1) <= level < classic
+    assert classic - pack - 1 <= level < classic - 0.5
     assert f"pack-adjusted for packs of {pack})" in out["reason"]
     assert out["z"] == pytest.approx(stats.norm.ppf(service))  # still the target's z
 
 
-def test_the_pack_mean_by_monte_carlo():
-    # Position uniform on the pack's q whole units, demand normal: a fixed-seed Monte Carlo of
-    # P(demand <= position) lands on the target.
-    mean, sigma, pack, service = 50.0, 7.0, 12, 0.90
-    level = suggest(mean=mean, sigma=sigma, pack=pack, service=service).iloc[0]["order_up_to"]
+def test_whole_unit_positions_meet_the_target_by_monte_carlo():
+    # 2,000 pairs whose means differ by fractions of a unit, so their levels' fractions spread;
+    # each cycle's position is a whole number from ceil(level) spread over the pack and its
+    # demand a whole number: a fixed-seed Monte Carlo of the share served lands on the target.
+    sigma, pack, service = 7.0, 12, 0.90
     rng = np.random.default_rng(11)
-    n = 400_000
-    position = level + rng.integers(0, pack, n)
-    served = rng.normal(mean, sigma, n) <= position
-    assert served.mean() == pytest.approx(service, abs=4 * math.sqrt(0.09 / n))
-
-
-@pytest.mark.parametrize(("pack", "service"), [(100, 0.95), (250, 0.90), (80, 0.98)])
-def test_wide_packs_use_the_integral_and_stay_within_a_hundredth_of_a_point(pack, service):
-    # Above 64 units the mean over the pack is the normal cdf's integral (midpoint rule).
-    mean, sigma = 900.0, 70.0
-    level = suggest(mean=mean, sigma=sigma, pack=pack, service=service).iloc[0]["order_up_to"]
-    assert mean_normal_service(level, mean, sigma, pack) == pytest.approx(service, abs=1e-4)
-    integral, _ = integrate.quad(
-        lambda x: stats.norm.cdf(x, mean, sigma), level - 0.5, level + pack - 0.5
-    )
-    assert integral / pack == pytest.approx(service, abs=1e-9)
+    means = 50.0 + rng.random(2_000)
+    levels = suggest(mean=means, sigma=sigma, pack=pack, service=service, on_hand=0.0 * means)[
+        "order_up_to"
+    ].to_numpy()
+    draws = 200
+    position = np.ceil(levels)[:, None] + rng.integers(0, pack, (len(means), draws))
+    demand = np.rint(rng.normal(means[:, None], sigma, (len(means), draws)))
+    n = position.size
+    assert np.mean(demand <= position) == pytest.approx(service, abs=4 * math.sqrt(0.09 / n))
+    # The classic level, rounded up the same way, over-delivers.
+    classic = np.ceil(means + stats.norm.ppf(service) * sigma)
+    old = np.mean(demand <= classic[:, None] + rng.integers(0, pack, (len(means), draws)))
+    assert old > service + 0.02
 
 
 def test_no_forecast_error_keeps_the_forecast_as_the_level():
     out = suggest(mean=30.0, sigma=0.0, pack=12, service=0.95).iloc[0]
     assert out["order_up_to"] == pytest.approx(30.0)
     assert "pack-adjusted" not in out["reason"]
+    assert "whole units" not in out["reason"]
 
 
-def test_closed_loop_positions_spread_evenly_over_the_pack():
+def test_closed_loop_positions_spread_evenly_over_the_pack_and_meet_the_target():
     # 1,000 pairs reviewed weekly, lead time 0, whole-unit demand round(N(mean, sigma)) and
-    # backorders: each cycle is served when its demand is at most the position after ordering.
-    # Positions spread evenly over the q whole units from ceil(level), and the service is the
-    # pack mean at those whole units: Phi((y + 1/2 - mean) / sigma) for whole-unit demand.
-    mean, sigma, pack, service = 40.0, 6.0, 10, 0.90
+    # backorders; means differ by fractions of a unit. Positions after ordering spread evenly
+    # over the q whole units from ceil(level), and the share of cycles served is the target.
+    sigma, pack, service = 6.0, 10, 0.90
     rng = np.random.default_rng(5)
     pairs, reviews, burn_in = 1_000, 45, 5
-    on_hand = mean + rng.integers(0, pack, pairs).astype(float)
+    means = 40.0 + rng.random(pairs)
+    on_hand = 40.0 + rng.integers(0, pack, pairs)
     after, served = [], []
     for week in range(reviews):
-        out = suggest(mean=mean, sigma=sigma, pack=pack, service=service, on_hand=on_hand)
+        out = suggest(mean=means, sigma=sigma, pack=pack, service=service, on_hand=on_hand)
         position = on_hand + out["suggested_qty"].to_numpy()
-        demand = np.rint(rng.normal(mean, sigma, pairs)).clip(min=0)
+        demand = np.rint(rng.normal(means, sigma, pairs)).clip(min=0)
         if week >= burn_in:
-            after.append(position)
+            after.append(position - np.ceil(out["order_up_to"].to_numpy()))
             served.append(demand <= position)
         on_hand = position - demand
-    level = out["order_up_to"].iloc[0]
-    offset = np.concatenate(after) - math.ceil(level)
+    offset = np.concatenate(after)
     share = np.bincount(offset.astype(int), minlength=pack) / offset.size
     assert offset.min() >= 0 and offset.max() <= pack - 1
     assert share == pytest.approx(np.full(pack, 1 / pack), abs=0.01)
-    whole_units = mean_normal_service(math.ceil(level) + 0.5, mean, sigma, pack)
     n = offset.size
-    assert np.mean(served) == pytest.approx(whole_units, abs=4 * math.sqrt(0.09 / n))
-    # ... against the target: the same whole-unit rounding as the classic one-unit formula.
-    assert mean_normal_service(level, mean, sigma, pack) == pytest.approx(service)
+    assert np.mean(served) == pytest.approx(service, abs=4 * math.sqrt(0.09 / n))
 
 
 # --- count demand (slow movers) --------------------------------------------------------------

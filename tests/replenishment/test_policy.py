@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scipy import optimize, stats
+from scipy import integrate, optimize, stats
 
 from replenishment.config import load_policy_config
 from replenishment.policy import compute_suggestions
@@ -96,12 +96,19 @@ def test_normal_case_matches_the_textbook_formula():
     ).iloc[0]
     z = stats.norm.ppf(0.95)  # class B
     sigma_p = math.sqrt(67.5)
-    # Packs of 6 leave the position anywhere from the level s to s + 5: s is the level whose
-    # service averaged over those six positions is 95 % (below the one-unit level 28 + z sigma_P).
+    # Packs of 6 leave the position on the six whole numbers from ceil(s), and whole-unit
+    # demand is served at position k with probability Phi((k + 1/2 - 28) / sigma_P): s is the
+    # level whose service averaged over those positions (and over the fraction ceil(s) - s,
+    # i.e. over [s, s + 6)) is 95 % (below the classic 28 + z sigma_P = 41.51).
     level = optimize.brentq(
-        lambda s: np.mean(stats.norm.cdf((s + np.arange(6) - 28) / sigma_p)) - 0.95, 28, 42
+        lambda s: (
+            integrate.quad(lambda v: stats.norm.cdf((s + v + 0.5 - 28) / sigma_p), 0, 6)[0] / 6
+            - 0.95
+        ),
+        28,
+        42,
     )
-    assert level == pytest.approx(39.30, abs=0.005)  # 28 + z sigma_P = 41.51 for one unit
+    assert level == pytest.approx(38.31, abs=0.005)
     assert out["protection_days"] == 14
     assert out["demand_over_protection"] == pytest.approx(28.0)
     assert out["sigma_over_protection"] == pytest.approx(sigma_p)
@@ -110,11 +117,11 @@ def test_normal_case_matches_the_textbook_formula():
     assert out["safety_stock"] == pytest.approx(level - 28)
     assert out["order_up_to"] == pytest.approx(level)
     assert out["inventory_position"] == 16  # 10 + 5 + 3 - 2
-    assert out["raw_need"] == pytest.approx(level - 16)  # 23.3
+    assert out["raw_need"] == pytest.approx(level - 16)  # 22.3
     assert out["suggested_qty"] == 24  # 4 packs of 6
-    assert out["reason"].startswith("Order 24 (4 packs of 6): order-up-to 39.3 = forecast 28 ")
+    assert out["reason"].startswith("Order 24 (4 packs of 6): order-up-to 38.3 = forecast 28 ")
     assert (
-        "safety stock 11.3 at 95% service (normal, z=1.64, pack-adjusted for packs of 6)"
+        "safety stock 10.3 at 95% service (normal, z=1.64, pack-adjusted for packs of 6)"
         in out["reason"]
     )
     assert "position 16 = 10 on hand + 5 in transit + 3 on order - 2 backordered" in out["reason"]
@@ -134,7 +141,19 @@ def test_service_level_from_class_or_pair_override(abc_class, override, expected
     out = run([position(abc_class=abc_class, service_level=override)], [demand()]).iloc[0]
     assert out["service_level"] == expected
     assert out["z"] == pytest.approx(stats.norm.ppf(expected))
-    assert out["safety_stock"] == pytest.approx(stats.norm.ppf(expected) * math.sqrt(14 * 2.25))
+    # One-unit packs: the whole-unit level, Brent's root of the service over [s, s + 1).
+    sigma_p = math.sqrt(14 * 2.25)
+    level = optimize.brentq(
+        lambda s: (
+            integrate.quad(lambda v: stats.norm.cdf((s + v + 0.5 - 28) / sigma_p), 0, 1)[0]
+            - expected
+        ),
+        20,
+        60,
+    )
+    assert out["safety_stock"] == pytest.approx(level - 28, abs=1e-6)
+    classic = stats.norm.ppf(expected) * sigma_p
+    assert out["safety_stock"] == pytest.approx(classic - 1, abs=0.05)
 
 
 def test_slow_mover_uses_the_poisson_level_nearest_the_target():
@@ -238,7 +257,7 @@ def test_max_below_the_moq_orders_nothing():
     out = run([position(pack_size=1, moq=20, max_qty=25)], [demand()]).iloc[0]
     assert out["raw_need"] > 0
     assert out["suggested_qty"] == 0
-    assert out["reason"].startswith("No order: 27.2 needed but max 25 leaves room for only 15, ")
+    assert out["reason"].startswith("No order: 26.2 needed but max 25 leaves room for only 15, ")
     assert "less than the MOQ of 20" in out["reason"]
 
 
