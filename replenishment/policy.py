@@ -34,7 +34,7 @@ NO_HISTORY = "no_history"
 NORMAL, POISSON, NEG_BINOMIAL = "normal", "Poisson", "negative binomial"
 # Float slack so that 24.000000001 units needed does not round up to an extra pack.
 _EPS = 1e-9
-# Whole-unit normal level (`_pack_adjusted_normal_level`): at most this many safeguarded
+# Whole-unit normal level (`_whole_unit_normal_level`): at most this many safeguarded
 # Newton steps (bisection when a step leaves the bracket; 60 halvings of a pack-wide bracket
 # are exact to the float).
 _NEWTON_STEPS = 60
@@ -89,7 +89,7 @@ def compute_suggestions(
     up to ``OUT`` leaves the position on the ``q`` whole numbers from ``ceil(OUT)``, evenly
     over a long run. So ``OUT`` solves "the cycle service averaged over those positions (and
     over the fraction ``ceil(OUT) - OUT``) = service level", with whole-unit demand's service
-    ``Phi((k + 1/2 - D) / sigma_P)`` at position ``k`` (`_pack_adjusted_normal_level`): about
+    ``Phi((k + 1/2 - D) / sigma_P)`` at position ``k`` (`_whole_unit_normal_level`): about
     ``(q + 1) / 2`` units below the classic level, which over-delivers by those units;
     ``SS = OUT - D``, which a pack much wider than ``sigma_P`` can make negative. With
     ``sigma_P = 0``, ``OUT = D``.
@@ -129,7 +129,7 @@ def compute_suggestions(
     )
     is_normal = distribution == NORMAL
     level = np.where(
-        is_normal, _pack_adjusted_normal_level(demand_over, sigma_p, pack, service), count_level
+        is_normal, _whole_unit_normal_level(demand_over, sigma_p, pack, service), count_level
     )
     safety = level - demand_over
     policy_out = pd.Series(level, frame.index)
@@ -340,7 +340,7 @@ def _count_level(
     """Whole-unit order-up-to level of a count demand: the one whose service is nearest target.
 
     Ordering whole packs of ``q`` up to level ``y`` leaves the position on ``y .. y + q - 1``,
-    evenly over a long run (`_pack_adjusted_normal_level`), so level ``y`` gives the cycle
+    evenly over a long run (`_whole_unit_normal_level`), so level ``y`` gives the cycle
     service ``mean_j F(y + j)``, ``F`` the cdf of ``family(*params)`` (scipy's Poisson or
     negative binomial, mean `mean`); with ``q = 1`` that is ``F(y)``. Of the smallest level
     reaching `target` and the one below it, the level whose service is nearer the target is
@@ -403,7 +403,7 @@ def _count_service(
     return out
 
 
-def _pack_adjusted_normal_level(
+def _whole_unit_normal_level(
     mean: pd.Series, sigma: pd.Series, pack: np.ndarray, service: pd.Series
 ) -> np.ndarray:
     """Level ``s`` whose cycle service, over the whole-unit positions an order leaves, is the
@@ -461,7 +461,7 @@ def _whole_unit_service(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cycle service of a normal level over whole-unit positions and demand, and its slope.
 
-    ``(1 / q) integral_0^q Phi((level + v + 1/2 - mu) / sd) dv`` (`_pack_adjusted_normal_level`)
+    ``(1 / q) integral_0^q Phi((level + v + 1/2 - mu) / sd) dv`` (`_whole_unit_normal_level`)
     from ``H``, an antiderivative of ``Phi``; the slope in `level` is ``(Phi(b) - Phi(a)) / q``.
     """
     a = (level + 0.5 - mu) / sd
