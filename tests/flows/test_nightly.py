@@ -267,7 +267,9 @@ def test_approved_unshipped_lines_count_as_on_order_next_night(first_run, tmp_pa
 
 def test_every_suggestion_recomputes_from_its_own_columns(first_run):
     """Recompute each line independently with scipy: z, sigma over P, order-up-to, rounding."""
-    from scipy import integrate, optimize, stats
+    from scipy import stats
+
+    from tests.replenishment.whole_units import whole_unit_level
 
     folder, landing, warehouse, _ = first_run
     s = pd.read_csv(folder / "suggestions.csv")
@@ -320,17 +322,7 @@ def test_every_suggestion_recomputes_from_its_own_columns(first_run):
             while service(y - 1) >= sl:
                 y -= 1
             return y - 1 if abs(service(y - 1) - sl) < abs(service(y) - sl) else y
-        if sig == 0:
-            return d
-        plain = d + stats.norm.ppf(sl) * sig
-
-        def whole_units(x: float) -> float:
-            value, _ = integrate.quad(
-                lambda v: stats.norm.cdf((x + v + 0.5 - d) / sig), 0, q, epsabs=1e-13, limit=500
-            )
-            return value / q - sl
-
-        return optimize.brentq(whole_units, plain - q - 1, plain, xtol=1e-12)
+        return d if sig == 0 else whole_unit_level(d, sig, q, sl)
 
     out = np.array([level(row, sig) for row, sig in zip(s.itertuples(), sigma_p, strict=True)])
     # Safety stock is the policy's own cover above the forecast, before any min override.

@@ -17,10 +17,11 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import integrate, optimize, stats
+from scipy import stats
 
 from replenishment.config import load_policy_config
 from replenishment.policy import compute_suggestions
+from tests.replenishment.whole_units import whole_unit_level, whole_unit_service
 
 CONFIG = load_policy_config()
 AS_OF = date(2026, 3, 2)
@@ -64,36 +65,6 @@ def suggest(
     return compute_suggestions(positions, demand, CONFIG, run_id="r", as_of=AS_OF)
 
 
-def mean_normal_service(level: float, mean: float, sigma: float, pack: int) -> float:
-    """Cycle service averaged over positions level .. level + pack - 1, term by term."""
-    positions = level + np.arange(pack)
-    return float(np.mean([stats.norm.cdf(x, mean, sigma) for x in positions]))
-
-
-def whole_unit_service(level: float, mean: float, sigma: float, pack: int) -> float:
-    """Service over positions spread evenly on [level, level + pack), whole-unit demand served
-    at position k with probability Phi((k + 1/2 - mean) / sigma): numerical integration."""
-    value, _ = integrate.quad(
-        lambda v: stats.norm.cdf(level + v + 0.5, mean, sigma),
-        0.0,
-        pack,
-        epsabs=1e-13,
-        epsrel=1e-12,
-        limit=500,
-    )
-    return value / pack
-
-
-def whole_unit_root(mean: float, sigma: float, pack: int, service: float) -> float:
-    """Brent's root of `whole_unit_service`, independent of the policy's Newton steps."""
-    return optimize.brentq(
-        lambda s: whole_unit_service(s, mean, sigma, pack) - service,
-        mean - 10 * sigma - pack - 2,
-        mean + 10 * sigma,
-        xtol=1e-10,
-    )
-
-
 # --- normal demand ---------------------------------------------------------------------------
 
 
@@ -105,7 +76,7 @@ def test_one_unit_packs_sit_one_unit_below_the_classic_level(mean, sigma, servic
     out = suggest(mean=mean, sigma=sigma, pack=1, service=service).iloc[0]
     classic = mean + stats.norm.ppf(service) * sigma
     level = out["order_up_to"]
-    assert level == pytest.approx(whole_unit_root(mean, sigma, 1, service), abs=1e-6)
+    assert level == pytest.approx(whole_unit_level(mean, sigma, 1, service), abs=1e-6)
     assert out["safety_stock"] == pytest.approx(level - mean, abs=1e-9)
     if sigma >= 3:  # ceil(level) + 1/2 is one unit above the level on average
         assert level == pytest.approx(classic - 1, abs=0.05)
@@ -131,7 +102,7 @@ def test_one_unit_packs_sit_one_unit_below_the_classic_level(mean, sigma, servic
 def test_level_meets_the_target_averaged_over_the_pack(mean, sigma, pack, service):
     out = suggest(mean=mean, sigma=sigma, pack=pack, service=service).iloc[0]
     level = out["order_up_to"]
-    assert level == pytest.approx(whole_unit_root(mean, sigma, pack, service), abs=1e-6)
+    assert level == pytest.approx(whole_unit_level(mean, sigma, pack, service), abs=1e-6)
     assert whole_unit_service(level, mean, sigma, pack) == pytest.approx(service, abs=1e-9)
     # Lower than the classic level by about (pack + 1) / 2; the reason says why.
     classic = mean + stats.norm.ppf(service) * sigma

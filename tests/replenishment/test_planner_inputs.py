@@ -8,7 +8,6 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import integrate, optimize, stats
 
 from replenishment.config import load_policy_config
 from replenishment.plan import plan_replenishment
@@ -18,6 +17,7 @@ from replenishment.planner_inputs import (
     suggestions_with_planner_inputs,
 )
 from replenishment.policy import compute_suggestions
+from tests.replenishment.whole_units import whole_unit_level
 
 CONFIG = load_policy_config()
 AS_OF = date(2026, 3, 2)
@@ -80,27 +80,13 @@ def plain(positions=None, demands=None, as_of=AS_OF) -> pd.DataFrame:
     )
 
 
-def whole_unit_level(mean: float, sigma: float, service: float) -> float:
-    """One-unit packs' level: the service of whole positions from ceil(s), whole-unit demand
-    served with probability Phi((k + 1/2 - mean) / sigma), averaged over [s, s + 1), = target."""
-    return optimize.brentq(
-        lambda s: (
-            integrate.quad(lambda v: stats.norm.cdf((s + v + 0.5 - mean) / sigma), 0, 1)[0]
-            - service
-        ),
-        mean - 10 * sigma,
-        mean + 10 * sigma,
-        xtol=1e-10,
-    )
-
-
 def test_an_override_in_force_is_the_demand_the_policy_prices():
     line = run(overrides=[override()]).iloc[0]
     # By hand: d = 70 / 7 = 10/day, P = 14, D = 140; the model's sigma_d = 1.5 stays, sd_L = 0:
     # sigma_P = sqrt(14 * 1.5^2) = sqrt(31.5); OUT = the whole-unit level, 148.24 (the classic
     # 140 + z(0.95) * sqrt(31.5) = 149.23 less about one unit).
     sigma_p = math.sqrt(14 * 1.5**2)
-    expected_out = whole_unit_level(140.0, sigma_p, 0.95)
+    expected_out = whole_unit_level(140.0, sigma_p, 1, 0.95)
     assert expected_out == pytest.approx(148.24, abs=0.005)
     assert line["avg_daily_demand"] == pytest.approx(10.0)
     assert line["demand_over_protection"] == pytest.approx(140.0)
@@ -167,7 +153,7 @@ def test_an_override_gives_demand_to_a_pair_the_model_has_no_row_for():
 def test_a_snooze_orders_nothing_and_keeps_the_would_be_quantity_in_the_reason():
     before = plain().iloc[0]
     # Up to the whole-unit level 36.2 (28 + 1.645 * sqrt(31.5) = 37.2 less a unit), 10 on hand.
-    assert before["order_up_to"] == pytest.approx(whole_unit_level(28.0, math.sqrt(31.5), 0.95))
+    assert before["order_up_to"] == pytest.approx(whole_unit_level(28.0, math.sqrt(31.5), 1, 0.95))
     assert before["suggested_qty"] == 27
     line = run(snoozes=[snooze()]).iloc[0]
     assert line["suggested_qty"] == 0
@@ -202,7 +188,7 @@ def test_a_snoozed_line_without_need_still_says_it_is_snoozed():
 def test_override_and_snooze_together_snooze_the_overridden_quantity():
     line = run(overrides=[override()], snoozes=[snooze()]).iloc[0]
     assert line["suggested_qty"] == 0
-    assert line["order_up_to"] == pytest.approx(whole_unit_level(140.0, math.sqrt(31.5), 0.95))
+    assert line["order_up_to"] == pytest.approx(whole_unit_level(140.0, math.sqrt(31.5), 1, 0.95))
     assert line["reason"].startswith(
         "No order: snoozed by bob until 2026-03-09 (would suggest 139);"
     )

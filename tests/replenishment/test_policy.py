@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scipy import integrate, optimize, stats
+from scipy import stats
 
 from replenishment.config import load_policy_config
 from replenishment.policy import compute_suggestions
+from tests.replenishment.whole_units import whole_unit_level
 
 CONFIG = load_policy_config()
 AS_OF = date(2026, 3, 2)
@@ -100,14 +101,7 @@ def test_normal_case_matches_the_textbook_formula():
     # demand is served at position k with probability Phi((k + 1/2 - 28) / sigma_P): s is the
     # level whose service averaged over those positions (and over the fraction ceil(s) - s,
     # i.e. over [s, s + 6)) is 95 % (below the classic 28 + z sigma_P = 41.51).
-    level = optimize.brentq(
-        lambda s: (
-            integrate.quad(lambda v: stats.norm.cdf((s + v + 0.5 - 28) / sigma_p), 0, 6)[0] / 6
-            - 0.95
-        ),
-        28,
-        42,
-    )
+    level = whole_unit_level(28.0, sigma_p, 6, 0.95)
     assert level == pytest.approx(38.31, abs=0.005)
     assert out["protection_days"] == 14
     assert out["demand_over_protection"] == pytest.approx(28.0)
@@ -143,14 +137,7 @@ def test_service_level_from_class_or_pair_override(abc_class, override, expected
     assert out["z"] == pytest.approx(stats.norm.ppf(expected))
     # One-unit packs: the whole-unit level, Brent's root of the service over [s, s + 1).
     sigma_p = math.sqrt(14 * 2.25)
-    level = optimize.brentq(
-        lambda s: (
-            integrate.quad(lambda v: stats.norm.cdf((s + v + 0.5 - 28) / sigma_p), 0, 1)[0]
-            - expected
-        ),
-        20,
-        60,
-    )
+    level = whole_unit_level(28.0, sigma_p, 1, expected)
     assert out["safety_stock"] == pytest.approx(level - 28, abs=1e-6)
     classic = stats.norm.ppf(expected) * sigma_p
     assert out["safety_stock"] == pytest.approx(classic - 1, abs=0.05)
