@@ -28,6 +28,8 @@ from forecasting.models import ETS, SeasonalNaive, Theta
 from forecasting.models.base import Model, observed
 
 PROFILE_COLUMNS = ["unique_id", "season_position", "factor"]
+#: Optional column of ``profiles``: log growth per period (forecasting.growth.with_growth).
+GROWTH_COLUMN = "growth"
 #: Position 0 of every season: the grid date on or before this Monday (2000-01-03), so
 #: positions do not depend on which series a chunk holds (monthly: position = month - 1,
 #: quarterly: quarter - 1, daily with a 7-day season: 0 = Monday).
@@ -276,6 +278,10 @@ def check_profiles(profiles: pd.DataFrame, season_length: int) -> pd.DataFrame:
     )
     if table.duplicated(["unique_id", "p"]).any():
         raise ValueError("profiles has more than one row for a (unique_id, season_position)")
+    if GROWTH_COLUMN in profiles.columns:
+        growth = pd.to_numeric(profiles[GROWTH_COLUMN], errors="coerce")
+        if not np.isfinite(growth).all():
+            raise ValueError("profiles.growth must be finite (log growth per period)")
     wide = table.pivot(index="unique_id", columns="p", values="factor")
     if table.empty:
         return wide
@@ -289,23 +295,42 @@ def series_factors(
 ) -> list[np.ndarray | None]:
     """Per series, its factors over its own periods then ``horizon`` more; None when flat.
 
-    A series with no profile, or an all-ones one, gets None: it is forecast as without
-    ``profiles``.
+    A series with no profile, or an all-ones one, and no growth gets None: it is forecast
+    as without ``profiles``. An optional ``growth`` column of ``profiles`` (per period, one
+    value per series: :func:`forecasting.growth.pooled_growth`) multiplies the factors by
+    :func:`growth_factors`.
     """
     wide = check_profiles(profiles, season_length)
     if not series.ids or wide.empty:
         return [None] * len(series.ids)
     base = season_offset(series.grid[0], freq)
-    table = wide.reindex(pd.Index(series.ids, dtype=object)).to_numpy()
+    index = pd.Index(series.ids, dtype=object)
+    table = wide.reindex(index).to_numpy()
+    rates = np.zeros(len(series.ids))
+    if GROWTH_COLUMN in profiles.columns:
+        by_series = profiles.groupby("unique_id", sort=False)[GROWTH_COLUMN].first()
+        rates = by_series.reindex(index).fillna(0.0).to_numpy(dtype=float)
     result: list[np.ndarray | None] = []
-    for row, values, last in zip(table, series.values, series.last_position, strict=True):
-        if np.isnan(row).any() or np.all(row == 1.0):
+    for row, values, last, rate in zip(
+        table, series.values, series.last_position, rates, strict=True
+    ):
+        flat = bool(np.isnan(row).any() or np.all(row == 1.0))
+        if flat and rate == 0.0:
             result.append(None)
             continue
         first = last - len(values) + 1
         positions = (base + first + np.arange(len(values) + horizon)) % season_length
-        result.append(row[positions])
+        factors = np.ones(len(values) + horizon) if flat else row[positions]
+        if rate != 0.0:
+            factors = factors * growth_factors(rate, len(values), horizon)
+        result.append(factors)
     return result
+
+
+def growth_factors(growth: float, length: int, horizon: int) -> np.ndarray:
+    """:math:`e^{g (t - T)}` over a series' ``length`` periods and ``horizon`` more (T: last)."""
+    steps = np.arange(length + horizon) - (length - 1)
+    return np.exp(growth * steps)
 
 
 @dataclass
