@@ -23,9 +23,15 @@ Estimate, per key, over the last ``window`` periods of the panel (:func:`growth_
    growth per period is the slope relative to the fitted level at the weighted mean period
    (the mean index, :math:`\\bar R`), :math:`\\hat g = b / \\bar R` (the log-slope of an
    exponential trend, to first order), with standard error :math:`s_g = s_b / \\bar R`.
-4. Shrunk toward no growth by the signal-to-noise weight
-   :math:`\\hat g^2 / (\\hat g^2 + s_g^2)` (a noisy slope counts for little) and clipped
-   to ``MAX_GROWTH_PER_SEASON / season_length`` either way.
+4. Shrunk, empirical-Bayes style, toward the typical key: with a prior
+   :math:`g \\sim N(m, \\tau^2)` over the keys, a key's growth is
+   :math:`m + w (\\hat g - m)` with :math:`w = \\tau^2 / (\\tau^2 + s_g^2)`. Robustly (a
+   few keys being phased out must not set the prior): :math:`m` is the median estimate and
+   :math:`\\tau^2 = (1.4826\\,\\mathrm{MAD}(\\hat g))^2 - \\mathrm{median}(s_g^2)`, the
+   spread of the estimates less their noise (0 or less: every key gets :math:`m`). With
+   fewer than ``MIN_KEYS_FOR_PRIOR`` keys the prior cannot be estimated and each key's own
+   signal-to-noise weight shrinks it toward 0: :math:`\\hat g^3 / (\\hat g^2 + s_g^2)`.
+   Then clipped to ``MAX_GROWTH_PER_SEASON / season_length`` either way.
 
 Series too young to estimate from (a launch) still get their key's growth when older
 series of the key give one; otherwise none, so a launch's ramp is left to the level models.
@@ -45,6 +51,10 @@ from forecasting.seasonality import GROWTH_COLUMN, check_profiles, series_factor
 MIN_WINDOW = 12
 #: Largest growth either way, in log units per season (weekly data: 0.01 a week).
 MAX_GROWTH_PER_SEASON = 0.5
+#: Keys needed to estimate the spread of true growth across keys (the shrinkage's prior).
+MIN_KEYS_FOR_PRIOR = 5
+#: Median absolute deviation to standard deviation, for a normal distribution.
+MAD_TO_SD = 1.4826
 
 
 def growth_window(season_length: int) -> int:
@@ -104,9 +114,10 @@ def pooled_growth(
     cap = MAX_GROWTH_PER_SEASON / max(int(season_length), 1)
     growth = np.zeros(len(series.ids))
     known = pd.notna(key)
-    for value in pd.unique(key[known]):
-        members = np.flatnonzero(known & (key == value))
-        rate = _key_growth(index[members], window)
+    groups = [np.flatnonzero(known & (key == value)) for value in pd.unique(key[known])]
+    estimates = np.array([_key_slope(index[members], window) for members in groups]).reshape(-1, 2)
+    rates = _shrink(estimates[:, 0], estimates[:, 1])
+    for members, rate in zip(groups, rates, strict=True):
         growth[members] = float(np.clip(rate, -cap, cap))
     return pd.DataFrame({"unique_id": pd.Series(series.ids, dtype=object), GROWTH_COLUMN: growth})
 
@@ -146,24 +157,37 @@ def _normalised_values(series: SeriesSet, factors: list, window: int) -> np.ndar
     return out
 
 
-def _key_growth(index: np.ndarray, window: int) -> float:
-    """Shrunk relative slope of the key's pooled index (0 when it cannot be estimated)."""
+def _key_slope(index: np.ndarray, window: int) -> tuple[float, float]:
+    """Relative slope of the key's pooled index and its standard error (NaN: no estimate)."""
     count = np.sum(~np.isnan(index), axis=0)
     covered = count > 0
     if covered.sum() < max(window // 2, 3):
-        return 0.0
+        return np.nan, np.nan
     pooled = np.nansum(index[:, covered], axis=0) / count[covered]
     weight = count[covered].astype(float)
     t = np.flatnonzero(covered).astype(float)
     t_mean, r_mean = np.average(t, weights=weight), np.average(pooled, weights=weight)
+    if r_mean <= 0:
+        return np.nan, np.nan
     sxx = float(np.sum(weight * (t - t_mean) ** 2))
     slope = float(np.sum(weight * (t - t_mean) * (pooled - r_mean)) / sxx)
     residual = pooled - r_mean - slope * (t - t_mean)
     variance = float(np.sum(weight * residual**2)) / (len(t) - 2)  # weights: relative only
-    slope_se = float(np.sqrt(variance / sxx))
-    if r_mean <= 0:
-        return 0.0
-    rate, rate_se = slope / r_mean, slope_se / r_mean
-    if rate == 0.0:
-        return 0.0
-    return rate * rate**2 / (rate**2 + rate_se**2)
+    return slope / r_mean, float(np.sqrt(variance / sxx)) / r_mean
+
+
+def _shrink(rates: np.ndarray, errors: np.ndarray) -> np.ndarray:
+    """Each key's slope shrunk toward 0 (0 where there is none); see the module docstring."""
+    known = np.isfinite(rates) & np.isfinite(errors)
+    out = np.zeros(len(rates))
+    rate, error = rates[known], errors[known]
+    if len(rate) >= MIN_KEYS_FOR_PRIOR:
+        centre = float(np.median(rate))
+        spread = MAD_TO_SD * float(np.median(np.abs(rate - centre)))
+        tau2 = max(spread**2 - float(np.median(error**2)), 0.0)
+        weight = tau2 / (tau2 + error**2) if tau2 > 0 else np.zeros(len(rate))
+        out[known] = centre + weight * (rate - centre)
+    else:
+        weight = rate**2 / np.maximum(rate**2 + error**2, np.finfo(float).tiny)
+        out[known] = rate * weight
+    return out

@@ -60,6 +60,36 @@ def test_growth_matches_scipy_regression_on_the_pooled_index_and_the_shrinkage_b
     assert 0.004 < expected < 0.008  # the true 0.006 a week, through the noise
 
 
+def test_with_many_keys_each_is_shrunk_toward_the_median_by_the_empirical_bayes_weight():
+    rng = np.random.default_rng(21)
+    t = np.arange(60)
+    true = rng.normal(0.001, 0.003, 10)  # weekly growth of ten SKUs
+    series = {
+        f"D{i}|K{k}": rng.normal(1.0, 0.15, 60) * (8 + 3 * i) * np.exp(rate * t)
+        for k, rate in enumerate(true)
+        for i in range(3)
+    }
+    history = panel(series)
+    result = pooled_growth(history, keys=keys_of(history), **WEEKLY)
+
+    # By hand, the module docstring's recipe: each key's slope over its mean index, then
+    # m + w (g - m), w = tau^2 / (tau^2 + se^2), tau^2 = (1.4826 MAD)^2 - median(se^2).
+    raw, se = np.empty(10), np.empty(10)
+    for k in range(10):
+        window = np.array([series[f"D{i}|K{k}"][-52:] for i in range(3)])
+        index = (window / window.mean(axis=1, keepdims=True)).mean(axis=0)
+        fit = stats.linregress(np.arange(52), index)
+        raw[k], se[k] = fit.slope / index.mean(), fit.stderr / index.mean()
+    m = np.median(raw)
+    tau2 = (1.4826 * np.median(np.abs(raw - m))) ** 2 - np.median(se**2)
+    assert tau2 > 0
+    expected = np.clip(m + tau2 / (tau2 + se**2) * (raw - m), -0.5 / 52, 0.5 / 52)
+    got = np.array([growth_of(result, f"D0|K{k}") for k in range(10)])
+    np.testing.assert_allclose(got, expected, rtol=1e-9)
+    # and it is what shrinkage is for: nearer the true rates than the raw slopes
+    assert np.abs(got - true).mean() < np.abs(raw - true).mean()
+
+
 def test_exact_exponential_growth_is_recovered_and_noise_alone_is_shrunk_to_almost_none():
     rng = np.random.default_rng(8)
     t = np.arange(104)
