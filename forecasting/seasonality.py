@@ -300,21 +300,15 @@ def series_factors(
     value per series: :func:`forecasting.growth.pooled_growth`) multiplies the factors by
     :func:`growth_factors`.
     """
-    wide = check_profiles(profiles, season_length)
-    if not series.ids or wide.empty:
+    table, rates = _rows(profiles, series, season_length)
+    if table is None:
         return [None] * len(series.ids)
     base = season_offset(series.grid[0], freq)
-    index = pd.Index(series.ids, dtype=object)
-    table = wide.reindex(index).to_numpy()
-    rates = np.zeros(len(series.ids))
-    if GROWTH_COLUMN in profiles.columns:
-        by_series = profiles.groupby("unique_id", sort=False)[GROWTH_COLUMN].first()
-        rates = by_series.reindex(index).fillna(0.0).to_numpy(dtype=float)
     result: list[np.ndarray | None] = []
     for row, values, last, rate in zip(
         table, series.values, series.last_position, rates, strict=True
     ):
-        flat = bool(np.isnan(row).any() or np.all(row == 1.0))
+        flat = _flat(row)
         if flat and rate == 0.0:
             result.append(None)
             continue
@@ -325,6 +319,36 @@ def series_factors(
             factors = factors * growth_factors(rate, len(values), horizon)
         result.append(factors)
     return result
+
+
+def factor_labels(profiles: pd.DataFrame, series: SeriesSet, season_length: int) -> list[str]:
+    """What each series' factors carry, for its model's name: ``"season"``, ``"growth"``,
+    ``"season+growth"`` (``""`` where :func:`series_factors` gives None)."""
+    table, rates = _rows(profiles, series, season_length)
+    if table is None:
+        return [""] * len(series.ids)
+    labels = []
+    for row, rate in zip(table, rates, strict=True):
+        parts = ([] if _flat(row) else ["season"]) + (["growth"] if rate != 0.0 else [])
+        labels.append("+".join(parts))
+    return labels
+
+
+def _rows(profiles: pd.DataFrame, series: SeriesSet, season_length: int):
+    """(series x m) profile table (NaN rows: no profile) and growth rates, or (None, None)."""
+    wide = check_profiles(profiles, season_length)
+    if not series.ids or wide.empty:
+        return None, None
+    index = pd.Index(series.ids, dtype=object)
+    rates = np.zeros(len(series.ids))
+    if GROWTH_COLUMN in profiles.columns:
+        by_series = profiles.groupby("unique_id", sort=False)[GROWTH_COLUMN].first()
+        rates = by_series.reindex(index).fillna(0.0).to_numpy(dtype=float)
+    return wide.reindex(index).to_numpy(), rates
+
+
+def _flat(row: np.ndarray) -> bool:
+    return bool(np.isnan(row).any() or np.all(row == 1.0))
 
 
 def growth_factors(growth: float, length: int, horizon: int) -> np.ndarray:
@@ -596,6 +620,9 @@ class SeasonallyAdjusted(Model):
         A non-seasonal method (SES, damped ETS, SBA, TSB, moving average, ...).
     factors : numpy.ndarray
         The series' seasonal factors over its own periods and the forecast horizon.
+    label : str, default "season"
+        What the factors carry, appended to the model's name (``"season"``, ``"growth"``,
+        ``"season+growth"``: :func:`factor_labels`).
 
     Notes
     -----
@@ -606,10 +633,10 @@ class SeasonallyAdjusted(Model):
     history of the panel.
     """
 
-    def __init__(self, model: Model, factors: np.ndarray) -> None:
+    def __init__(self, model: Model, factors: np.ndarray, label: str = "season") -> None:
         self.model = model
         self.factors = np.asarray(factors, dtype=float)
-        self.name = f"{model.name}+season"
+        self.name = f"{model.name}+{label}"
         self.min_obs = model.min_obs
         self.min_length = model.min_length
 
@@ -639,7 +666,7 @@ class SeasonallyAdjusted(Model):
         return self.factors[len(y) : len(y) + horizon] / rms
 
 
-def seasonal_variants(pool: list[Model], factors: np.ndarray) -> list[Model]:
+def seasonal_variants(pool: list[Model], factors: np.ndarray, label: str = "season") -> list[Model]:
     """The candidates with each non-seasonal method replaced by its seasonally adjusted copy.
 
     Seasonal naive and Holt-Winters model the season themselves and stay as they are, so the
@@ -659,7 +686,7 @@ def seasonal_variants(pool: list[Model], factors: np.ndarray) -> list[Model]:
             variants.append(model)
             continue
         inner = Theta(1) if isinstance(model, Theta) else copy.deepcopy(model)
-        variants.append(SeasonallyAdjusted(inner, factors))
+        variants.append(SeasonallyAdjusted(inner, factors, label))
     return variants
 
 

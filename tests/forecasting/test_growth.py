@@ -142,6 +142,9 @@ def test_growth_brings_the_forecast_of_a_growing_sku_closer_to_its_demand():
         want = pd.Series({uid: mu[weeks:].sum() for uid, mu in truth.items()})
         return float(got.sum() / want.sum() - 1.0)
 
+    # The profile is flat (no season in this panel): the names say what was applied.
+    assert grown.model.str.endswith("+growth").all()
+    assert not plain.model.str.contains("growth").any()
     # Seen: -2.9 % without the growth (the level lags), +1.7 % with it.
     assert bias(plain) < -0.02
     assert abs(bias(grown)) < abs(bias(plain)) - 0.01
@@ -171,3 +174,32 @@ def test_bad_keys_raise_a_one_line_value_error(keys, message):
     with pytest.raises(ValueError, match=message) as error:
         pooled_growth(history, keys=keys, **WEEKLY)
     assert "\n" not in str(error.value)
+
+
+def test_model_names_say_whether_a_season_a_growth_or_both_were_applied():
+    from forecasting.inputs import to_series
+    from forecasting.seasonality import factor_labels, series_factors
+
+    history = panel({uid: np.ones(10) for uid in ("a", "b", "c", "d")})
+    season = np.tile([0.5, 1.5], 2)  # a season of 4 periods
+    rows = []
+    for uid, seasonal, rate in (
+        ("a", True, 0.01),
+        ("b", False, 0.01),
+        ("c", True, 0.0),
+        ("d", False, 0.0),
+    ):
+        factor = season if seasonal else np.ones(4)
+        rows.append(
+            pd.DataFrame(
+                {"unique_id": uid, "season_position": range(4), "factor": factor, "growth": rate}
+            )
+        )
+    profiles = pd.concat(rows, ignore_index=True)
+    series = to_series(history, "W-MON", horizon=2)
+    assert factor_labels(profiles, series, 4) == ["season+growth", "growth", "season", ""]
+    factors = series_factors(profiles, series, 4, "W-MON", 2)
+    assert factors[3] is None
+    # b: growth alone, e^(0.01 (t - 9)) over the ten periods and two ahead
+    np.testing.assert_allclose(factors[1], np.exp(0.01 * (np.arange(12) - 9)))
+    np.testing.assert_allclose(factors[0] / factors[2], factors[1])
