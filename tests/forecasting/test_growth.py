@@ -203,3 +203,11 @@ def test_model_names_say_whether_a_season_a_growth_or_both_were_applied():
     # b: growth alone, e^(0.01 (t - 9)) over the ten periods and two ahead
     np.testing.assert_allclose(factors[1], np.exp(0.01 * (np.arange(12) - 9)))
     np.testing.assert_allclose(factors[0] / factors[2], factors[1])
+
+
+def test_a_growth_that_is_not_finite_is_refused_with_one_line():
+    history = panel({"a|x": np.arange(1.0, 31.0)})
+    profiles = seasonal_profiles(history, groups=None, **WEEKLY).assign(growth=np.inf)
+    with pytest.raises(ValueError, match="growth must be finite") as error:
+        forecast(history, horizon=4, profiles=profiles, **WEEKLY)
+    assert "\n" not in str(error.value)
