@@ -158,7 +158,7 @@ def nightly_profiles(history: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame
     """As the nightly load_history task: profiles pooled, then each SKU's growth joined."""
     season = dict(season_length=SEASON_LENGTH, freq=FREQ)
     profiles = seasonal_profiles(history, groups=forecast_groups(items), **season)
-    growth = pooled_growth(history, keys=growth_keys(items), profiles=profiles, **season)
+    growth = pooled_growth(history, keys=growth_keys(items), **season)
     return with_growth(profiles, growth)
 
 

@@ -125,7 +125,7 @@ def load_history(settings: RunSettings) -> tuple[pd.DataFrame, int, pd.DataFrame
     groups = demand.forecast_groups(inputs)
     profiles = seasonal_profiles(history, groups=groups, **SEASON)
     keys = demand.growth_keys(inputs)
-    growth = pooled_growth(history, keys=keys, profiles=profiles, **SEASON)
+    growth = pooled_growth(history, keys=keys, **SEASON)
     return history, demand.horizon_weeks(longest), with_growth(profiles, growth)
 
 

@@ -771,7 +771,7 @@ class _ProductionForecaster(_Forecaster):
         history = nightly_demand.forecast_history(self.weekly_demand())
         season = dict(season_length=nightly_demand.SEASON_LENGTH, freq=nightly_demand.FREQ)
         profiles = seasonal_profiles(history, groups=self.groups, **season)
-        growth = pooled_growth(history, keys=self.keys, profiles=profiles, **season)
+        growth = pooled_growth(history, keys=self.keys, **season)
         profiles = with_growth(profiles, growth)
         self.forecasts, self.diagnostics = forecast_with_diagnostics(
             history, horizon=self.horizon(positions), profiles=profiles, level=FORECAST_LEVEL,

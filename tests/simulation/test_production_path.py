@@ -93,7 +93,7 @@ def test_the_default_forecaster_is_the_nightly_forecast_and_spreading():
     groups = groups[groups["unique_id"].isin(history["unique_id"])]
     season = dict(season_length=demand.SEASON_LENGTH, freq=demand.FREQ)
     profiles = seasonal_profiles(history, groups=groups, **season)
-    growth = pooled_growth(history, keys=demand.growth_keys(items), profiles=profiles, **season)
+    growth = pooled_growth(history, keys=demand.growth_keys(items), **season)
     assert (growth["growth"] != 0).any()  # the panel's SKUs trend: growth is in play
     extra = {"profiles": with_growth(profiles, growth)}
     forecasts, diagnostics = forecast_with_diagnostics(
