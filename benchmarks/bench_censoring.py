@@ -11,9 +11,7 @@ daily demand behind every sale. Per carried dealer x SKU, from the week of its f
 The history goes to ``forecasting.forecast_with_diagnostics`` (weekly, season 52, level 95)
 as the nightly run sends it: with ``profiles=`` pooled by ``forecasting.seasonal_profiles``
 from the same history over ``replenishment.demand.forecast_groups`` (the SKU's category, the
-dealer's region) and each SKU's growth pooled over its dealers
-(``forecasting.pooled_growth`` over ``replenishment.demand.growth_keys``, joined by
-``forecasting.with_growth``), as the ``load_history`` task does. The history is given in these ways:
+dealer's region), as the ``load_history`` task does. The history is given in these ways:
 
 - ``nan``: censored weeks as NaN (what the nightly flow did before the ``censored`` column);
 - ``sales``: censored weeks as the sales observed in them (stock-outs read as low demand);
@@ -51,14 +49,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from forecasting import (  # noqa: E402
-    censoring,
-    forecast_with_diagnostics,
-    pooled_growth,
-    seasonal_profiles,
-    with_growth,
-)
-from replenishment.demand import FREQ, SEASON_LENGTH, forecast_groups, growth_keys  # noqa: E402
+from forecasting import censoring, forecast_with_diagnostics, seasonal_profiles  # noqa: E402
+from replenishment.demand import FREQ, SEASON_LENGTH, forecast_groups  # noqa: E402
 from sampledata import build_world  # noqa: E402
 
 VARIANTS = ("nan", "sales", "lower_bound", "lb_truncation", "oracle")
@@ -141,9 +133,9 @@ def coverage(merged: pd.DataFrame, column: str, rows: pd.Series | None = None) -
     return round(float(inside.mean()), 4)
 
 
-def world_items(world) -> pd.DataFrame:
-    """Every carried pair with its SKU's category and dealer's region, as
-    marts.fct_replenishment_inputs has them."""
+def world_groups(world) -> pd.DataFrame:
+    """Pooling keys of every carried pair, as `replenishment.demand.forecast_groups` builds them
+    from marts.fct_replenishment_inputs (the SKU's category, the dealer's region)."""
     d_idx, s_idx = np.nonzero(world.params.carried)
     pairs = pd.DataFrame(
         {"dealer_id": world.params.dealer_ids[d_idx], "sku": world.params.skus[s_idx]}
@@ -151,15 +143,7 @@ def world_items(world) -> pd.DataFrame:
     items = pairs.merge(world.skus[["sku", "category"]], on="sku", how="left").merge(
         world.dealers[["dealer_id", "region"]], on="dealer_id", how="left"
     )
-    return items
-
-
-def nightly_profiles(history: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
-    """As the nightly load_history task: profiles pooled, then each SKU's growth joined."""
-    season = dict(season_length=SEASON_LENGTH, freq=FREQ)
-    profiles = seasonal_profiles(history, groups=forecast_groups(items), **season)
-    growth = pooled_growth(history, keys=growth_keys(items), **season)
-    return with_growth(profiles, growth)
+    return forecast_groups(items)
 
 
 def run_world(dealers: int, skus: int, days: int, seed: int, horizon: int) -> dict:
@@ -179,7 +163,7 @@ def run_world(dealers: int, skus: int, days: int, seed: int, horizon: int) -> di
         "variants": {},
         "heavy_pair_sums": {},
     }
-    items = world_items(world)
+    groups = world_groups(world)
     season = dict(season_length=SEASON_LENGTH, freq=FREQ)
     for variant in VARIANTS:
         started = time.perf_counter()
@@ -187,12 +171,13 @@ def run_world(dealers: int, skus: int, days: int, seed: int, horizon: int) -> di
         if variant == "lb_truncation":
             censoring.DEFAULT_METHOD = "truncation"  # n_jobs=1: this process only
         try:
+            # As the nightly load_history task: profiles pooled from the same history first.
             variant_frame = variant_history(history, variant)
             frame, diagnostics = forecast_with_diagnostics(
                 variant_frame,
                 horizon=horizon,
                 level=95,
-                profiles=nightly_profiles(variant_frame, items),
+                profiles=seasonal_profiles(variant_frame, groups=groups, **season),
                 **season,
             )
         finally:

@@ -114,9 +114,8 @@ def dbt_build(settings: RunSettings, selector: str, as_of: date, run_id: str) ->
 @task(**STAGE)
 def load_history(settings: RunSettings) -> tuple[pd.DataFrame, int, pd.DataFrame]:
     """Weekly demand per active pair (censored weeks flagged), the horizon in weeks, and the
-    seasonal profiles pooled over the whole network with each SKU's growth pooled over its
-    dealers (once, before the series are chunked)."""
-    from forecasting import pooled_growth, seasonal_profiles, with_growth
+    seasonal profiles pooled over the whole network (once, before the series are chunked)."""
+    from forecasting import seasonal_profiles
 
     with connect(settings.warehouse) as con:
         history = demand.forecast_history(marts.weekly_demand(con))
@@ -124,9 +123,7 @@ def load_history(settings: RunSettings) -> tuple[pd.DataFrame, int, pd.DataFrame
     longest = plan.longest_protection_days(inputs, demand.HORIZON_LEAD_TIME_SDS)
     groups = demand.forecast_groups(inputs)
     profiles = seasonal_profiles(history, groups=groups, **SEASON)
-    keys = demand.growth_keys(inputs)
-    growth = pooled_growth(history, keys=keys, **SEASON)
-    return history, demand.horizon_weeks(longest), with_growth(profiles, growth)
+    return history, demand.horizon_weeks(longest), profiles
 
 
 @task(cache_policy=NO_CACHE)

@@ -3,9 +3,7 @@
 ``forecast`` and ``forecast_with_diagnostics`` take long-format history
 (``unique_id, ds, y``) and return one forecast frame (and one diagnostics row per series).
 ``seasonal_profiles`` estimates seasonal profiles pooled over groups of series (e.g. SKU
-category, region), to pass to them as ``profiles=`` (or pass ``groups=`` directly);
-``pooled_growth`` a growth rate per key (e.g. a SKU over its dealers), joined to the
-profiles with ``with_growth``.
+category, region), to pass to them as ``profiles=`` (or pass ``groups=`` directly).
 ``split_panel`` / ``forecast_chunk`` / ``join_chunks`` fan a panel out over a task runner.
 See docs/forecasting.md for the choice rule, intervals and accuracy figures.
 """
@@ -13,7 +11,6 @@ See docs/forecasting.md for the choice rule, intervals and accuracy figures.
 from forecasting.api import forecast, forecast_chunk, forecast_with_diagnostics
 from forecasting.classify import classify_demand
 from forecasting.fanout import chunk_count, join_chunks, split_panel
-from forecasting.growth import pooled_growth, with_growth
 from forecasting.seasonality import seasonal_profiles
 
 __all__ = [
@@ -23,8 +20,6 @@ __all__ = [
     "forecast_chunk",
     "forecast_with_diagnostics",
     "join_chunks",
-    "pooled_growth",
     "seasonal_profiles",
     "split_panel",
-    "with_growth",
 ]

@@ -11,7 +11,7 @@ import pandas as pd
 
 from forecasting._blas import single_threaded_blas
 from forecasting.inputs import check_arguments, to_series
-from forecasting.seasonality import factor_labels, seasonal_profiles, series_factors
+from forecasting.seasonality import seasonal_profiles, series_factors
 from forecasting.select import SeriesForecast, forecast_series
 
 FORECAST_COLUMNS = ["unique_id", "ds", "yhat", "yhat_lo", "yhat_hi", "model"]
@@ -72,11 +72,6 @@ def forecast(
         ``unique_id, season_position, factor`` from :func:`forecasting.seasonal_profiles`,
         computed once over the whole panel, to forecast a chunk of it with them; instead of
         ``groups``. A series without a profile, or with a flat one, is forecast as without.
-        An optional ``growth`` column (log growth per period, one value per series:
-        :func:`forecasting.pooled_growth`, joined by :func:`forecasting.with_growth`)
-        multiplies the series' factors by :math:`e^{g (t - T)}`, so the level methods see
-        the trend taken out and the forecast carries it on (model names ending in
-        ``+season+growth``, or ``+growth`` where the profile is flat).
 
     Returns
     -------
@@ -168,9 +163,7 @@ def forecast_with_diagnostics(
     if not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
         raise ValueError(f"n_jobs must be a positive integer or -1, got {n_jobs!r}")
     series = to_series(history, freq, horizon)
-    factors, labels = _seasonal_factors(
-        history, series, groups, profiles, season_length, freq, horizon
-    )
+    factors = _seasonal_factors(history, series, groups, profiles, season_length, freq, horizon)
     options = {
         "horizon": int(horizon),
         "season_length": int(season_length),
@@ -190,11 +183,10 @@ def forecast_with_diagnostics(
                 [options] * len(chunks),
                 [_pick(series.censored, chunk) for chunk in chunks],
                 [_pick(factors, chunk) for chunk in chunks],
-                [_pick(labels, chunk) for chunk in chunks],
             )
             results = [item for part in parts for item in part]
     else:
-        results = _forecast_many(series.values, options, series.censored, factors, labels)
+        results = _forecast_many(series.values, options, series.censored, factors)
     return _frames(series.ids, results, series.last_position, series.grid, horizon)
 
 
@@ -235,33 +227,27 @@ def _forecast_many(
     options: dict,
     censored: list[np.ndarray] | None = None,
     factors: list[np.ndarray | None] | None = None,
-    labels: list[str] | None = None,
 ) -> list[SeriesForecast]:
     flags = censored if censored is not None else [None] * len(values)
     seasons = factors if factors is not None else [None] * len(values)
-    names = labels if labels is not None else ["season"] * len(values)
     with single_threaded_blas():
         return [
-            forecast_series(y, censored=flag, factors=season, factor_label=name, **options)
-            for y, flag, season, name in zip(values, flags, seasons, names, strict=True)
+            forecast_series(y, censored=flag, factors=season, **options)
+            for y, flag, season in zip(values, flags, seasons, strict=True)
         ]
 
 
 def _seasonal_factors(history, series, groups, profiles, season_length, freq, horizon):
-    """Per series seasonal factors (None: not seasonal) and what they carry (their model-name
-    label), or (None, None) without groups/profiles."""
+    """Per series seasonal factors (None: not seasonal), or None without groups/profiles."""
     if groups is None and profiles is None:
-        return None, None
+        return None
     if groups is not None and profiles is not None:
         raise ValueError("pass groups or profiles, not both (profiles are computed from groups)")
     if profiles is None:
         profiles = seasonal_profiles(history, groups=groups, season_length=season_length, freq=freq)
     elif season_length < 2:
         raise ValueError(f"seasonal profiles need season_length >= 2, got {season_length}")
-    return (
-        series_factors(profiles, series, season_length, freq, horizon),
-        factor_labels(profiles, series, season_length),
-    )
+    return series_factors(profiles, series, season_length, freq, horizon)
 
 
 def _pick(censored: list[np.ndarray] | None, chunk: np.ndarray) -> list[np.ndarray] | None:

@@ -28,8 +28,6 @@ from forecasting.models import ETS, SeasonalNaive, Theta
 from forecasting.models.base import Model, observed
 
 PROFILE_COLUMNS = ["unique_id", "season_position", "factor"]
-#: Optional column of ``profiles``: log growth per period (forecasting.growth.with_growth).
-GROWTH_COLUMN = "growth"
 #: Position 0 of every season: the grid date on or before this Monday (2000-01-03), so
 #: positions do not depend on which series a chunk holds (monthly: position = month - 1,
 #: quarterly: quarter - 1, daily with a 7-day season: 0 = Monday).
@@ -278,10 +276,6 @@ def check_profiles(profiles: pd.DataFrame, season_length: int) -> pd.DataFrame:
     )
     if table.duplicated(["unique_id", "p"]).any():
         raise ValueError("profiles has more than one row for a (unique_id, season_position)")
-    if GROWTH_COLUMN in profiles.columns:
-        growth = pd.to_numeric(profiles[GROWTH_COLUMN], errors="coerce")
-        if not np.isfinite(growth).all():
-            raise ValueError("profiles.growth must be finite (log growth per period)")
     wide = table.pivot(index="unique_id", columns="p", values="factor")
     if table.empty:
         return wide
@@ -295,66 +289,23 @@ def series_factors(
 ) -> list[np.ndarray | None]:
     """Per series, its factors over its own periods then ``horizon`` more; None when flat.
 
-    A series with no profile, or an all-ones one, and no growth gets None: it is forecast
-    as without ``profiles``. An optional ``growth`` column of ``profiles`` (per period, one
-    value per series: :func:`forecasting.growth.pooled_growth`) multiplies the factors by
-    :func:`growth_factors`.
+    A series with no profile, or an all-ones one, gets None: it is forecast as without
+    ``profiles``.
     """
-    table, rates = _rows(profiles, series, season_length)
-    if table is None:
+    wide = check_profiles(profiles, season_length)
+    if not series.ids or wide.empty:
         return [None] * len(series.ids)
     base = season_offset(series.grid[0], freq)
+    table = wide.reindex(pd.Index(series.ids, dtype=object)).to_numpy()
     result: list[np.ndarray | None] = []
-    for row, values, last, rate in zip(
-        table, series.values, series.last_position, rates, strict=True
-    ):
-        flat = _flat(row)
-        if flat and rate == 0.0:
+    for row, values, last in zip(table, series.values, series.last_position, strict=True):
+        if np.isnan(row).any() or np.all(row == 1.0):
             result.append(None)
             continue
         first = last - len(values) + 1
         positions = (base + first + np.arange(len(values) + horizon)) % season_length
-        factors = np.ones(len(values) + horizon) if flat else row[positions]
-        if rate != 0.0:
-            factors = factors * growth_factors(rate, len(values), horizon)
-        result.append(factors)
+        result.append(row[positions])
     return result
-
-
-def factor_labels(profiles: pd.DataFrame, series: SeriesSet, season_length: int) -> list[str]:
-    """What each series' factors carry, for its model's name: ``"season"``, ``"growth"``,
-    ``"season+growth"`` (``""`` where :func:`series_factors` gives None)."""
-    table, rates = _rows(profiles, series, season_length)
-    if table is None:
-        return [""] * len(series.ids)
-    labels = []
-    for row, rate in zip(table, rates, strict=True):
-        parts = ([] if _flat(row) else ["season"]) + (["growth"] if rate != 0.0 else [])
-        labels.append("+".join(parts))
-    return labels
-
-
-def _rows(profiles: pd.DataFrame, series: SeriesSet, season_length: int):
-    """(series x m) profile table (NaN rows: no profile) and growth rates, or (None, None)."""
-    wide = check_profiles(profiles, season_length)
-    if not series.ids or wide.empty:
-        return None, None
-    index = pd.Index(series.ids, dtype=object)
-    rates = np.zeros(len(series.ids))
-    if GROWTH_COLUMN in profiles.columns:
-        by_series = profiles.groupby("unique_id", sort=False)[GROWTH_COLUMN].first()
-        rates = by_series.reindex(index).fillna(0.0).to_numpy(dtype=float)
-    return wide.reindex(index).to_numpy(), rates
-
-
-def _flat(row: np.ndarray) -> bool:
-    return bool(np.isnan(row).any() or np.all(row == 1.0))
-
-
-def growth_factors(growth: float, length: int, horizon: int) -> np.ndarray:
-    """:math:`e^{g (t - T)}` over a series' ``length`` periods and ``horizon`` more (T: last)."""
-    steps = np.arange(length + horizon) - (length - 1)
-    return np.exp(growth * steps)
 
 
 @dataclass
@@ -620,9 +571,6 @@ class SeasonallyAdjusted(Model):
         A non-seasonal method (SES, damped ETS, SBA, TSB, moving average, ...).
     factors : numpy.ndarray
         The series' seasonal factors over its own periods and the forecast horizon.
-    label : str, default "season"
-        What the factors carry, appended to the model's name (``"season"``, ``"growth"``,
-        ``"season+growth"``: :func:`factor_labels`).
 
     Notes
     -----
@@ -633,10 +581,10 @@ class SeasonallyAdjusted(Model):
     history of the panel.
     """
 
-    def __init__(self, model: Model, factors: np.ndarray, label: str = "season") -> None:
+    def __init__(self, model: Model, factors: np.ndarray) -> None:
         self.model = model
         self.factors = np.asarray(factors, dtype=float)
-        self.name = f"{model.name}+{label}"
+        self.name = f"{model.name}+season"
         self.min_obs = model.min_obs
         self.min_length = model.min_length
 
@@ -666,7 +614,7 @@ class SeasonallyAdjusted(Model):
         return self.factors[len(y) : len(y) + horizon] / rms
 
 
-def seasonal_variants(pool: list[Model], factors: np.ndarray, label: str = "season") -> list[Model]:
+def seasonal_variants(pool: list[Model], factors: np.ndarray) -> list[Model]:
     """The candidates with each non-seasonal method replaced by its seasonally adjusted copy.
 
     Seasonal naive and Holt-Winters model the season themselves and stay as they are, so the
@@ -686,7 +634,7 @@ def seasonal_variants(pool: list[Model], factors: np.ndarray, label: str = "seas
             variants.append(model)
             continue
         inner = Theta(1) if isinstance(model, Theta) else copy.deepcopy(model)
-        variants.append(SeasonallyAdjusted(inner, factors, label))
+        variants.append(SeasonallyAdjusted(inner, factors))
     return variants
 
 

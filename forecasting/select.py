@@ -197,7 +197,6 @@ def forecast_series(
     arima: bool = False,
     censored: np.ndarray | None = None,
     factors: np.ndarray | None = None,
-    factor_label: str = "season",
 ) -> SeriesForecast:
     """Classify, backtest the candidates, refit the winner and build its intervals.
 
@@ -217,9 +216,6 @@ def forecast_series(
         (:func:`forecasting.seasonality.seasonal_variants`; seasonal naive still competes), and
         a series too short to backtest gets its mean level times the profile. None: exactly
         the path without seasonal profiles.
-    factor_label : str, default "season"
-        What ``factors`` carry (:func:`forecasting.seasonality.factor_labels`), appended to
-        the names of the models run on them.
 
     Returns
     -------
@@ -333,7 +329,7 @@ def forecast_series(
             if mean is not None:
                 return result(mean, combination.name, _fallback_sigma(observed))
         if factors is not None:  # the level of the deseasonalised series times the profile
-            seasonal_mean = SeasonallyAdjusted(Mean(), factors, factor_label).fit(fit_y)
+            seasonal_mean = SeasonallyAdjusted(Mean(), factors).fit(fit_y)
             future = factors[len(y) : len(y) + horizon]
             rms = float(np.sqrt(np.mean(future**2)))
             sigma = _fallback_sigma(adjusted_observed(fit_y, factors)) * rms
@@ -344,7 +340,7 @@ def forecast_series(
 
     combined = isinstance(pool[0], Combination)
     if factors is not None:
-        pool = seasonal_variants(pool, factors, factor_label)
+        pool = seasonal_variants(pool, factors)
     held_out = backtest.actuals(y, plan)
     scale = backtest.mase_scale(train_y[: plan.origins[0]], season_length)
     bounds = {}

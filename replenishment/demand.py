@@ -50,15 +50,6 @@ def forecast_groups(items: pd.DataFrame) -> pd.DataFrame:
     return groups.drop_duplicates("unique_id").reset_index(drop=True)
 
 
-def growth_keys(items: pd.DataFrame) -> pd.DataFrame:
-    """`keys` for `forecasting.pooled_growth`: each dealer x SKU's SKU (a SKU's trend is shared
-    by its dealers). `items` has `dealer_id, sku`."""
-    keys = pd.DataFrame(
-        {"unique_id": items["dealer_id"] + ID_SEP + items["sku"], "sku": items["sku"].to_numpy()}
-    )
-    return keys.drop_duplicates("unique_id").reset_index(drop=True)
-
-
 def forecast_history(weekly: pd.DataFrame) -> pd.DataFrame:
     """Long-format history (`unique_id, ds, y, censored`) from weekly demand rows.
 

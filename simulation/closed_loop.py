@@ -34,13 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from forecasting import (
-    classify_demand,
-    forecast_with_diagnostics,
-    pooled_growth,
-    seasonal_profiles,
-    with_growth,
-)
+from forecasting import classify_demand, forecast_with_diagnostics, seasonal_profiles
 from replenishment import demand as nightly_demand
 from replenishment import plan as nightly_plan
 from replenishment.config import PolicyConfig, load_policy_config
@@ -727,7 +721,6 @@ class _ProductionForecaster(_Forecaster):
             }
         )
         self.groups = nightly_demand.forecast_groups(items)
-        self.keys = nightly_demand.growth_keys(items)
 
     def demand_frame(self, week: int, positions: pd.DataFrame) -> pd.DataFrame:
         if self.fitted_week is None or week - self.fitted_week >= self.refit_weeks:
@@ -767,12 +760,10 @@ class _ProductionForecaster(_Forecaster):
         return max(nightly_demand.horizon_weeks(longest), needed)
 
     def _fit(self, positions: pd.DataFrame) -> None:
-        # As the nightly run (flows/tasks.py): profiles and growth pooled once, then the forecast.
+        # As the nightly run (flows/tasks.py): profiles pooled once, then the forecast.
         history = nightly_demand.forecast_history(self.weekly_demand())
         season = dict(season_length=nightly_demand.SEASON_LENGTH, freq=nightly_demand.FREQ)
         profiles = seasonal_profiles(history, groups=self.groups, **season)
-        growth = pooled_growth(history, keys=self.keys, **season)
-        profiles = with_growth(profiles, growth)
         self.forecasts, self.diagnostics = forecast_with_diagnostics(
             history, horizon=self.horizon(positions), profiles=profiles, level=FORECAST_LEVEL,
             **season,

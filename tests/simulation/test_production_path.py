@@ -85,17 +85,14 @@ def test_the_default_forecaster_is_the_nightly_forecast_and_spreading():
     weekly, items = expected_weekly_demand(sim)
     longest = plan.longest_protection_days(positions, demand.HORIZON_LEAD_TIME_SDS)
     history = demand.forecast_history(weekly)
-    # The nightly's recipe (flows/tasks.py): profiles pooled once over the panel, each SKU's
-    # growth pooled over its dealers and joined to them, then passed to the forecast.
-    from forecasting import pooled_growth, seasonal_profiles, with_growth
+    # The nightly's recipe (flows/tasks.py): profiles pooled once over the panel, then passed
+    # to the forecast.
+    from forecasting import seasonal_profiles
 
     groups = demand.forecast_groups(items)
     groups = groups[groups["unique_id"].isin(history["unique_id"])]
     season = dict(season_length=demand.SEASON_LENGTH, freq=demand.FREQ)
-    profiles = seasonal_profiles(history, groups=groups, **season)
-    growth = pooled_growth(history, keys=demand.growth_keys(items), **season)
-    assert (growth["growth"] != 0).any()  # the panel's SKUs trend: growth is in play
-    extra = {"profiles": with_growth(profiles, growth)}
+    extra = {"profiles": seasonal_profiles(history, groups=groups, **season)}
     forecasts, diagnostics = forecast_with_diagnostics(
         history,
         horizon=demand.horizon_weeks(longest),
