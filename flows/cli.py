@@ -8,8 +8,10 @@ with a one-line reason on stderr (never a traceback for a user mistake).
 from __future__ import annotations
 
 import json
+import os
 import signal
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -36,6 +38,8 @@ class Interrupted(BaseException):
 
 
 _signals_seen: list[int] = []
+_WATCHED = (signal.SIGINT, signal.SIGTERM)
+_wakeup_read: int | None = None  # read end of the wakeup pipe while `_signals_watched` runs
 
 
 def _interrupt(signum: int, frame) -> None:
@@ -44,12 +48,54 @@ def _interrupt(signum: int, frame) -> None:
         raise Interrupted(signal.Signals(signum).name)
 
 
+@contextmanager
+def _signals_watched() -> Iterator[None]:
+    """SIGINT and SIGTERM raise `Interrupted`, and every arrival is recorded whoever handles it.
+
+    The record is the interpreter's wakeup pipe (`signal.set_wakeup_fd`): CPython writes each
+    caught signal's number to it before any Python handler runs. It is needed because Prefect's
+    flow engine swaps SIGTERM's handler for its own while a flow runs (`capture_sigterm`), and
+    a SIGTERM that lands inside a DuckDB query then comes back as RuntimeError("Query
+    interrupted") with neither handler of ours having run.
+    """
+    global _wakeup_read
+    _signals_seen.clear()
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    os.set_blocking(write_end, False)
+    previous = {s: signal.signal(s, _interrupt) for s in _WATCHED}
+    previous_fd = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    _wakeup_read = read_end
+    try:
+        yield
+    finally:
+        _signals_arrived()  # drained into _signals_seen before the pipe closes
+        signal.set_wakeup_fd(previous_fd)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        _wakeup_read = None
+        os.close(read_end)
+        os.close(write_end)
+
+
+def _signals_arrived() -> set[int]:
+    """SIGINT/SIGTERM that reached the process so far (`_signals_watched`)."""
+    arrived = set(_signals_seen)
+    if _wakeup_read is not None:
+        with suppress(BlockingIOError):
+            while chunk := os.read(_wakeup_read, 512):
+                _signals_seen.extend(n for n in chunk if n in _WATCHED)
+        arrived = set(_signals_seen)
+    return arrived
+
+
 def _failure(exc: BaseException) -> tuple[str, int]:
     """The line and exit code of a run that ended by `exc`. After a signal every error is the
     interruption: one that lands inside a DuckDB query comes back as RuntimeError("Query
-    interrupted"), not as `Interrupted`."""
-    if isinstance(exc, Interrupted) or _signals_seen:
-        return "run interrupted, nothing published", 130 if _signals_seen == [signal.SIGINT] else 1
+    interrupted"), not as `Interrupted` (`_signals_watched`)."""
+    arrived = _signals_arrived()
+    if isinstance(exc, Interrupted) or arrived:
+        return "run interrupted, nothing published", 130 if arrived == {signal.SIGINT} else 1
     return f"run failed, nothing published: {type(exc).__name__}: {exc}", EXIT_FAILED
 
 
@@ -140,10 +186,8 @@ def run(
     from warehouse.lock import WarehouseBusy
 
     console.start(verbose)  # before Prefect is imported: it reads its logging settings then
-    _signals_seen.clear()
-    previous = {s: signal.signal(s, _interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with prefect_api():
+        with _signals_watched(), prefect_api():
             from flows.nightly import nightly_replenishment
 
             folder = nightly_replenishment(
@@ -159,9 +203,6 @@ def run(
         _fail(str(exc), EXIT_FAILED)
     except (Interrupted, Exception) as exc:  # the flow run logs hold the traceback
         _fail(*_failure(exc))
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
     typer.echo(f"outputs: {folder}")
     for name in ("suggestions.csv", "alerts.csv", "report.html", "run_summary.json"):
         typer.echo(f"  {Path(folder) / name}")

@@ -190,3 +190,39 @@ def test_an_error_after_a_signal_still_ends_as_interrupted(monkeypatch):
     assert cli._failure(caught.value) == (INTERRUPTED.removeprefix("vmi: "), 1)
     monkeypatch.setattr(cli, "_signals_seen", [])  # no signal: the same error is a failure
     assert cli._failure(caught.value)[0].startswith("run failed, nothing published: Interrupt")
+
+
+INSIDE_A_FLOW = """
+import os, signal, sys, threading, duckdb
+from prefect.utilities.engine import capture_sigterm
+from flows import cli
+signum = int(sys.argv[1])
+con = duckdb.connect()
+try:
+    with cli._signals_watched(), capture_sigterm():  # as `vmi run`, then its flow engine
+        threading.Timer(0.5, os.kill, (os.getpid(), signum)).start()
+        # Scans check for signals between row groups: the query stops soon after the signal.
+        con.execute("select count(*) from range(100000000000) t(i) where i % 7 = 3")
+    print("the query was not interrupted")
+except BaseException as exc:
+    line, code = cli._failure(exc)
+    print(type(exc).__name__, line, code, sep="|")
+"""
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 1), (signal.SIGINT, 130)])
+def test_a_signal_inside_a_query_while_prefect_holds_sigterm_ends_as_interrupted(signum, code):
+    """While a flow runs, Prefect's engine replaces the SIGTERM handler with its own
+    (`capture_sigterm`), so a SIGTERM inside a DuckDB query reaches neither handler of `vmi
+    run` and comes back as RuntimeError("Query interrupted"): a CI run met it as "run failed".
+    A real process, a real DuckDB query, Prefect's own context and a real signal (in a child:
+    a pytest-xdist worker's test thread gets no signal handler calls)."""
+    result = subprocess.run(
+        [sys.executable, "-c", INSIDE_A_FLOW, str(int(signum))],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-4000:]
+    error, line, exit_code = result.stdout.strip().splitlines()[-1].split("|")
+    assert error in ("RuntimeError", "InterruptException", "Interrupted"), result.stdout
+    assert (line, int(exit_code)) == (INTERRUPTED.removeprefix("vmi: "), code)
