@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import atexit
+import fcntl
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 # Isolate Prefect before it is imported anywhere: its database and settings live here. One home
@@ -48,6 +50,88 @@ def small_landing(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("landing") / "landing"
     generate(out, dealers=6, skus=25, days=400, start=None, seed=11)
     return out
+
+
+def shared_dir(tmp_path_factory) -> Path:
+    """A folder all of the session's processes see: the xdist workers' base temp folders are
+    siblings, so their parent; without xdist, the base temp folder itself."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    folder = root / "shared"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def published_night(tmp_path_factory, name: str, make_landing: Callable[[Path], None]) -> dict:
+    """One real nightly run (Prefect API, DuckDB, dbt) on the landing `make_landing` writes,
+    made once per session and shared by every test file and xdist worker that asks for `name`
+    (the first builds it while the others wait on a lock). For files that need a published night
+    to start from, not to watch: it is never changed, so copy it (`copy_night`) to write to it.
+
+    Returns the paths of `landing`, `warehouse` and `out`, and the published run `folder`."""
+    from flows.nightly import nightly_replenishment
+    from warehouse.connection import release_duckdb
+
+    base = shared_dir(tmp_path_factory)
+    night = base / name
+    with open(base / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (night / "done").is_file():
+            shutil.rmtree(night, ignore_errors=True)
+            make_landing(night / "landing")
+            folder = nightly_replenishment(
+                landing=str(night / "landing"),
+                warehouse=str(night / "night" / "warehouse.duckdb"),
+                out=str(night / "night" / "out"),
+            )
+            release_duckdb()  # every row in the file itself, none left in a write-ahead log
+            (night / "done").write_text(Path(folder).name)
+    return night_paths(night, night / "night")
+
+
+def night_paths(night: Path, copy: Path) -> dict:
+    as_of = (night / "done").read_text()
+    return {
+        "landing": night / "landing",
+        "warehouse": copy / "warehouse.duckdb",
+        "out": copy / "out",
+        "folder": copy / "out" / "runs" / as_of,
+        "as_of": as_of,
+    }
+
+
+@pytest.fixture(scope="session")
+def copy_night():
+    """copy_night(night, to): a private copy of a `published_night` in the new folder `to`
+    (its warehouse and out; the landing stays shared, read it only)."""
+
+    def copy(night: dict, to: Path) -> dict:
+        shutil.copytree(night["warehouse"].parent, to)
+        return night_paths(night["landing"].parent, to)
+
+    return copy
+
+
+def seed5_landing(landing: Path) -> None:
+    """The 4 dealers x 12 SKUs x 200 days world (seed 5) of the crash and rerun tests."""
+    from sampledata import generate
+
+    generate(landing, dealers=4, skus=12, days=200, start=None, seed=5)
+
+
+@pytest.fixture(scope="session")
+def seed5_night(prefect_api, tmp_path_factory) -> dict:
+    """A published night of `seed5_landing`'s world (shared; copy it to write to it)."""
+    return published_night(tmp_path_factory, "seed5-night", seed5_landing)
+
+
+@pytest.fixture(scope="session")
+def small_night(prefect_api, small_landing, tmp_path_factory) -> dict:
+    """A published night of `small_landing` (shared; copy it to write to it)."""
+    return published_night(
+        tmp_path_factory, "small-night", lambda landing: shutil.copytree(small_landing, landing)
+    )
 
 
 FILE_SECONDS = Path(__file__).with_name("file_seconds.json")  # measured; see its "about"

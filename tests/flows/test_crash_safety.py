@@ -118,12 +118,9 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def world(prefect_api, tmp_path_factory):
-    from sampledata import generate
-
+def world(prefect_api, seed5_night, tmp_path_factory):
     base = tmp_path_factory.mktemp("crash")
-    landing = base / "landing"
-    generate(landing, dealers=4, skus=12, days=200, start=None, seed=5)
+    landing = seed5_night["landing"]  # the session's seed-5 world (tests/conftest.py)
     env = {
         **os.environ,
         # Report to the session's API server instead of starting one per command.
@@ -140,15 +137,10 @@ def world(prefect_api, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def clean_run(world):
-    """The reference: one uninterrupted run on a fresh warehouse."""
-    from flows.nightly import nightly_replenishment
-
-    warehouse = world["base"] / "clean" / "warehouse.duckdb"
-    folder = nightly_replenishment(
-        landing=str(world["landing"]), warehouse=str(warehouse), out=str(warehouse.parent / "out")
-    )
-    return Path(folder), warehouse
+def clean_run(seed5_night):
+    """The reference: one uninterrupted run on a fresh warehouse (the session's published night
+    of the same world; only read here)."""
+    return seed5_night["folder"], seed5_night["warehouse"]
 
 
 def raw_counts(warehouse: Path) -> dict[str, int]:

@@ -60,14 +60,10 @@ def payload_recorder():
 
 
 @pytest.fixture(scope="module")
-def warehouse(prefect_api, small_landing, tmp_path_factory) -> Path:
-    """A warehouse with its marts: one nightly run on the small generated world."""
-    from flows.nightly import nightly_replenishment
-
-    base = tmp_path_factory.mktemp("dask")
-    path = base / "warehouse.duckdb"
-    nightly_replenishment(landing=str(small_landing), warehouse=str(path), out=str(base / "out"))
-    return path
+def warehouse(small_night, copy_night, tmp_path_factory) -> Path:
+    """A warehouse with its marts: one nightly run on the small generated world (a copy of the
+    session's shared night, tests/conftest.py)."""
+    return copy_night(small_night, tmp_path_factory.mktemp("dask") / "night")["warehouse"]
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ expiry dates, is back to the model and the plain policy.
 from __future__ import annotations
 
 import math
-import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -30,10 +29,7 @@ def night(
             landing=str(landing), warehouse=str(warehouse), out=str(out), as_of=as_of
         )
     )
-    keys = {"dealer_id": str, "sku": str}
-    return pd.read_csv(folder / "suggestions.csv", dtype=keys), pd.read_csv(
-        folder / "alerts.csv", dtype=keys
-    )
+    return published(folder)
 
 
 def pair_alerts(alerts: pd.DataFrame, line: pd.Series) -> set[str]:
@@ -48,15 +44,24 @@ def packed(line: pd.Series) -> int:
     return 0 if qty <= 0 else max(qty, math.ceil(int(line["moq"]) / pack - 1e-9) * pack)
 
 
+def published(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A published night's suggestions and alerts."""
+    keys = {"dealer_id": str, "sku": str}
+    return pd.read_csv(folder / "suggestions.csv", dtype=keys), pd.read_csv(
+        folder / "alerts.csv", dtype=keys
+    )
+
+
 def test_overrides_and_snoozes_shape_later_nights_until_they_expire(
-    prefect_api, small_landing, tmp_path
+    prefect_api, small_night, copy_night, tmp_path
 ):
     from warehouse.workbench import Store
 
-    landing = tmp_path / "landing"
-    shutil.copytree(small_landing, landing)
-    warehouse, out = tmp_path / "warehouse.duckdb", tmp_path / "out"
-    first, first_alerts = night(landing, warehouse, out)
+    # The first night: a copy of the session's published night of the small world
+    # (tests/conftest.py), run like any other night, before any planner input.
+    first_night = copy_night(small_night, tmp_path / "night")
+    landing, warehouse, out = small_night["landing"], first_night["warehouse"], first_night["out"]
+    first, first_alerts = published(first_night["folder"])
     day1 = date.fromisoformat(str(first["as_of"].iloc[0]))
     assert not Store.beside(out).path.exists()  # a night never creates the store
     assert not first["reason"].str.contains("override|snoozed").any()

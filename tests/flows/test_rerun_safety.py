@@ -17,7 +17,6 @@ import ctypes
 import hashlib
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -28,7 +27,7 @@ import pandas as pd
 import pytest
 from test_crash_safety import ROOT, Run, assert_no_half_written_run_folder
 
-from planner.run_folder import read_run_summary, run_dir
+from planner.run_folder import read_run_summary
 from warehouse import runs
 
 pytestmark = pytest.mark.slow
@@ -72,40 +71,23 @@ app()
 
 
 @pytest.fixture(scope="module")
-def first_night(prefect_api, tmp_path_factory):
-    """A warehouse and an output folder holding one published night: the run to protect."""
-    from flows.nightly import nightly_replenishment
-    from sampledata import generate
-    from warehouse.connection import release_duckdb
-
+def first_night(prefect_api, seed5_night, tmp_path_factory):
+    """A warehouse and an output folder holding one published night: the run to protect (the
+    session's shared night of the seed-5 world, tests/conftest.py)."""
     base = tmp_path_factory.mktemp("rerun")
-    landing = base / "landing"
-    generate(landing, dealers=4, skus=12, days=200, start=None, seed=5)
-    night = base / "night"
-    folder = nightly_replenishment(
-        landing=str(landing), warehouse=str(night / "warehouse.duckdb"), out=str(night / "out")
-    )
-    release_duckdb()
     env = {
         **os.environ,
         "PREFECT_API_URL": prefect_api,
         "PREFECT_HOME": str(base / "prefect-home"),
         "PYTHONUNBUFFERED": "1",
     }
-    return {"landing": landing, "night": night, "as_of": Path(folder).name, "env": env}
+    return {**seed5_night, "env": env}
 
 
 @pytest.fixture
-def night(first_night, tmp_path):
+def night(first_night, copy_night, tmp_path):
     """A copy of the published night, so that each test reruns it from the same state."""
-    copy = tmp_path / "night"
-    shutil.copytree(first_night["night"], copy)
-    return {
-        **first_night,
-        "warehouse": copy / "warehouse.duckdb",
-        "out": copy / "out",
-        "folder": run_dir(copy / "out", first_night["as_of"]),
-    }
+    return {**first_night, **copy_night(first_night, tmp_path / "night")}
 
 
 def published_rows(warehouse: Path, as_of: str) -> dict:
