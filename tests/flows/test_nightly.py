@@ -233,14 +233,14 @@ def test_approved_unshipped_lines_count_as_on_order_next_night(first_run, tmp_pa
     from flows.nightly import nightly_replenishment
     from planner.approve import approve_run
 
-    folder, landing, warehouse, _ = first_run
+    folder, landing, warehouse, out = first_run
+    # The first night is the module's published one: a copy of its warehouse and output folder.
     wh = tmp_path / "wh.duckdb"
     shutil.copy(warehouse, wh)
+    shutil.copytree(out, tmp_path / "out")
     out = tmp_path / "out"
     day1 = date.fromisoformat(folder.name)
-    run1 = Path(
-        nightly_replenishment(landing=str(landing), warehouse=str(wh), out=str(out), as_of=day1)
-    )
+    run1 = out / "runs" / folder.name
     approve_run(out, day1, None, approved_by="planner", warehouse=wh)
     first = pd.read_csv(run1 / "suggestions.csv").set_index(["dealer_id", "sku"])
     assert (run1 / "orders").is_dir() and any((run1 / "orders").iterdir())
