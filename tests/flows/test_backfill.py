@@ -41,7 +41,8 @@ def newest_landing_date(landing: Path) -> date:
 
 @pytest.fixture(scope="module")
 def backfilled(prefect_api, tmp_path_factory):
-    """A fresh warehouse backfilled over the newest three feed dates."""
+    """A fresh warehouse backfilled over the newest two feed dates (each date is a whole nightly
+    run: two show the order and the replacing as well as more would)."""
     from flows.backfill import backfill
     from sampledata import generate
 
@@ -49,7 +50,7 @@ def backfilled(prefect_api, tmp_path_factory):
     landing = base / "landing"
     generate(landing, dealers=4, skus=12, days=200, start=None, seed=5)
     newest = newest_landing_date(landing)
-    days = [newest - timedelta(days=n) for n in (2, 1, 0)]
+    days = [newest - timedelta(days=n) for n in (1, 0)]
     warehouse, out = base / "wh.duckdb", base / "out"
     folders = backfill(
         landing=str(landing), warehouse=str(warehouse), out=str(out), start=days[0], end=days[-1]
@@ -99,10 +100,11 @@ def test_rerunning_a_date_replaces_its_outputs(backfilled):
             "select as_of, run_id from pipeline.runs where status = 'published'"
         ).fetchall()
         rows_before = con.execute("select count(*) from pipeline.suggestions").fetchone()[0]
+    # The older date, once the newer one is published: only its own run is replaced.
     [folder] = backfill(
-        landing=str(landing), warehouse=str(warehouse), out=str(out), start=days[1], end=days[1]
+        landing=str(landing), warehouse=str(warehouse), out=str(out), start=days[0], end=days[0]
     )
-    assert Path(folder).name == days[1].isoformat()
+    assert Path(folder).name == days[0].isoformat()
     with duckdb.connect(str(warehouse), read_only=True) as con:
         per_as_of = con.execute(
             "select as_of, count(distinct run_id) from pipeline.suggestions group by 1 order by 1"
@@ -110,12 +112,13 @@ def test_rerunning_a_date_replaces_its_outputs(backfilled):
         rows_after = con.execute("select count(*) from pipeline.suggestions").fetchone()[0]
         statuses = dict(con.execute("select run_id, status from pipeline.runs").fetchall())
         new_run = con.execute(
-            "select run_id from pipeline.suggestions where as_of = ?", [days[1]]
+            "select run_id from pipeline.suggestions where as_of = ?", [days[0]]
         ).fetchone()[0]
     assert per_as_of == [(d, 1) for d in days]
     assert rows_after == rows_before  # same landing, same pairs: replaced, not added
-    old_run = dict(before)[days[1]]
+    old_run = dict(before)[days[0]]
     assert statuses[old_run] == "replaced" and statuses[new_run] == "published"
+    assert statuses[dict(before)[days[1]]] == "published"  # the newer date's run is untouched
     assert new_run != old_run
     summary = json.loads((Path(folder) / "run_summary.json").read_text())
     assert summary["run_id"] == new_run
