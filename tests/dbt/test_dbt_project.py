@@ -214,9 +214,19 @@ def run_dbt(
     *,
     project: Path = PROJECT_DIR,
 ):
-    """Invoke real dbt in-process against `warehouse`; target and logs stay under `work`."""
+    """Invoke real dbt in-process against `warehouse`; target and logs stay under `work`.
+
+    dbt's own partial parsing carries over between invocations with the same project and vars,
+    as it does for a developer rerunning dbt: each test has its own target folder, so the saved
+    parse is put into it first (PARSED). A full parse costs several seconds, a build of the
+    tiny test worlds hardly more."""
     from dbt.cli.main import dbtRunner
 
+    saved_parse = work / "target" / "partial_parse.msgpack"
+    key = json.dumps([str(project), vars_], sort_keys=True)
+    if key in PARSED and not saved_parse.exists():
+        saved_parse.parent.mkdir(parents=True, exist_ok=True)
+        saved_parse.write_bytes(PARSED[key])
     cli = [
         *args,
         "--project-dir",
@@ -235,6 +245,11 @@ def run_dbt(
             return dbtRunner().invoke(cli)
         finally:
             release_duckdb()
+            if saved_parse.is_file():
+                PARSED[key] = saved_parse.read_bytes()
+
+
+PARSED: dict[str, bytes] = {}  # dbt's partial_parse.msgpack by project and vars (run_dbt)
 
 
 def failed_nodes(result) -> list[str]:
