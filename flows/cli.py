@@ -8,16 +8,14 @@ with a one-line reason on stderr (never a traceback for a user mistake).
 from __future__ import annotations
 
 import json
-import os
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from planner.interrupts import Interrupted, failure, signals_watched
 from web import cli as web_cli
 
 app = typer.Typer(
@@ -31,72 +29,6 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 app.command("serve-web")(web_cli.serve_web)
 app.add_typer(web_cli.users_app, name="users")
-
-
-class Interrupted(BaseException):
-    """SIGINT or SIGTERM reached `vmi run` (a BaseException: no `except Exception` stops it)."""
-
-
-_signals_seen: list[int] = []
-_WATCHED = (signal.SIGINT, signal.SIGTERM)
-_wakeup_read: int | None = None  # read end of the wakeup pipe while `_signals_watched` runs
-
-
-def _interrupt(signum: int, frame) -> None:
-    if not _signals_seen:  # raise once: a second signal must not cut the clean-up short
-        _signals_seen.append(signum)
-        raise Interrupted(signal.Signals(signum).name)
-
-
-@contextmanager
-def _signals_watched() -> Iterator[None]:
-    """SIGINT and SIGTERM raise `Interrupted`, and every arrival is recorded whoever handles it.
-
-    The record is the interpreter's wakeup pipe (`signal.set_wakeup_fd`): CPython writes each
-    caught signal's number to it before any Python handler runs. It is needed because Prefect's
-    flow engine swaps SIGTERM's handler for its own while a flow runs (`capture_sigterm`), and
-    a SIGTERM that lands inside a DuckDB query then comes back as RuntimeError("Query
-    interrupted") with neither handler of ours having run.
-    """
-    global _wakeup_read
-    _signals_seen.clear()
-    read_end, write_end = os.pipe()
-    os.set_blocking(read_end, False)
-    os.set_blocking(write_end, False)
-    previous = {s: signal.signal(s, _interrupt) for s in _WATCHED}
-    previous_fd = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
-    _wakeup_read = read_end
-    try:
-        yield
-    finally:
-        _signals_arrived()  # drained into _signals_seen before the pipe closes
-        signal.set_wakeup_fd(previous_fd)
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        _wakeup_read = None
-        os.close(read_end)
-        os.close(write_end)
-
-
-def _signals_arrived() -> set[int]:
-    """SIGINT/SIGTERM that reached the process so far (`_signals_watched`)."""
-    arrived = set(_signals_seen)
-    if _wakeup_read is not None:
-        with suppress(BlockingIOError):
-            while chunk := os.read(_wakeup_read, 512):
-                _signals_seen.extend(n for n in chunk if n in _WATCHED)
-        arrived = set(_signals_seen)
-    return arrived
-
-
-def _failure(exc: BaseException) -> tuple[str, int]:
-    """The line and exit code of a run that ended by `exc`. After a signal every error is the
-    interruption: one that lands inside a DuckDB query comes back as RuntimeError("Query
-    interrupted"), not as `Interrupted` (`_signals_watched`)."""
-    arrived = _signals_arrived()
-    if isinstance(exc, Interrupted) or arrived:
-        return "run interrupted, nothing published", 130 if arrived == {signal.SIGINT} else 1
-    return f"run failed, nothing published: {type(exc).__name__}: {exc}", EXIT_FAILED
 
 
 def _fail(message: str, code: int) -> None:
@@ -187,7 +119,7 @@ def run(
 
     console.start(verbose)  # before Prefect is imported: it reads its logging settings then
     try:
-        with _signals_watched(), prefect_api():
+        with signals_watched(), prefect_api():
             from flows.nightly import nightly_replenishment
 
             folder = nightly_replenishment(
@@ -202,7 +134,7 @@ def run(
     except (WarehouseBusy, ServerDidNotStart) as exc:
         _fail(str(exc), EXIT_FAILED)
     except (Interrupted, Exception) as exc:  # the flow run logs hold the traceback
-        _fail(*_failure(exc))
+        _fail(*failure(exc))
     typer.echo(f"outputs: {folder}")
     for name in ("suggestions.csv", "alerts.csv", "report.html", "run_summary.json"):
         typer.echo(f"  {Path(folder) / name}")

@@ -173,11 +173,11 @@ def test_an_error_after_a_signal_still_ends_as_interrupted(monkeypatch):
     handler gets SIGTERM, then a real DuckDB query is interrupted by `interrupt()` from another
     thread (a pytest-xdist worker's test does not run on the thread that gets signals), which
     raises DuckDB's InterruptException: an error that is not `Interrupted` either."""
-    from flows import cli
+    from planner import interrupts
 
-    monkeypatch.setattr(cli, "_signals_seen", [])
-    with pytest.raises(cli.Interrupted):
-        cli._interrupt(signal.SIGTERM, None)
+    monkeypatch.setattr(interrupts, "_seen", [])
+    with pytest.raises(interrupts.Interrupted):
+        interrupts._interrupt(signal.SIGTERM, None)
     con = duckdb.connect()
     timer = threading.Timer(0.5, con.interrupt)
     try:
@@ -187,18 +187,18 @@ def test_an_error_after_a_signal_still_ends_as_interrupted(monkeypatch):
     finally:
         timer.cancel()
         con.close()
-    assert cli._failure(caught.value) == (INTERRUPTED.removeprefix("vmi: "), 1)
-    monkeypatch.setattr(cli, "_signals_seen", [])  # no signal: the same error is a failure
-    assert cli._failure(caught.value)[0].startswith("run failed, nothing published: Interrupt")
+    assert interrupts.failure(caught.value) == (INTERRUPTED.removeprefix("vmi: "), 1)
+    monkeypatch.setattr(interrupts, "_seen", [])  # no signal: the same error is a failure
+    assert interrupts.failure(caught.value)[0].startswith("run failed, nothing published: Inte")
 
 
 INSIDE_A_FLOW = """
 import os, signal, sys, threading, time, duckdb
 from prefect.utilities.engine import capture_sigterm
-from flows import cli
+from planner import interrupts
 signum = int(sys.argv[1])
 con = duckdb.connect()
-with cli._signals_watched(), capture_sigterm():  # as `vmi run`, then its flow engine
+with interrupts.signals_watched(), capture_sigterm():  # as `vmi run`, then its flow engine
     try:
         os.kill(os.getpid(), signum)
         time.sleep(5)  # the handler raises at the next bytecode
@@ -211,8 +211,9 @@ with cli._signals_watched(), capture_sigterm():  # as `vmi run`, then its flow e
         con.execute("select sum(a.range * b.range) from range(100000) a, range(100000) b")
         print("the query was not interrupted")
     except BaseException as exc:
-        line, code = cli._failure(exc)
-        print(type(exc).__name__, line, code, sep="|")
+        error = exc
+line, code = interrupts.failure(error)  # as `vmi run`, once the watch has ended
+print(type(error).__name__, line, code, sep="|")
 """
 
 
