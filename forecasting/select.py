@@ -22,6 +22,7 @@ from forecasting.models import (
     Model,
     MovingAverage,
     Naive,
+    RecentMean,
     SeasonalNaive,
     Theta,
 )
@@ -214,8 +215,8 @@ def forecast_series(
         (:func:`forecasting.seasonality.series_factors`). When given, the non-seasonal
         candidates run on the deseasonalised series and are reseasonalised
         (:func:`forecasting.seasonality.seasonal_variants`; seasonal naive still competes), and
-        a series too short to backtest gets its mean level times the profile. None: exactly
-        the path without seasonal profiles.
+        a series too short to backtest gets its recent mean level times the profile. None:
+        exactly the path without seasonal profiles.
 
     Returns
     -------
@@ -228,7 +229,8 @@ def forecast_series(
     1. ``zero`` (every observed value 0): forecast 0, interval [0, 0].
     2. No observation at all: forecast 0, model ``"none"``.
     3. ``short`` (fewer than 6 observed periods) or too short for a backtest: the mean of the
-       observed values (model ``"mean"``); sigma is the sample sd times
+       latest half of the observed values, at least three (model ``"recent_mean"``,
+       :class:`~forecasting.models.mean.RecentMean`); sigma is the sample sd times
        :math:`\\sqrt{1 + 1/n}` (or :math:`\\sqrt{y}` with a single point). Exception: a
        smooth or erratic series with ``season_length <= MAX_SEASON_LENGTH`` (and no pooled
        profile) too short to backtest gets :func:`non_seasonal_combination`
@@ -329,14 +331,15 @@ def forecast_series(
             if mean is not None:
                 return result(mean, combination.name, _fallback_sigma(observed))
         if factors is not None:  # the level of the deseasonalised series times the profile
-            seasonal_mean = SeasonallyAdjusted(Mean(), factors).fit(fit_y)
+            seasonal_mean = SeasonallyAdjusted(RecentMean(), factors).fit(fit_y)
             future = factors[len(y) : len(y) + horizon]
             rms = float(np.sqrt(np.mean(future**2)))
             sigma = _fallback_sigma(adjusted_observed(fit_y, factors)) * rms
             return result(
                 seasonal_mean.predict(horizon), seasonal_mean.name, sigma, spread=future / rms
             )
-        return result(Mean().forecast(fit_y, horizon), "mean", _fallback_sigma(observed))
+        young = RecentMean()
+        return result(young.forecast(fit_y, horizon), young.name, _fallback_sigma(observed))
 
     combined = isinstance(pool[0], Combination)
     if factors is not None:

@@ -5,7 +5,7 @@ from forecasting.models.base import Model
 from forecasting.models.combination import Combination
 from forecasting.models.croston import SBA, Croston
 from forecasting.models.ets import ETS, DampedSeasonalETS
-from forecasting.models.mean import Mean, MovingAverage
+from forecasting.models.mean import Mean, MovingAverage, RecentMean
 from forecasting.models.naive import Drift, Naive, SeasonalNaive
 from forecasting.models.theta import Theta
 from forecasting.models.tsb import TSB
@@ -23,6 +23,7 @@ __all__ = [
     "Model",
     "MovingAverage",
     "Naive",
+    "RecentMean",
     "SeasonalNaive",
     "Theta",
 ]

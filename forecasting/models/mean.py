@@ -1,10 +1,13 @@
-"""Historic mean and moving average: the fallbacks."""
+"""Historic mean, recent mean and moving average: the fallbacks."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from forecasting.models.base import Model, observed
+
+#: Fewest values `RecentMean` averages (all of them when the series has fewer).
+MIN_RECENT = 3
 
 
 class Mean(Model):
@@ -50,3 +53,24 @@ def default_window(season_length: int) -> int:
     if season_length >= 52:
         return 13
     return max(3, season_length)
+
+
+class RecentMean(Model):
+    """Mean of the latest half of the observed values (at least ``MIN_RECENT``, at most all).
+
+    The level of a series too short to backtest. A young series is often a launch still
+    ramping up, or a listing whose first weeks sold less while the shelf filled: the mean of
+    every value lags such a level by about half the history, the latest half by a quarter.
+    A steady series pays only the larger sampling error of fewer values.
+    """
+
+    name = "recent_mean"
+
+    def fit(self, y: np.ndarray) -> RecentMean:
+        values = observed(y)
+        count = min(len(values), max(MIN_RECENT, int(np.ceil(len(values) / 2))))
+        self.mean_ = float(np.mean(values[-count:]))
+        return self
+
+    def predict(self, h: int) -> np.ndarray:
+        return np.full(h, self.mean_)

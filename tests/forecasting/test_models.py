@@ -7,7 +7,16 @@ import pytest
 from statsmodels.tsa.forecasting.theta import ThetaModel
 from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
-from forecasting.models import ARIMA, ETS, Mean, MovingAverage, Naive, SeasonalNaive, Theta
+from forecasting.models import (
+    ARIMA,
+    ETS,
+    Mean,
+    MovingAverage,
+    Naive,
+    RecentMean,
+    SeasonalNaive,
+    Theta,
+)
 from forecasting.models.base import fill_missing
 from forecasting.models.ets import seasonal_form
 
@@ -100,6 +109,10 @@ def test_baselines():
     assert Naive().fit(y[:7]).predict(1) == pytest.approx([6])  # last observed value
     assert Mean().fit(y).predict(1) == pytest.approx([29 / 7])
     assert MovingAverage(3).fit(y).predict(1) == pytest.approx([(5 + 6 + 8) / 3])
+    # recent mean: the latest half of the 7 observed values, rounded up (4), gap skipped
+    assert RecentMean().fit(y).predict(2) == pytest.approx([(4 + 5 + 6 + 8) / 4] * 2)
+    assert RecentMean().fit(y[:5]).predict(1) == pytest.approx([(3 + 4 + 5) / 3])  # at least 3
+    assert RecentMean().fit(y[:2]).predict(1) == pytest.approx([1.5])  # all when fewer
     # seasonal naive with the censored period interpolated from its neighbours (7)
     assert SeasonalNaive(4).fit(y).predict(6) == pytest.approx([5, 6, 7, 8, 5, 6])
 

@@ -342,7 +342,7 @@ def test_pooled_forecasts_are_never_negative_nor_nan():
     assert (frame.yhat_lo <= frame.yhat).all() and (frame.yhat <= frame.yhat_hi).all()
     assert frame.groupby("unique_id").size().eq(26).all()
     assert diagnostics.set_index("unique_id").loc["snow_zero", "model"] == "zero"
-    assert diagnostics.set_index("unique_id").loc["snow_new", "model"] == "mean+season"
+    assert diagnostics.set_index("unique_id").loc["snow_new", "model"] == "recent_mean+season"
 
 
 def test_season_positions_follow_the_calendar():

@@ -130,3 +130,17 @@ def test_stockout_weeks_as_missing_beat_stockout_weeks_as_sales():
         bias[name] = (yhat - truth).sum() / truth.sum()
     assert wape["missing"] < wape["sales"]
     assert abs(bias["missing"]) < abs(bias["sales"])
+
+
+def test_a_launch_too_short_to_backtest_is_forecast_at_its_recent_level():
+    """Eight weeks of a launch ramping from 0 to 14 a week (no backtest fits): the forecast is
+    the mean of the latest four weeks, not of all eight, which lags the ramp by half."""
+    y = np.array([0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0])
+    history = pd.DataFrame(
+        {"unique_id": "new", "ds": pd.date_range("2025-01-06", periods=8, freq="W-MON"), "y": y}
+    )
+    frame, diagnostics = forecast_with_diagnostics(
+        history, horizon=4, season_length=52, freq="W-MON"
+    )
+    assert diagnostics.loc[0, "model"] == "recent_mean"
+    assert frame.yhat.to_numpy() == pytest.approx([(8 + 10 + 12 + 14) / 4] * 4)
