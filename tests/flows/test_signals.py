@@ -179,39 +179,54 @@ def test_an_error_after_a_signal_still_ends_as_interrupted(monkeypatch):
     with pytest.raises(interrupts.Interrupted):
         interrupts._interrupt(signal.SIGTERM, None)
     con = duckdb.connect()
-    timer = threading.Timer(0.5, con.interrupt)
     try:
-        timer.start()
-        with pytest.raises(duckdb.InterruptException) as caught:
-            con.execute("select sum(a.range * b.range) from range(100000) a, range(100000) b")
+        error = interrupted_query(con)
     finally:
-        timer.cancel()
         con.close()
-    assert interrupts.failure(caught.value) == (INTERRUPTED.removeprefix("vmi: "), 1)
+    assert isinstance(error, duckdb.InterruptException), repr(error)
+    assert interrupts.failure(error) == (INTERRUPTED.removeprefix("vmi: "), 1)
     monkeypatch.setattr(interrupts, "_seen", [])  # no signal: the same error is a failure
-    assert interrupts.failure(caught.value)[0].startswith("run failed, nothing published: Inte")
+    assert interrupts.failure(error)[0].startswith("run failed, nothing published: Inte")
+
+
+def interrupted_query(con: duckdb.DuckDBPyConnection) -> BaseException:
+    """The error of a real query that runs until `interrupt()` stops it, called from another
+    thread once the query is running (a Python function in the query sets an event on its
+    first row), so nothing depends on timing."""
+    running = threading.Event()
+
+    def mark_running(value: int) -> int:
+        running.set()
+        return value
+
+    def interrupt() -> None:
+        if running.wait(DEADLINE_SECONDS):  # a hang net only
+            con.interrupt()
+
+    con.create_function("mark_running", mark_running, ["BIGINT"], "BIGINT")
+    threading.Thread(target=interrupt, daemon=True).start()
+    try:
+        con.execute("select sum(mark_running(range)) from range(100000000000)")
+    except BaseException as exc:  # DuckDB's InterruptException, or what a handler raised
+        return exc
+    raise AssertionError("the query was not interrupted")
 
 
 INSIDE_A_FLOW = """
-import os, signal, sys, threading, time, duckdb
+import signal, sys, duckdb
 from prefect.utilities.engine import capture_sigterm
 from planner import interrupts
+from tests.flows.test_signals import interrupted_query
 signum = int(sys.argv[1])
 con = duckdb.connect()
 with interrupts.signals_watched(), capture_sigterm():  # as `vmi run`, then its flow engine
     try:
-        os.kill(os.getpid(), signum)
-        time.sleep(5)  # the handler raises at the next bytecode
+        signal.raise_signal(signum)  # its handler runs before this returns
         print("no handler raised")
     except BaseException as exc:  # DuckDB swallows it like this, into "Query interrupted"
         print("handled by", type(exc).__name__)
-    timer = threading.Timer(0.5, con.interrupt)
-    timer.start()
-    try:
-        con.execute("select sum(a.range * b.range) from range(100000) a, range(100000) b")
-        print("the query was not interrupted")
-    except BaseException as exc:
-        error = exc
+    error = interrupted_query(con)
+con.close()
 line, code = interrupts.failure(error)  # as `vmi run`, once the watch has ended
 print(type(error).__name__, line, code, sep="|")
 """
@@ -225,8 +240,8 @@ def test_a_signal_inside_a_query_while_prefect_holds_sigterm_ends_as_interrupted
     interrupted"), which a full-suite run met as "run failed". Here, in a child process (a
     pytest-xdist worker's test thread gets no signal handler calls) inside Prefect's own
     context, a real signal is handled and its exception swallowed, then a real query is
-    stopped by `interrupt()` (how soon DuckDB itself checks for signals varies: a timed signal
-    made the test flaky). SIGTERM reaches only Prefect's handler; SIGINT reaches ours."""
+    stopped by `interrupt()` (how soon DuckDB itself checks for signals varies, so the signal
+    is not sent mid-query). SIGTERM reaches only Prefect's handler; SIGINT reaches ours."""
     result = subprocess.run(
         [sys.executable, "-c", INSIDE_A_FLOW, str(int(signum))],
         capture_output=True, text=True, cwd=ROOT, timeout=300,
