@@ -55,7 +55,7 @@ def default_window(season_length: int) -> int:
     return max(3, season_length)
 
 
-class RecentMean(Model):
+class RecentMean(Mean):
     """Mean of the latest half of the observed values (at least ``MIN_RECENT``, at most all).
 
     The level of a series too short to backtest. A young series is often a launch still
@@ -71,6 +71,3 @@ class RecentMean(Model):
         count = min(len(values), max(MIN_RECENT, int(np.ceil(len(values) / 2))))
         self.mean_ = float(np.mean(values[-count:]))
         return self
-
-    def predict(self, h: int) -> np.ndarray:
-        return np.full(h, self.mean_)
