@@ -91,12 +91,14 @@ def published_night(tmp_path_factory, name: str, make_landing: Callable[[Path], 
 
 
 def night_paths(night: Path, copy: Path) -> dict:
+    from planner.run_folder import run_dir
+
     as_of = (night / "done").read_text()
     return {
         "landing": night / "landing",
         "warehouse": copy / "warehouse.duckdb",
         "out": copy / "out",
-        "folder": copy / "out" / "runs" / as_of,
+        "folder": run_dir(copy / "out", as_of),
         "as_of": as_of,
     }
 

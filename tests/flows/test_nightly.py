@@ -232,6 +232,7 @@ def test_approved_unshipped_lines_count_as_on_order_next_night(first_run, tmp_pa
 
     from flows.nightly import nightly_replenishment
     from planner.approve import approve_run
+    from planner.run_folder import run_dir
 
     folder, landing, warehouse, out = first_run
     # The first night is the module's published one: a copy of its warehouse and output folder.
@@ -240,7 +241,7 @@ def test_approved_unshipped_lines_count_as_on_order_next_night(first_run, tmp_pa
     shutil.copytree(out, tmp_path / "out")
     out = tmp_path / "out"
     day1 = date.fromisoformat(folder.name)
-    run1 = out / "runs" / folder.name
+    run1 = run_dir(out, day1)
     approve_run(out, day1, None, approved_by="planner", warehouse=wh)
     first = pd.read_csv(run1 / "suggestions.csv").set_index(["dealer_id", "sku"])
     assert (run1 / "orders").is_dir() and any((run1 / "orders").iterdir())
