@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import fcntl
+import functools
 import json
 import os
 import shutil
@@ -63,30 +64,48 @@ def shared_dir(tmp_path_factory) -> Path:
     return folder
 
 
-def published_night(tmp_path_factory, name: str, make_landing: Callable[[Path], None]) -> dict:
-    """One real nightly run (Prefect API, DuckDB, dbt) on the landing `make_landing` writes,
-    made once per session and shared by every test file and xdist worker that asks for `name`
-    (the first builds it while the others wait on a lock). For files that need a published night
-    to start from, not to watch: it is never changed, so copy it (`copy_night`) to write to it.
-
-    Returns the paths of `landing`, `warehouse` and `out`, and the published run `folder`."""
-    from flows.nightly import nightly_replenishment
-    from warehouse.connection import release_duckdb
-
+def made_once(tmp_path_factory, name: str, make: Callable[[Path], str]) -> Path:
+    """The folder `name` that `make(folder)` fills, made once per session and shared by every
+    test file and xdist worker that asks for `name` (the first makes it while the others wait on
+    a lock). What `make` returns is kept in `folder / "done"`. Read it only: copy to write."""
     base = shared_dir(tmp_path_factory)
-    night = base / name
+    folder = base / name
     with open(base / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        if not (night / "done").is_file():
-            shutil.rmtree(night, ignore_errors=True)
-            make_landing(night / "landing")
-            folder = nightly_replenishment(
-                landing=str(night / "landing"),
-                warehouse=str(night / "night" / "warehouse.duckdb"),
-                out=str(night / "night" / "out"),
-            )
-            release_duckdb()  # every row in the file itself, none left in a write-ahead log
-            (night / "done").write_text(Path(folder).name)
+        if not (folder / "done").is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            (folder / "done").write_text(make(folder))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def make_once(tmp_path_factory):
+    """make_once(name, make): `made_once` for the fixtures of test files."""
+    return functools.partial(made_once, tmp_path_factory)
+
+
+def published_night(tmp_path_factory, name: str, make_landing: Callable[[Path], None]) -> dict:
+    """One real nightly run (Prefect API, DuckDB, dbt) on the landing `make_landing` writes,
+    made once per session (`made_once`). For files that need a published night to start from,
+    not to watch: it is never changed, so copy it (`copy_night`) to write to it.
+
+    Returns the paths of `landing`, `warehouse` and `out`, and the published run `folder`."""
+
+    def make(night: Path) -> str:
+        from flows.nightly import nightly_replenishment
+        from warehouse.connection import release_duckdb
+
+        make_landing(night / "landing")
+        folder = nightly_replenishment(
+            landing=str(night / "landing"),
+            warehouse=str(night / "night" / "warehouse.duckdb"),
+            out=str(night / "night" / "out"),
+        )
+        release_duckdb()  # every row in the file itself, none left in a write-ahead log
+        return Path(folder).name
+
+    night = made_once(tmp_path_factory, name, make)
     return night_paths(night, night / "night")
 
 

@@ -256,15 +256,25 @@ def failed_nodes(result) -> list[str]:
     return [r.node.name for r in result.result.results if str(r.status) in ("error", "fail")]
 
 
+def core_built_once(make_once) -> Path:
+    """One warehouse with the world loaded and `dbt build --selector core` run on it, made once
+    per session for this file and test_reporting_views.py (tests/conftest.py `make_once`, the
+    same build for both): read it only, copy it to write to it."""
+
+    def make(work: Path) -> str:
+        warehouse = work / "warehouse.duckdb"
+        load_world(warehouse)
+        result = run_dbt(["build", "--selector", "core"], warehouse, work, {"as_of": AS_OF})
+        assert result.success, failed_nodes(result) if result.result else result.exception
+        return ""
+
+    return make_once("handmade-core", make) / "warehouse.duckdb"
+
+
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    """One warehouse with the world loaded and `dbt build --selector core` run on it."""
-    work = tmp_path_factory.mktemp("dbt")
-    warehouse = work / "warehouse.duckdb"
-    load_world(warehouse)
-    result = run_dbt(["build", "--selector", "core"], warehouse, work, {"as_of": AS_OF})
-    assert result.success, failed_nodes(result) if result.result else result.exception
-    return warehouse
+def built(make_once) -> Path:
+    """The hand-made world built by `dbt build --selector core` (`core_built_once`)."""
+    return core_built_once(make_once)
 
 
 def rows(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
@@ -989,8 +999,17 @@ def test_kpi_column_added_to_the_mart_is_appended_to_the_history(built, tmp_path
     }
 
 
-def test_docs_generate(built, tmp_path):
-    result = run_dbt(["docs", "generate"], built, tmp_path)
+@pytest.fixture(scope="module")
+def built_here(built, tmp_path_factory) -> Path:
+    """This file's own copy of `built` for the dbt commands that open it read-write (docs
+    generate, parse): the shared build is never opened for writing."""
+    warehouse = tmp_path_factory.mktemp("dbt") / "warehouse.duckdb"
+    shutil.copy(built, warehouse)
+    return warehouse
+
+
+def test_docs_generate(built_here, tmp_path):
+    result = run_dbt(["docs", "generate"], built_here, tmp_path)
     assert result.success
     catalog = json.loads((tmp_path / "target" / "catalog.json").read_text())
     assert "model.dealer_vmi.fct_weekly_demand" in catalog["nodes"]
@@ -1006,8 +1025,8 @@ def test_docs_generate(built, tmp_path):
     assert "source.dealer_vmi.pipeline.dealer_kpis" not in manifest["sources"]
 
 
-def test_exposures_end_the_lineage_of_every_mart(built, tmp_path):
-    result = run_dbt(["parse"], built, tmp_path)
+def test_exposures_end_the_lineage_of_every_mart(built_here, tmp_path):
+    result = run_dbt(["parse"], built_here, tmp_path)
     assert result.success
     manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
     exposures = {e["name"]: e for e in manifest["exposures"].values()}

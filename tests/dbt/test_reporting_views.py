@@ -20,9 +20,9 @@ import pytest
 from replenishment.policy import SUGGESTION_COLUMNS
 from tests.dbt.test_dbt_project import (
     AS_OF,
+    core_built_once,
     d,
     failed_nodes,
-    load_world,
     rows,
     run_dbt,
     suggestion,
@@ -91,13 +91,10 @@ def only_kpis(run_id: str) -> dict[str, set[tuple[str, str]]]:
 
 
 @pytest.fixture(scope="module")
-def core_built(tmp_path_factory) -> Path:
-    work = tmp_path_factory.mktemp("views")
-    warehouse = work / "warehouse.duckdb"
-    load_world(warehouse)
-    result = run_dbt(["build", "--selector", "core"], warehouse, work, {"as_of": AS_OF})
-    assert result.success, failed_nodes(result)
-    return warehouse
+def core_built(make_once) -> Path:
+    """test_dbt_project.py's core build of the hand-made world, made once per session (read
+    only: each test copies it)."""
+    return core_built_once(make_once)
 
 
 def test_views_show_the_published_run_until_the_rerun_publishes(core_built, tmp_path):
