@@ -14,6 +14,10 @@ Verdicts per cell (issue 11's bar):
   baseline that cannot reach the policy's fill even at z = 40 counts as not tuned: its stock
   understates what it would need, and the cell is marked ``baseline_reached`` = false).
 
+Each cell also reports the policy run by SKU lifecycle (``by_lifecycle``,
+`simulation.breakdown`): cycle service and forecast bias against the true demand for launched,
+rising, flat, falling and dying SKUs, where the misses come from.
+
 Prints a human table as it goes, then one JSON line per cell (``"cell": true``) and a summary
 line (``"summary": true``): the machine-readable output.
 
@@ -52,7 +56,11 @@ def run_cell(seed: int, target: float, args: argparse.Namespace) -> dict:
     world = dict(weeks=args.weeks, dealers=args.dealers, skus=args.skus, seed=seed)
     start = time.perf_counter()
     result = simulate(
-        **world, service_level=target, forecaster=args.forecaster, refit_weeks=args.refit_weeks
+        **world,
+        service_level=target,
+        forecaster=args.forecaster,
+        refit_weeks=args.refit_weeks,
+        breakdown=True,
     )
     seconds = time.perf_counter() - start
     policy, same_z = result["policy"], result["baseline"]
@@ -74,6 +82,7 @@ def run_cell(seed: int, target: float, args: argparse.Namespace) -> dict:
         "csl_ok": abs(policy["cycle_service_level"] - target) <= CSL_TOLERANCE + 1e-9,
         "stock_ok": bool(tuned["reached"] and saving >= STOCK_CUT),
         "seconds": round(seconds, 1),
+        "by_lifecycle": policy["by_lifecycle"],
     }
 
 
@@ -87,6 +96,16 @@ def table_row(c: dict) -> str:
         f"{c['stock_saving_equal_fill']:>6.1%} | {'yes' if c['csl_ok'] else 'NO':>6}  "
         f"{'yes' if c['stock_ok'] else 'NO'}"
     )
+
+
+def lifecycle_row(c: dict) -> str:
+    """The policy's cycle service and forecast bias (against true demand) per SKU lifecycle."""
+    parts = [
+        f"{group} {g['cycle_service_level']:.3f} ({g['forecast_bias']:+.1%}, {g['cycles']} cycles)"
+        for group, g in c["by_lifecycle"].items()
+        if g["cycles"] and g["forecast_bias"] is not None
+    ]
+    return "    by lifecycle: " + "; ".join(parts)
 
 
 def main() -> None:
@@ -108,9 +127,12 @@ def main() -> None:
         for target in args.targets:
             cells.append(run_cell(seed, target, args))
             print(table_row(cells[-1]), flush=True)
+            print(lifecycle_row(cells[-1]), flush=True)
     print(
         "P = policy; B = min/max baseline tuned (z raised) to the policy's fill rate; "
-        "saving = 1 - P value / B value; + = baseline never reached the policy's fill"
+        "saving = 1 - P value / B value; + = baseline never reached the policy's fill; "
+        "by lifecycle: the policy's cycle service per SKU lifecycle group (its demand over the "
+        "protection interval against the true mean demand, review cycles)"
     )
     for c in cells:
         print(json.dumps(c))

@@ -40,6 +40,7 @@ from replenishment import plan as nightly_plan
 from replenishment.config import PolicyConfig, load_policy_config
 from replenishment.policy import compute_suggestions
 from sampledata import build_world, expected_daily_demand
+from simulation.breakdown import ReviewLog, by_lifecycle, lifecycle, sum_over_days
 
 # Weeks start on Monday; reviews happen on Monday morning before the shop opens.
 SIM_START = dt.date(2024, 1, 1)
@@ -81,6 +82,7 @@ def simulate(
     baseline_z: float | None = None,
     refit_weeks: int = REFIT_WEEKS,
     config: PolicyConfig | None = None,
+    breakdown: bool = False,
 ) -> dict:
     """Run the policy and the min/max baseline over the same simulated demand.
 
@@ -113,6 +115,9 @@ def simulate(
         Weeks between two fits of the ``"forecasting"`` forecaster (>= 1).
     config
         Policy configuration (default: the shipped policy.yml).
+    breakdown
+        Also report the policy run by SKU lifecycle (`simulation.breakdown.by_lifecycle`):
+        ``policy["by_lifecycle"]``.
 
     Returns
     -------
@@ -144,7 +149,12 @@ def simulate(
         if forecaster == "forecasting"
         else FORECASTERS[forecaster](sim)
     )
-    policy = _run(sim, _policy_orders(sim, model, config, service_level), model.update)
+    log = ReviewLog() if breakdown else None
+    record: dict = {}
+    policy = _run(sim, _policy_orders(sim, model, config, service_level, log), model.update, record)
+    if log is not None:
+        short, live = _cycle_counts(sim, record["sold"])
+        policy["by_lifecycle"] = by_lifecycle(sim.lifecycle, short, live, log)
     baseline = _run(sim, _baseline_orders(sim, z), None)
     return {
         "target_service_level": service_level,
@@ -280,6 +290,7 @@ class _Sim:
     unit_cost: np.ndarray
     abc_class: np.ndarray
     launch: np.ndarray  # launch date per pair (NaT for established SKUs)
+    lifecycle: np.ndarray  # the generator's lifecycle group per pair (simulation.breakdown)
     warm_daily: np.ndarray  # (n, warm days) daily sales as reported
     warm_empty: np.ndarray  # (n, warm days) days that ended with an empty shelf
 
@@ -352,6 +363,11 @@ def _build(*, weeks: int, dealers: int, skus: int, seed: int, warmup_weeks: int)
         unit_cost=skus_df["unit_cost"].to_numpy(dtype=float)[s_idx],
         abc_class=skus_df["abc_class"].to_numpy(dtype=object)[s_idx],
         launch=world.params.launch_date[s_idx],
+        lifecycle=lifecycle(
+            world.params.launch_date[s_idx],
+            world.params.decline_start[s_idx],
+            world.params.trend_per_year[d_idx, s_idx],
+        ),
         warm_daily=sup.sales[d_idx, s_idx, :warm].astype(float),
         warm_empty=sup.on_hand_end[d_idx, s_idx, :warm] <= 0,
     )
@@ -443,22 +459,11 @@ def _metrics(sim: _Sim, sold: np.ndarray, on_hand_end: np.ndarray, shipped: np.n
     pair-by-pair ratio is undefined for a pair whose demand never varies).
     ``bullwhip_ratio_sell_through`` pools the same way over the weekly units sold.
     """
+    short_cycles, live_cycles = _cycle_counts(sim, sold)
     first = 7 * sim.settle
     demand, sold, on_hand_end = sim.demand[:, first:], sold[:, first:], on_hand_end[:, first:]
     lost = demand - sold
     weeks = sim.weeks - sim.settle
-    # Review cycles: a pair's cycle runs from one review of its dealer to the next. Weeks before
-    # the first measured review belong to a cycle that began while settling: left out.
-    due = sim.due[:, sim.settle :]
-    cycle_id = np.cumsum(due, axis=1)
-    lost_week = lost.reshape(sim.n, weeks, 7).sum(axis=2)
-    live_week = sim.expected[:, first:].reshape(sim.n, weeks, 7).sum(axis=2)
-    short, live = [], []
-    for i in range(sim.n):
-        ids = cycle_id[i]
-        short.append((np.bincount(ids, weights=lost_week[i]) > 0)[1:])
-        live.append((np.bincount(ids, weights=live_week[i]) > 0)[1:])
-    short_all, live_all = np.concatenate(short), np.concatenate(live)
     demanded = float(demand.sum())
     value = (on_hand_end * sim.unit_cost[:, None]).sum(axis=0)
     demand_week = demand.reshape(sim.n, weeks, 7).sum(axis=2)
@@ -467,8 +472,8 @@ def _metrics(sim: _Sim, sold: np.ndarray, on_hand_end: np.ndarray, shipped: np.n
     sold_var = float(sold.reshape(sim.n, weeks, 7).sum(axis=2).var(axis=1).sum())
     return {
         "fill_rate": round(float(sold.sum()) / demanded, 4) if demanded else 1.0,
-        "cycle_service_level": round(float(1.0 - short_all[live_all].mean()), 4)
-        if live_all.any()
+        "cycle_service_level": round(float(1.0 - short_cycles.sum() / live_cycles.sum()), 4)
+        if live_cycles.any()
         else 1.0,
         "avg_on_hand_units": round(float(on_hand_end.sum(axis=0).mean()), 2),
         "avg_on_hand_value": round(float(value.mean()), 2),
@@ -476,6 +481,25 @@ def _metrics(sim: _Sim, sold: np.ndarray, on_hand_end: np.ndarray, shipped: np.n
         "bullwhip_ratio": round(shipped_var / demand_var, 3) if demand_var > 0 else None,
         "bullwhip_ratio_sell_through": round(shipped_var / sold_var, 3) if sold_var > 0 else None,
     }
+
+
+def _cycle_counts(sim: _Sim, sold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair, over the measured weeks: review cycles of a live pair (some true demand) with
+    a lost sale, and live review cycles. `sold` is the daily sales from the loop's start.
+
+    A pair's cycle runs from one review of its dealer to the next. Weeks before the first
+    measured review belong to a cycle that began while settling: left out.
+    """
+    first, weeks = 7 * sim.settle, sim.weeks - sim.settle
+    lost_week = (sim.demand[:, first:] - sold[:, first:]).reshape(sim.n, weeks, 7).sum(axis=2)
+    live_week = sim.expected[:, first:].reshape(sim.n, weeks, 7).sum(axis=2)
+    cycle_id = np.cumsum(sim.due[:, sim.settle :], axis=1)
+    short, live = np.zeros(sim.n, dtype=np.int64), np.zeros(sim.n, dtype=np.int64)
+    for i in range(sim.n):
+        is_live = (np.bincount(cycle_id[i], weights=live_week[i]) > 0)[1:]
+        is_short = (np.bincount(cycle_id[i], weights=lost_week[i]) > 0)[1:]
+        short[i], live[i] = int((is_short & is_live).sum()), int(is_live.sum())
+    return short, live
 
 
 def _launch_minimum(sim: _Sim, week: int, seen: _Observed) -> np.ndarray:
@@ -491,7 +515,11 @@ def _launch_minimum(sim: _Sim, week: int, seen: _Observed) -> np.ndarray:
 
 
 def _policy_orders(
-    sim: _Sim, model: _Forecaster, config: PolicyConfig, service_level: float
+    sim: _Sim,
+    model: _Forecaster,
+    config: PolicyConfig,
+    service_level: float,
+    log: ReviewLog | None = None,
 ) -> OrderRule:
     def orders(week: int, on_hand: np.ndarray, in_transit: np.ndarray, seen: _Observed):
         due = sim.due[:, week]
@@ -500,6 +528,13 @@ def _policy_orders(
         out = compute_suggestions(
             positions[due], demand, config, run_id="simulation", as_of=_as_of(sim, week)
         )
+        if log is not None and week >= sim.settle:  # the days the policy covered, as it saw them
+            days = out["protection_days"].to_numpy(dtype=float)
+            log.add(
+                np.flatnonzero(due),
+                out["demand_over_protection"].to_numpy(dtype=float),
+                sum_over_days(sim.expected[due], 7 * week, days),
+            )
         qty = np.zeros(sim.n, dtype=np.int64)
         qty[due] = out["suggested_qty"].to_numpy()
         return qty

@@ -1,0 +1,98 @@
+"""Where a closed-loop policy run reaches its service and where it misses, by SKU lifecycle.
+
+`simulate(..., breakdown=True)` adds ``policy["by_lifecycle"]``: the run's pairs grouped by
+what the generator made of their SKU (`lifecycle`), and per group the review cycles, the
+cycle service reached, and the policy's demand over the protection interval against the
+true mean demand over the same days (``forecast_bias``). It reads the generator's truth, so
+it is a diagnostic of the simulation, not something a nightly run could compute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: Lifecycle groups, in report order.
+GROUPS = ("launched", "rising", "flat", "falling", "dying")
+#: A steady SKU's yearly trend above this is "rising", below `FALLING_TREND` "falling".
+RISING_TREND = 0.10
+FALLING_TREND = -0.05
+
+
+def lifecycle(
+    launch_date: np.ndarray, decline_start: np.ndarray, trend_per_year: np.ndarray
+) -> np.ndarray:
+    """Per pair: ``launched`` (its SKU launches inside the world), ``dying`` (it declines),
+    else ``rising`` / ``falling`` / ``flat`` by the pair's yearly trend."""
+    steady = np.where(
+        trend_per_year > RISING_TREND,
+        "rising",
+        np.where(trend_per_year < FALLING_TREND, "falling", "flat"),
+    )
+    launched = ~np.isnat(launch_date)
+    dying = ~np.isnat(decline_start)
+    return np.where(launched, "launched", np.where(dying, "dying", steady)).astype(object)
+
+
+def sum_over_days(values: np.ndarray, start: int, days: np.ndarray) -> np.ndarray:
+    """Per row, the sum of ``values[row, start:]`` over ``days[row]`` days, the last one
+    fractional (``days`` = 2.5 adds half of the third day), as the policy sums its forecast."""
+    days = np.asarray(days, dtype=float)
+    whole = np.floor(days).astype(int)
+    window = values[:, start : start + int(whole.max()) + 1].astype(float)
+    if window.shape[1] < int(whole.max()) + 1:  # the world ends first: the last day repeats
+        pad = int(whole.max()) + 1 - window.shape[1]
+        window = np.concatenate([window, np.repeat(window[:, -1:], pad, axis=1)], axis=1)
+    rows = np.arange(len(days))
+    before = np.concatenate([np.zeros((len(days), 1)), np.cumsum(window, axis=1)], axis=1)
+    return before[rows, whole] + (days - whole) * window[rows, whole]
+
+
+@dataclass
+class ReviewLog:
+    """At each measured review of each due pair: the policy's demand over its protection
+    interval and the true mean demand over the same days."""
+
+    pair: list = field(default_factory=list)
+    planned: list = field(default_factory=list)
+    true_mean: list = field(default_factory=list)
+
+    def add(self, pairs, planned, true_mean) -> None:
+        for name, values in zip(
+            ("pair", "planned", "true_mean"), (pairs, planned, true_mean), strict=True
+        ):
+            getattr(self, name).append(np.asarray(values))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        names = ("pair", "planned", "true_mean")
+        if not self.pair:
+            return {name: np.zeros(0) for name in names}
+        return {name: np.concatenate(getattr(self, name)) for name in names}
+
+
+def by_lifecycle(groups: np.ndarray, short: np.ndarray, live: np.ndarray, log: ReviewLog) -> dict:
+    """One entry per group present: ``pairs``, ``cycles`` (live review cycles), ``short_cycles``,
+    ``cycle_service_level`` and ``forecast_bias`` (sum of the policy's demand over P / sum of
+    the true mean demand over the same days - 1; negative = under-forecast)."""
+    rows = log.arrays()
+    pair = rows["pair"].astype(int)
+    out = {}
+    for group in GROUPS:
+        members = groups == group
+        if not members.any():
+            continue
+        cycles = int(live[members].sum())
+        shorts = int(short[members].sum())
+        reviewed = members[pair] if len(pair) else np.zeros(0, dtype=bool)
+        truth = float(rows["true_mean"][reviewed].sum())
+        out[group] = {
+            "pairs": int(members.sum()),
+            "cycles": cycles,
+            "short_cycles": shorts,
+            "cycle_service_level": round(1.0 - shorts / cycles, 4) if cycles else None,
+            "forecast_bias": round(float(rows["planned"][reviewed].sum()) / truth - 1.0, 4)
+            if truth > 0
+            else None,
+        }
+    return out
