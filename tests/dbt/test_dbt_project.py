@@ -216,15 +216,16 @@ def run_dbt(
 ):
     """Invoke real dbt in-process against `warehouse`; target and logs stay under `work`.
 
-    dbt's own partial parsing carries over between invocations with the same project and vars,
-    as it does for a developer rerunning dbt: each test has its own target folder, so the saved
-    parse is put into it first (PARSED). A full parse costs several seconds, a build of the
-    tiny test worlds hardly more."""
+    dbt's own partial parsing carries over between invocations with the same project, vars and
+    warehouse path (dbt checks all three: the path is the profile's), as it does for a developer
+    rerunning dbt: the parse saved by the last such invocation is put into the target folder
+    first (PARSED), also when an invocation with other vars came in between. A full parse costs
+    several seconds, a build of the tiny test worlds hardly more."""
     from dbt.cli.main import dbtRunner
 
     saved_parse = work / "target" / "partial_parse.msgpack"
-    key = json.dumps([str(project), vars_], sort_keys=True)
-    if key in PARSED and not saved_parse.exists():
+    key = json.dumps([str(project), str(warehouse), vars_], sort_keys=True)
+    if key in PARSED:
         saved_parse.parent.mkdir(parents=True, exist_ok=True)
         saved_parse.write_bytes(PARSED[key])
     cli = [
@@ -249,7 +250,7 @@ def run_dbt(
                 PARSED[key] = saved_parse.read_bytes()
 
 
-PARSED: dict[str, bytes] = {}  # dbt's partial_parse.msgpack by project and vars (run_dbt)
+PARSED: dict[str, bytes] = {}  # dbt's partial_parse.msgpack by project, warehouse and vars
 
 
 def failed_nodes(result) -> list[str]:
