@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -583,9 +584,22 @@ def test_first_run_has_no_since_last_run_section(run_dir: Path) -> None:
     assert not (run_dir / "changes.csv").exists()
 
 
+def big_run_folder(make_once, out_dir: Path) -> Path:
+    """A copy in `out_dir` of a 20,000-line run folder (`make_run_folder` of 20 dealers x 1,000
+    SKUs, seconds to write), made once per session for this file and test_report_browser.py
+    (tests/conftest.py `make_once`); returns the copy's run folder."""
+
+    def make(folder: Path) -> str:
+        return make_run_folder(folder / "out", dealers=20, skus=1000).name
+
+    made = make_once("run-folder-20000-lines", make)
+    shutil.copytree(made / "out", out_dir)
+    return out_dir / "runs" / (made / "done").read_text()
+
+
 @pytest.mark.slow
-def test_size_with_20000_lines(tmp_path: Path) -> None:
-    run_dir = make_run_folder(tmp_path / "out", dealers=20, skus=1000)
+def test_size_with_20000_lines(make_once, tmp_path: Path) -> None:
+    run_dir = big_run_folder(make_once, tmp_path / "out")
     path = build_report(run_dir)
     size = path.stat().st_size
     data = decode_payload(path.read_text(encoding="utf-8"))

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from test_report import make_run_folder
+from test_report import big_run_folder, make_run_folder
 
 from planner.approve import approve_run
 from planner.report import build_report, decode_payload
@@ -427,9 +427,9 @@ def test_report_in_chromium(tmp_path: Path, browser: Browser) -> None:
 
 
 @pytest.mark.slow
-def test_a_20000_line_report_pages_its_rows(tmp_path: Path, browser: Browser) -> None:
+def test_a_20000_line_report_pages_its_rows(make_once, tmp_path: Path, browser: Browser) -> None:
     """Its load time is printed by benchmarks/bench_workbench.py, not asserted here."""
-    run_dir = make_run_folder(tmp_path / "out", dealers=20, skus=1000)
+    run_dir = big_run_folder(make_once, tmp_path / "out")
     # By default the page embeds the lines reviewed first and says how many it leaves out.
     report = build_report(run_dir)
     page = Page(browser)
