@@ -230,10 +230,12 @@ def forecast_series(
     2. No observation at all: forecast 0, model ``"none"``.
     3. ``short`` (fewer than 6 observed periods) or too short for a backtest: the mean of the
        latest half of the observed values, at least three (model ``"recent_mean"``,
-       :class:`~forecasting.models.mean.RecentMean`); sigma is the sample sd times
-       :math:`\\sqrt{1 + 1/n}` (or :math:`\\sqrt{y}` with a single point). Exception: a
-       smooth or erratic series with ``season_length <= MAX_SEASON_LENGTH`` (and no pooled
-       profile) too short to backtest gets :func:`non_seasonal_combination`
+       :class:`~forecasting.models.mean.RecentMean`); sigma is
+       :math:`\\sqrt{(s^2 + \\bar v)(1 + 1/n)}`, :math:`s^2` the sample variance and
+       :math:`\\bar v` the mean over the periods of :math:`\\operatorname{Var}(D \\mid y)`
+       (0 without censored periods; or :math:`\\sqrt{y + \\bar v}` with a single point).
+       Exception: a smooth or erratic series with ``season_length <= MAX_SEASON_LENGTH`` (and
+       no pooled profile) too short to backtest gets :func:`non_seasonal_combination`
        (``season_length == 1``) or :func:`seasonal_combination` fitted on all of it, with the
        same sigma, when that fit succeeds.
     4. Otherwise every candidate of the class (:func:`candidates`) forecasts from three rolling
@@ -290,9 +292,12 @@ def forecast_series(
     # Methods fit the series as demand: censored values unconstrained (train_y for the
     # backtest, fit_y for the final fit); held-out actuals stay the observed bounds.
     fit_y = train_y = y
+    # What the data leave unknown about each period's demand: Var(D | y) of a censored period.
+    imputed_variance = np.zeros(len(y))
     if censored is not None:
         unconstrained = censoring.unconstrain(y, censored, season_length=season_length)
         fit_y = train_y = unconstrained.values
+        imputed_variance = np.nan_to_num(unconstrained.variance)
         observed = fit_y[~np.isnan(fit_y)]
         if plan is not None:
             train_y = censoring.unconstrain_before_origins(
@@ -329,17 +334,25 @@ def forecast_series(
             )
             mean = _fit_or_none(combination, fit_y, horizon)
             if mean is not None:
-                return result(mean, combination.name, _fallback_sigma(observed))
+                spread = _fallback_sigma(observed, _mean_observed(imputed_variance, y))
+                return result(mean, combination.name, spread)
         if factors is not None:  # the level of the deseasonalised series times the profile
             seasonal_mean = SeasonallyAdjusted(RecentMean(), factors).fit(fit_y)
             future = factors[len(y) : len(y) + horizon]
             rms = float(np.sqrt(np.mean(future**2)))
-            sigma = _fallback_sigma(adjusted_observed(fit_y, factors)) * rms
+            adjusted_variance = imputed_variance / factors[: len(y)] ** 2
+            sigma = (
+                _fallback_sigma(
+                    adjusted_observed(fit_y, factors), _mean_observed(adjusted_variance, y)
+                )
+                * rms
+            )
             return result(
                 seasonal_mean.predict(horizon), seasonal_mean.name, sigma, spread=future / rms
             )
         young = RecentMean()
-        return result(young.forecast(fit_y, horizon), young.name, _fallback_sigma(observed))
+        spread = _fallback_sigma(observed, _mean_observed(imputed_variance, y))
+        return result(young.forecast(fit_y, horizon), young.name, spread)
 
     combined = isinstance(pool[0], Combination)
     if factors is not None:
@@ -401,8 +414,20 @@ def _fit_or_none(model: Model, y: np.ndarray, horizon: int) -> np.ndarray | None
     return mean if np.all(np.isfinite(mean)) else None
 
 
-def _fallback_sigma(observed: np.ndarray) -> float:
-    """Spread for a forecast with no backtest: sample sd of the data, or Poisson for one point."""
+def _fallback_sigma(observed: np.ndarray, imputed_variance: float = 0.0) -> float:
+    """Spread for a forecast with no backtest: sample sd of the data, or Poisson for one point.
+
+    ``imputed_variance`` is the mean over the observed periods of ``Var(D | y)`` (0 where the
+    demand was seen): censored periods enter the data at their expected demand, which spreads
+    less than demand does, so the demand variance is the completed values' variance plus it
+    (the within-imputation part of Rubin's rules).
+    """
     if len(observed) >= 2:
-        return float(np.std(observed, ddof=1) * np.sqrt(1.0 + 1.0 / len(observed)))
-    return float(np.sqrt(abs(observed[0])))
+        variance = float(np.var(observed, ddof=1)) + imputed_variance
+        return float(np.sqrt(variance * (1.0 + 1.0 / len(observed))))
+    return float(np.sqrt(abs(observed[0]) + imputed_variance))
+
+
+def _mean_observed(values: np.ndarray, y: np.ndarray) -> float:
+    seen = ~np.isnan(y)
+    return float(np.mean(values[seen])) if seen.any() else 0.0

@@ -8,7 +8,7 @@ import pytest
 from statsmodels.tsa.forecasting.theta import ThetaModel
 from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
-from forecasting import forecast, forecast_with_diagnostics
+from forecasting import censoring, forecast, forecast_with_diagnostics
 from forecasting.models import Drift, Theta
 from forecasting.select import candidates
 
@@ -130,6 +130,32 @@ def test_stockout_weeks_as_missing_beat_stockout_weeks_as_sales():
         bias[name] = (yhat - truth).sum() / truth.sum()
     assert wape["missing"] < wape["sales"]
     assert abs(bias["missing"]) < abs(bias["sales"])
+
+
+def test_a_young_series_sigma_counts_what_its_stock_outs_leave_unknown():
+    """Eight weeks, three of them sold out (no backtest fits): the censored weeks enter at
+    their expected demand, which spreads less than demand; sigma adds back the mean of their
+    conditional variances (Rubin's within-imputation part) before the sqrt(1 + 1/n)."""
+    y = np.array([3.0, 5.0, 2.0, 6.0, 1.0, 4.0, 2.0, 3.0])
+    censored = np.array([False, False, True, False, True, False, True, False])
+    history = pd.DataFrame(
+        {
+            "unique_id": "new",
+            "ds": pd.date_range("2025-01-06", periods=8, freq="W-MON"),
+            "y": y,
+            "censored": censored,
+        }
+    )
+    _, diagnostics = forecast_with_diagnostics(history, horizon=4, season_length=52, freq="W-MON")
+    filled = censoring.unconstrain(y, censored, season_length=52)
+    imputed = np.nan_to_num(filled.variance)
+    assert imputed[censored].min() > 0 and imputed[~censored].max() == 0
+    spread = np.var(filled.values, ddof=1)
+    assert diagnostics.loc[0, "model"] == "recent_mean"
+    assert diagnostics.loc[0, "sigma"] == pytest.approx(
+        np.sqrt((spread + imputed.mean()) * (1 + 1 / 8))
+    )
+    assert diagnostics.loc[0, "sigma"] > np.sqrt(spread * (1 + 1 / 8)) * 1.05
 
 
 def test_a_launch_too_short_to_backtest_is_forecast_at_its_recent_level():
