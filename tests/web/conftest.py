@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import sys
 import threading
@@ -32,12 +33,20 @@ def run_out(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def users_file(tmp_path: Path) -> Path:
+def users_file(make_once, tmp_path: Path) -> Path:
+    """The four users, each test with its own copy of one file made once per session
+    (tests/conftest.py `make_once`): argon2 takes about a second for the four hashes."""
+
+    def make(folder: Path) -> str:
+        path = folder / "users.json"
+        add_user(path, "ann", "planner", PASSWORDS["ann"])
+        add_user(path, "bob", "planner", PASSWORDS["bob"])
+        add_user(path, "vic", "viewer", PASSWORDS["vic"])
+        add_user(path, "dora", "dealer", PASSWORDS["dora"], dealer_id="D001")
+        return ""
+
     path = tmp_path / "users.json"
-    add_user(path, "ann", "planner", PASSWORDS["ann"])
-    add_user(path, "bob", "planner", PASSWORDS["bob"])
-    add_user(path, "vic", "viewer", PASSWORDS["vic"])
-    add_user(path, "dora", "dealer", PASSWORDS["dora"], dealer_id="D001")
+    shutil.copy(make_once("web-users", make) / "users.json", path)
     return path
 
 
