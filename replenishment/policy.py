@@ -472,8 +472,9 @@ def _whole_unit_service(
 
 
 def _phi(t: np.ndarray) -> np.ndarray:
-    """Standard normal density."""
-    return np.exp(-0.5 * t * t) / math.sqrt(2 * math.pi)
+    """Standard normal density (0 far in the tails, where ``t * t`` overflows to inf)."""
+    with np.errstate(over="ignore"):
+        return np.exp(-0.5 * t * t) / math.sqrt(2 * math.pi)
 
 
 def _phi_integral(t: np.ndarray) -> np.ndarray:
