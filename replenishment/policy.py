@@ -264,14 +264,14 @@ def _demand_over_protection(rates: pd.Series, protection: pd.Series) -> tuple[pd
     for idx in rates.index:
         value, days = rates[idx], float(protection[idx])
         if is_array[idx]:
-            total[idx] = _sum_daily_path(np.asarray(value, dtype=float), days)
+            total[idx] = sum_daily_path(np.asarray(value, dtype=float), days)
         elif pd.notna(value):
             total[idx] = max(float(value), 0.0) * days
     daily = (total / protection.where(protection > 0)).fillna(0.0)
     return total, daily
 
 
-def _sum_daily_path(path: np.ndarray, days: float) -> float:
+def sum_daily_path(path: np.ndarray, days: float) -> float:
     """Sum of a daily forecast path over `days` (fractional last day; last value repeats)."""
     path = np.clip(np.nan_to_num(path), 0.0, None)
     if path.size == 0 or days <= 0:

@@ -35,20 +35,6 @@ def lifecycle(
     return np.where(launched, "launched", np.where(dying, "dying", steady)).astype(object)
 
 
-def sum_over_days(values: np.ndarray, start: int, days: np.ndarray) -> np.ndarray:
-    """Per row, the sum of ``values[row, start:]`` over ``days[row]`` days, the last one
-    fractional (``days`` = 2.5 adds half of the third day), as the policy sums its forecast."""
-    days = np.asarray(days, dtype=float)
-    whole = np.floor(days).astype(int)
-    window = values[:, start : start + int(whole.max()) + 1].astype(float)
-    if window.shape[1] < int(whole.max()) + 1:  # the world ends first: the last day repeats
-        pad = int(whole.max()) + 1 - window.shape[1]
-        window = np.concatenate([window, np.repeat(window[:, -1:], pad, axis=1)], axis=1)
-    rows = np.arange(len(days))
-    before = np.concatenate([np.zeros((len(days), 1)), np.cumsum(window, axis=1)], axis=1)
-    return before[rows, whole] + (days - whole) * window[rows, whole]
-
-
 @dataclass
 class ReviewLog:
     """At each measured review of each due pair: the policy's demand over its protection

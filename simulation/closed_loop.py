@@ -38,9 +38,9 @@ from forecasting import classify_demand, forecast_with_diagnostics, seasonal_pro
 from replenishment import demand as nightly_demand
 from replenishment import plan as nightly_plan
 from replenishment.config import PolicyConfig, load_policy_config
-from replenishment.policy import compute_suggestions
+from replenishment.policy import compute_suggestions, sum_daily_path
 from sampledata import build_world, expected_daily_demand
-from simulation.breakdown import ReviewLog, by_lifecycle, lifecycle, sum_over_days
+from simulation.breakdown import ReviewLog, by_lifecycle, lifecycle
 
 # Weeks start on Monday; reviews happen on Monday morning before the shop opens.
 SIM_START = dt.date(2024, 1, 1)
@@ -530,11 +530,11 @@ def _policy_orders(
         )
         if log is not None and week >= sim.settle:  # the days the policy covered, as it saw them
             days = out["protection_days"].to_numpy(dtype=float)
-            log.add(
-                np.flatnonzero(due),
-                out["demand_over_protection"].to_numpy(dtype=float),
-                sum_over_days(sim.expected[due], 7 * week, days),
-            )
+            truth = [
+                sum_daily_path(row[7 * week :], p)
+                for row, p in zip(sim.expected[due], days, strict=True)
+            ]
+            log.add(np.flatnonzero(due), out["demand_over_protection"].to_numpy(dtype=float), truth)
         qty = np.zeros(sim.n, dtype=np.int64)
         qty[due] = out["suggested_qty"].to_numpy()
         return qty

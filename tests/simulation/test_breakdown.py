@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulation.breakdown import GROUPS, lifecycle, sum_over_days
+from replenishment.policy import sum_daily_path
+from simulation.breakdown import GROUPS, lifecycle
 from simulation.closed_loop import simulate
 
 SMALL = dict(weeks=20, dealers=3, skus=20, seed=21)
@@ -20,12 +21,15 @@ def test_lifecycle_reads_launch_then_decline_then_the_trend():
     ]  # fmt: skip
 
 
-def test_sum_over_days_adds_the_fractional_last_day_as_the_policy_does():
+def test_the_true_demand_is_summed_over_the_days_as_the_policy_sums_its_forecast():
     values = np.array([[1.0, 2.0, 3.0, 4.0, 5.0], [10.0, 20.0, 30.0, 40.0, 50.0]])
     # row 0 from day 1: 2 + 3 + half of 4; row 1 from day 1: 20 + 30 + 40 + 0.25 * 50
-    assert np.allclose(sum_over_days(values, 1, np.array([2.5, 3.25])), [7.0, 102.5])
+    assert np.allclose(
+        [sum_daily_path(row[1:], p) for row, p in zip(values, [2.5, 3.25], strict=True)],
+        [7.0, 102.5],
+    )
     # past the end of the world the last day repeats: 4 + 5 + 5 + 0.5 * 5
-    assert np.allclose(sum_over_days(values[:1], 3, np.array([3.5])), [16.5])
+    assert np.allclose(sum_daily_path(values[0, 3:], 3.5), 16.5)
 
 
 def test_the_oracle_breakdown_adds_up_to_the_run_and_reads_the_truth():
