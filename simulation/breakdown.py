@@ -9,8 +9,6 @@ it is a diagnostic of the simulation, not something a nightly run could compute.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 #: Lifecycle groups, in report order.
@@ -35,34 +33,18 @@ def lifecycle(
     return np.where(launched, "launched", np.where(dying, "dying", steady)).astype(object)
 
 
-@dataclass
-class ReviewLog:
-    """At each measured review of each due pair: the policy's demand over its protection
-    interval and the true mean demand over the same days."""
-
-    pair: list = field(default_factory=list)
-    planned: list = field(default_factory=list)
-    true_mean: list = field(default_factory=list)
-
-    def add(self, pairs, planned, true_mean) -> None:
-        for name, values in zip(
-            ("pair", "planned", "true_mean"), (pairs, planned, true_mean), strict=True
-        ):
-            getattr(self, name).append(np.asarray(values))
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        names = ("pair", "planned", "true_mean")
-        if not self.pair:
-            return {name: np.zeros(0) for name in names}
-        return {name: np.concatenate(getattr(self, name)) for name in names}
+#: At each measured review, for its due pairs: the pair indices, the policy's demand over
+#: their protection intervals and the true mean demand over the same days.
+ReviewLog = list[tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
 def by_lifecycle(groups: np.ndarray, short: np.ndarray, live: np.ndarray, log: ReviewLog) -> dict:
     """One entry per group present: ``pairs``, ``cycles`` (live review cycles), ``short_cycles``,
     ``cycle_service_level`` and ``forecast_bias`` (sum of the policy's demand over P / sum of
     the true mean demand over the same days - 1; negative = under-forecast)."""
-    rows = log.arrays()
-    pair = rows["pair"].astype(int)
+    columns = [np.concatenate(c) for c in zip(*log, strict=True)] if log else [[], [], []]
+    pair, planned, true_mean = (np.asarray(c, dtype=float) for c in columns)
+    pair = pair.astype(int)
     out = {}
     for group in GROUPS:
         members = groups == group
@@ -70,14 +52,14 @@ def by_lifecycle(groups: np.ndarray, short: np.ndarray, live: np.ndarray, log: R
             continue
         cycles = int(live[members].sum())
         shorts = int(short[members].sum())
-        reviewed = members[pair] if len(pair) else np.zeros(0, dtype=bool)
-        truth = float(rows["true_mean"][reviewed].sum())
+        reviewed = members[pair]
+        truth = float(true_mean[reviewed].sum())
         out[group] = {
             "pairs": int(members.sum()),
             "cycles": cycles,
             "short_cycles": shorts,
             "cycle_service_level": round(1.0 - shorts / cycles, 4) if cycles else None,
-            "forecast_bias": round(float(rows["planned"][reviewed].sum()) / truth - 1.0, 4)
+            "forecast_bias": round(float(planned[reviewed].sum()) / truth - 1.0, 4)
             if truth > 0
             else None,
         }

@@ -149,7 +149,7 @@ def simulate(
         if forecaster == "forecasting"
         else FORECASTERS[forecaster](sim)
     )
-    log = ReviewLog() if breakdown else None
+    log: ReviewLog | None = [] if breakdown else None
     record: dict = {}
     policy = _run(sim, _policy_orders(sim, model, config, service_level, log), model.update, record)
     if log is not None:
@@ -534,7 +534,13 @@ def _policy_orders(
                 sum_daily_path(row[7 * week :], p)
                 for row, p in zip(sim.expected[due], days, strict=True)
             ]
-            log.add(np.flatnonzero(due), out["demand_over_protection"].to_numpy(dtype=float), truth)
+            log.append(
+                (
+                    np.flatnonzero(due),
+                    out["demand_over_protection"].to_numpy(dtype=float),
+                    np.asarray(truth),
+                )
+            )
         qty = np.zeros(sim.n, dtype=np.int64)
         qty[due] = out["suggested_qty"].to_numpy()
         return qty
