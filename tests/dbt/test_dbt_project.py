@@ -1082,3 +1082,31 @@ def test_exposures_end_the_lineage_of_every_mart(built_here, tmp_path):
     read = set(re.findall(r"\bmarts\.((?:fct|dim)_\w+)", readers))
     exposed = set().union(*(set(e["depends_on"]["nodes"]) for e in exposures.values()))
     assert read and models(*read) <= exposed, sorted(models(*read) - exposed)
+
+
+def project_unit_tests() -> set[str]:
+    """The name of every dbt unit test in the project's YAML files."""
+    import yaml
+
+    names = set()
+    for path in (PROJECT_DIR / "models").rglob("*.yml"):
+        for unit_test in (yaml.safe_load(path.read_text()) or {}).get("unit_tests") or []:
+            names.add(unit_test["name"])
+    return names
+
+
+def test_every_unit_test_passes_under_the_vars_a_night_passes(built_here, tmp_path):
+    """The nightly builds leave dbt's unit tests out (flows/dbt_build.py NIGHTLY_LEAVES_OUT):
+    here they all run, core and reporting, under the vars a night gives dbt (as_of, run_id and
+    the shipped policy's rules), as they did inside every night before."""
+    from flows.dbt_build import NIGHTLY_LEAVES_OUT
+    from replenishment.tiers import policy_dbt_vars
+
+    assert NIGHTLY_LEAVES_OUT == ["--exclude-resource-type", "unit_test"]
+    night_vars = {"as_of": AS_OF, "run_id": "r-night", **policy_dbt_vars(None)}
+    result = run_dbt(["test", "--select", "test_type:unit"], built_here, tmp_path, night_vars)
+    assert result.success, failed_nodes(result) if result.result else result.exception
+    ran = {r.node.name: str(r.status) for r in result.result.results}
+    expected = project_unit_tests()
+    assert len(expected) >= 18 and set(ran) == expected
+    assert set(ran.values()) == {"pass"}
