@@ -27,14 +27,25 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import multiprocessing
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from forecasting import classify_demand, forecast_with_diagnostics, seasonal_profiles
+from forecasting import (
+    classify_demand,
+    forecast_chunk,
+    forecast_with_diagnostics,
+    join_chunks,
+    seasonal_profiles,
+    split_panel,
+)
 from replenishment import demand as nightly_demand
 from replenishment import plan as nightly_plan
 from replenishment.config import PolicyConfig, load_policy_config
@@ -55,13 +66,15 @@ SEASON_SMOOTH_WEEKS = 5
 # A newly launched SKU gets one pack on the shelf (the launch listing) while it has no sales
 # to learn from, under both planners; otherwise neither could ever start selling it.
 LAUNCH_WEEKS = 13
-# The production forecaster is refitted every REFIT_WEEKS weeks (the nightly run refits every
-# night). A fit of 5 dealers x 40 SKUs takes 1-2 s: refitting every week took 124-129 s a
-# 52-week run, every 2 weeks 64 s, every 4 weeks 31-35 s (2 idle cores). Against weekly refits,
-# every 2 weeks cost 0.2 points of cycle service on seed 2 at 0.95, every 4 weeks 0.7-1.0
-# points (seeds 2 and 7). Between refits each review re-spreads the last forecast from its own
-# as-of (`daily_demand` skips the weeks already past).
-REFIT_WEEKS = 2
+# The production forecaster is refitted every REFIT_WEEKS weeks, at every review as the nightly
+# run refits every night. A fit of 5 dealers x 40 SKUs takes 1-2 s on one core; fits run on
+# FIT_WORKERS worker processes that live for the whole simulation (the nightly fans chunks
+# out the same way, `forecasting.split_panel` / `forecast_chunk` / `join_chunks`), which
+# brings weekly refits within the two-minute budget of a 52-week run on 2 cores (one core:
+# 124-129 s). Refitting every 2 weeks cost 0.5 points of cycle service on seed 21 at 0.95,
+# every 4 weeks 0.7-1.0 points on seeds 2 and 7 (docs/replenishment.md, "Refit schedule").
+REFIT_WEEKS = 1
+FIT_WORKERS = 2
 # The nightly forecast call's prediction-interval level (flows/tasks.py, forecast_chunk).
 FORECAST_LEVEL = 95
 METRIC_KEYS = (
@@ -83,6 +96,7 @@ def simulate(
     refit_weeks: int = REFIT_WEEKS,
     config: PolicyConfig | None = None,
     breakdown: bool = False,
+    workers: int | None = None,
 ) -> dict:
     """Run the policy and the min/max baseline over the same simulated demand.
 
@@ -118,6 +132,11 @@ def simulate(
     breakdown
         Also report the policy run by SKU lifecycle (`simulation.breakdown.by_lifecycle`):
         ``policy["by_lifecycle"]``.
+    workers
+        Worker processes for the ``"forecasting"`` fits (default: `FIT_WORKERS`, at most the
+        machine's cores; 1 fits in this process). They are started once per call with the
+        ``forkserver`` method, so a script that calls `simulate` needs the usual
+        ``if __name__ == "__main__":`` guard. The result does not depend on it.
 
     Returns
     -------
@@ -145,13 +164,17 @@ def simulate(
     sim = _build(weeks=weeks, dealers=dealers, skus=skus, seed=seed, warmup_weeks=warmup_weeks)
 
     model = (
-        _ProductionForecaster(sim, refit_weeks)
+        _ProductionForecaster(sim, refit_weeks, workers)
         if forecaster == "forecasting"
         else FORECASTERS[forecaster](sim)
     )
     log: ReviewLog | None = [] if breakdown else None
     record: dict = {}
-    policy = _run(sim, _policy_orders(sim, model, config, service_level, log), model.update, record)
+    try:
+        orders = _policy_orders(sim, model, config, service_level, log)
+        policy = _run(sim, orders, model.update, record)
+    finally:
+        model.close()
     if log is not None:
         short, live = _cycle_counts(sim, record["sold"])
         policy["by_lifecycle"] = by_lifecycle(sim.lifecycle, short, live, log)
@@ -638,6 +661,9 @@ class _Forecaster:
         """The demand frame for the review of `week`; `positions` has every pair's row."""
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Release what the forecaster holds (worker processes); nothing by default."""
+
     def _classes(self) -> list[str]:
         return [classify_demand(row[-52:])[0] for row in self.history]
 
@@ -744,12 +770,18 @@ class _ProductionForecaster(_Forecaster):
     the nightly `load_history` task does (tests/simulation/test_production_path.py checks the
     two give the same forecasts). Each review spreads the forecast over days with
     `replenishment.demand.daily_demand` from its own as-of and the pairs'
-    `replenishment.plan.protection_days`, as the nightly `replenish` task does.
+    `replenishment.plan.protection_days`, as the nightly `replenish` task does. With
+    ``workers > 1`` the fits run in chunks (`forecasting.split_panel`, `forecast_chunk`,
+    `join_chunks`, as the nightly's fan-out) on worker processes kept until `close`.
     """
 
-    def __init__(self, sim: _Sim, refit_weeks: int = REFIT_WEEKS) -> None:
+    def __init__(
+        self, sim: _Sim, refit_weeks: int = REFIT_WEEKS, workers: int | None = None
+    ) -> None:
         super().__init__(sim)
         self.refit_weeks = refit_weeks
+        self.workers = min(FIT_WORKERS, os.cpu_count() or 1) if workers is None else workers
+        self.pool: ProcessPoolExecutor | None = None
         self.fitted_week: int | None = None
         self.forecasts = pd.DataFrame()
         self.diagnostics = pd.DataFrame()
@@ -805,10 +837,31 @@ class _ProductionForecaster(_Forecaster):
         history = nightly_demand.forecast_history(self.weekly_demand())
         season = dict(season_length=nightly_demand.SEASON_LENGTH, freq=nightly_demand.FREQ)
         profiles = seasonal_profiles(history, groups=self.groups, **season)
-        self.forecasts, self.diagnostics = forecast_with_diagnostics(
-            history, horizon=self.horizon(positions), profiles=profiles, level=FORECAST_LEVEL,
-            **season,
-        )  # fmt: skip
+        options = dict(horizon=self.horizon(positions), level=FORECAST_LEVEL, **season)
+        if self.workers <= 1:
+            self.forecasts, self.diagnostics = forecast_with_diagnostics(
+                history, profiles=profiles, **options
+            )
+            return
+        # As the nightly's fan-out: chunks of whole series with their own profiles, joined.
+        if self.pool is None:
+            context = multiprocessing.get_context("forkserver")  # as forecasting's own pool
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=context)
+        parts = split_panel(history, profiles, slots=self.workers)
+        chunks = self.pool.map(
+            partial(_forecast_chunk, **options), [p[0] for p in parts], [p[1] for p in parts]
+        )
+        self.forecasts, self.diagnostics = join_chunks(list(chunks))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None
+
+
+def _forecast_chunk(history: pd.DataFrame, profiles: pd.DataFrame, **options):
+    """`forecasting.forecast_chunk` with the profiles passed by position (for `pool.map`)."""
+    return forecast_chunk(history, profiles=profiles, **options)
 
 
 class _OracleForecaster(_Forecaster):
