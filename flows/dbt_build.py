@@ -10,6 +10,10 @@ advises for production builds: their rows are given in the YAML, not read from t
 so a night would only repeat the same check at about a quarter of a small world's core build.
 They run wherever the SQL changes: a developer's `dbt build`, and the test suite
 (tests/dbt/test_dbt_project.py runs them all under the vars a night passes).
+
+The run's as-of date and id go to dbt as environment variables (RUN_VALUES), the policy's rules
+as --vars, which stay the same from night to night: so the next night's builds on the same
+warehouse re-parse only the two files that read the run's values, not the whole project.
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ from warehouse.connection import release_duckdb
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 # dbt's unit tests check the SQL on rows given in the YAML: the same result every night.
 NIGHTLY_LEAVES_OUT = ["--exclude-resource-type", "unit_test"]
+# The values that change every night reach dbt in the environment, not in --vars: dbt parses the
+# whole project again whenever --vars change, but after a change of an environment variable only
+# the files that read it (dbt_project/macros/dates.sql run_value; a var given wins).
+RUN_VALUES = {"as_of": "VMI_DBT_AS_OF", "run_id": "VMI_DBT_RUN_ID"}
 
 
 def dbt_project_dir() -> Path:
@@ -53,8 +61,8 @@ def run_dbt_build(
     ----------
     warehouse : the DuckDB file (passed to the profile as ``VMI_WAREHOUSE``).
     selector : ``core`` (staging, intermediate, marts) or ``reporting``.
-    as_of : the run's as-of date, passed as the dbt var ``as_of``.
-    run_id : the run, passed as the dbt var ``run_id`` (models kept per run are keyed by it).
+    as_of : the run's as-of date, passed to dbt as ``VMI_DBT_AS_OF`` (RUN_VALUES).
+    run_id : the run, passed as ``VMI_DBT_RUN_ID`` (models kept per run are keyed by it).
     nodes_as_tasks : show each dbt node as a Prefect task (prefect-dbt, VMI_DBT_NODES_AS_TASKS=1);
         when False (the default) run plain dbt, one task for the whole build.
     policy : the policy file (None: the shipped one); its dealer rules become dbt vars.
@@ -65,13 +73,20 @@ def run_dbt_build(
     target = Path(str(warehouse) + ".dbt-target")
     os.environ["DBT_LOG_PATH"] = str(target / "logs")
     from_policy = policy_dbt_vars(policy)  # dealer tiers, channel-conflict rules (policy.yml)
-    variables = json.dumps({"as_of": as_of.isoformat(), "run_id": run_id, **from_policy})
-    args = ["build", "--selector", selector, "--vars", variables, "--target-path", str(target)]
-    args += NIGHTLY_LEAVES_OUT
+    args = ["build", "--selector", selector, "--vars", json.dumps(from_policy)]
+    args += ["--target-path", str(target), *NIGHTLY_LEAVES_OUT]
+    values = {RUN_VALUES["as_of"]: as_of.isoformat(), RUN_VALUES["run_id"]: run_id or ""}
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         return _invoke(args, selector, target, nodes_as_tasks)
     finally:
         release_duckdb()
+        for name, value in saved.items():  # not left for a later dbt call in this process
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _invoke(args: list[str], selector: str, target: Path, nodes_as_tasks: bool) -> int:

@@ -19,9 +19,10 @@
 {% macro as_of_literal() -%}
     {#-
         The validated `as_of` var as a SQL date literal, or none when unset. Only a string of the
-        form YYYY-MM-DD that is a real calendar date reaches the SQL text.
+        form YYYY-MM-DD that is a real calendar date reaches the SQL text. Without the var, the
+        environment variable VMI_DBT_AS_OF (how the nightly flow passes it: see run_value).
     -#}
-    {%- set raw = var('as_of', none) -%}
+    {%- set raw = run_value('as_of', 'VMI_DBT_AS_OF') -%}
     {%- if raw is none or (raw | string | trim) in ('', 'None', 'null') -%}
         {{ return(none) }}
     {%- endif -%}
@@ -31,4 +32,20 @@
     {%- endif -%}
     {%- set parsed = modules.datetime.datetime.strptime(text, '%Y-%m-%d') -%}
     {{ return("cast('" ~ parsed.strftime('%Y-%m-%d') ~ "' as date)") }}
+{%- endmacro %}
+
+{% macro run_value(name, environment_variable) -%}
+    {#-
+        A value that changes with every nightly run (as_of, run_id): the var `name` when given
+        (--vars), else the environment variable, else none. The nightly flow passes both in the
+        environment, not as --vars: dbt re-parses the whole project whenever --vars change, but
+        only the files that read an environment variable whose value changed (here
+        int_as_of_date and fct_dealer_kpis_by_run), so the next night's build parses in a
+        fraction of the time.
+    -#}
+    {%- set given = var(name, none) -%}
+    {%- if given is none -%}
+        {%- set given = env_var(environment_variable, '') | trim or none -%}
+    {%- endif -%}
+    {{ return(given) }}
 {%- endmacro %}

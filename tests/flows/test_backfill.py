@@ -74,6 +74,12 @@ def test_backfill_publishes_one_folder_and_one_run_per_date(backfilled):
         runs = con.execute("select as_of, status from pipeline.runs order by started_at").fetchall()
     assert per_as_of == [(d, 1) for d in days]
     assert runs == [(d, "published") for d in days]  # run in order, oldest first
+    # Each night's as-of and run id reach dbt in the environment, not in --vars
+    # (flows/dbt_build.py RUN_VALUES): of the four builds on this warehouse only the first
+    # parsed the whole project, the later ones started from the parse it saved.
+    log = (Path(f"{warehouse}.dbt-target") / "logs" / "dbt.log").read_text()
+    assert log.count("Running with dbt") == 4
+    assert log.count("Unable to do partial parsing") == 1
 
 
 @pytest.mark.slow
@@ -114,11 +120,20 @@ def test_rerunning_a_date_replaces_its_outputs(backfilled):
         new_run = con.execute(
             "select run_id from pipeline.suggestions where as_of = ?", [days[0]]
         ).fetchone()[0]
+        dbt_as_of = con.execute(
+            "select as_of_date, is_as_of_from_var from intermediate.int_as_of_date"
+        ).fetchone()
+        kpi_runs = con.execute(
+            "select distinct run_id from reporting.fct_dealer_kpis_by_run where as_of_date = ?",
+            [days[0]],
+        ).fetchall()
     assert per_as_of == [(d, 1) for d in days]
     assert rows_after == rows_before  # same landing, same pairs: replaced, not added
     old_run = dict(before)[days[0]]
     assert statuses[old_run] == "replaced" and statuses[new_run] == "published"
     assert statuses[dict(before)[days[1]]] == "published"  # the newer date's run is untouched
     assert new_run != old_run
+    assert dbt_as_of == (days[0], True)  # dbt built the marts as of the rerun's date, not newest
+    assert kpi_runs == [(new_run,)]  # and kept its KPIs under the rerun's id
     summary = json.loads((Path(folder) / "run_summary.json").read_text())
     assert summary["run_id"] == new_run

@@ -1,5 +1,6 @@
 -- Dealer KPIs kept run by run (the store behind the view rpt_dealer_kpis, which shows only
--- published runs). Each build appends the rows of fct_dealer_kpis under var('run_id'), with the
+-- published runs). Each build appends the rows of fct_dealer_kpis under the run_id (the var, else
+-- VMI_DBT_RUN_ID as the nightly flow passes it: macros/dates.sql run_value), with the
 -- run's as-of date and the dealer's name and region; a second build of the same run replaces
 -- that run's rows (delete+insert on run_id, dealer_id). Every column of fct_dealer_kpis is
 -- carried (`kpis.*`), so a KPI added there reaches this table with no edit here:
@@ -20,7 +21,7 @@
         on_schema_change='append_new_columns',
     )
 }}
-{%- set run_id = var('run_id') %}
+{%- set run_id = run_value('run_id', 'VMI_DBT_RUN_ID') %}
 {%- set legacy = none %}
 {#- not in a unit test (its inputs are the given rows): only a real build migrates #}
 {%- if execute and model.resource_type == 'model' and not is_incremental() %}
