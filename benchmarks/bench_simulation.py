@@ -25,7 +25,7 @@ Usage::
 
     .venv/bin/python -m benchmarks.bench_simulation [--seeds 1 2 3 11 12]
         [--targets 0.90 0.95 0.98] [--weeks 52] [--dealers 5] [--skus 40]
-        [--forecaster forecasting] [--refit-weeks 2]
+        [--forecaster forecasting] [--refit-weeks 1]
 """
 
 from __future__ import annotations
