@@ -32,7 +32,6 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -847,21 +846,16 @@ class _ProductionForecaster(_Forecaster):
         if self.pool is None:
             context = multiprocessing.get_context("forkserver")  # as forecasting's own pool
             self.pool = ProcessPoolExecutor(self.workers, mp_context=context)
-        parts = split_panel(history, profiles, slots=self.workers)
-        chunks = self.pool.map(
-            partial(_forecast_chunk, **options), [p[0] for p in parts], [p[1] for p in parts]
-        )
-        self.forecasts, self.diagnostics = join_chunks(list(chunks))
+        chunks = [
+            self.pool.submit(forecast_chunk, part, profiles=share, **options)
+            for part, share in split_panel(history, profiles, slots=self.workers)
+        ]
+        self.forecasts, self.diagnostics = join_chunks([chunk.result() for chunk in chunks])
 
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown()
             self.pool = None
-
-
-def _forecast_chunk(history: pd.DataFrame, profiles: pd.DataFrame, **options):
-    """`forecasting.forecast_chunk` with the profiles passed by position (for `pool.map`)."""
-    return forecast_chunk(history, profiles=profiles, **options)
 
 
 class _OracleForecaster(_Forecaster):
