@@ -222,6 +222,10 @@ def test_night_without_landing_fails_naming_the_setting_and_is_recorded(stack):
     record = json.loads(lines[-1])
     assert (record["failed_stage"], record["error_class"]) == ("start", "SettingsError")
     assert record["error_message"] == reason
+    # The failure hook reads the warehouse (read-only) after the terminal state is set; its
+    # notice says it is done, and only then may this process open the file read-write.
+    [notice] = stack.receiver.wait_for(lambda b: b.get("flow_run_id") == flow_run_id)
+    assert (notice["event"], notice["as_of"]) == ("vmi.run.failed", None)
     with connect(stack.warehouse) as con:
         import_failed_runs(con, stack.warehouse)
         row = con.execute(
