@@ -502,6 +502,7 @@ def unconstrain(
     family: str | None = None,
     max_iterations: int = MAX_ITERATIONS,
     tolerance: float = TOLERANCE,
+    factors: np.ndarray | None = None,
 ) -> Unconstrained:
     """Replace censored values by their expected demand given the bound, iterated EM-style.
 
@@ -522,6 +523,10 @@ def unconstrain(
     tolerance : float, default TOLERANCE
         Stopping rule: the iteration stops when no imputed value moved by more than
         ``tolerance`` times the mean of the observed values.
+    factors : numpy.ndarray, optional
+        Multiplicative seasonal factors of the series' periods (at least ``len(y)`` of them;
+        :func:`forecasting.seasonality.series_factors`). When given, the local level follows
+        them (step 1 below). None: all 1, a level-only model.
 
     Returns
     -------
@@ -540,11 +545,13 @@ def unconstrain(
     1994 for the lost-sales setting). Start from the completed series :math:`z = y` (the
     bounds themselves). Then repeat:
 
-    1. Level (M-step): :math:`\\mu_t` is the triangular-kernel weighted mean of the completed
-       values :math:`z_s` of the observed periods :math:`0 < |s - t| \\le k`
-       (:func:`half_width`). The period itself is left out, so :math:`\\mu_t` is what the
-       neighbours say about period :math:`t`; a period with no observed neighbour gets the
-       mean of the whole completed series.
+    1. Level (M-step): :math:`\\mu_t = f_t \\bar z_t`, where :math:`\\bar z_t` is the
+       triangular-kernel weighted mean of the deseasonalised completed values
+       :math:`z_s / f_s` of the observed periods :math:`0 < |s - t| \\le k`
+       (:func:`half_width`) and :math:`f` are the seasonal ``factors`` (all 1 without them).
+       The period itself is left out, so :math:`\\mu_t` is what the neighbours say about
+       period :math:`t`; a period with no observed neighbour gets the mean of the whole
+       deseasonalised series times :math:`f_t`.
     2. Dispersion (M-step), by moments over the observed periods with the expected squared
        deviations :math:`s_t = E[(D_t - \\mu_t)^2 \\mid \\text{data}]`, i.e.
        :math:`(y_t - \\mu_t)^2` for an uncensored period and
@@ -572,9 +579,13 @@ def unconstrain(
 
     The level uses a centred window, so an imputed value depends on later periods; for a
     backtest use :func:`unconstrain_before_origins`, which keeps each training window to
-    its own past. This is a level-only model: it reads a season only through the moving
-    window (on weekly data, 13 weeks of a 52-week season), which flattens sharp peaks a
-    little.
+    its own past. Without ``factors`` this is a level-only model: it reads a season only
+    through the moving window (on weekly data, 13 weeks of a 52-week season), which flattens
+    peaks and troughs, and at the end of the series, on a seasonal slope, the neighbours lie
+    on one side only. On the generated worlds of seeds 13-15 that read the last 13 weeks'
+    censored demand of the heavily censored pairs 1.7 % high on average, and their forecasts
+    1.7 points more biased than the oracle's; with the pooled profile's factors the gap fell
+    to 0.7 (docs/forecasting.md, "Censored demand").
     """
     y = np.asarray(y, dtype=float)
     observed = ~np.isnan(y)
@@ -600,11 +611,13 @@ def unconstrain(
     converged = False
     iterations = 0
     level = np.zeros_like(y)
+    season = _season(factors, len(y))
     for iterations in range(1, max_iterations + 1):  # noqa: B007 (used after the loop)
-        filled = np.where(observed, values, 0.0)
+        adjusted = values / season
+        filled = np.where(observed, adjusted, 0.0)
         total = np.convolve(filled, kernel)[k : k + len(y)]
-        overall = float(np.mean(values[observed]))
-        level = np.where(weight > 0, total / np.where(weight > 0, weight, 1.0), overall)
+        overall = float(np.mean(adjusted[observed]))
+        level = season * np.where(weight > 0, total / np.where(weight > 0, weight, 1.0), overall)
         deviation = ((values - level) ** 2 + variance)[observed]
         if family == "normal":
             dispersion = float(np.sqrt(np.mean(deviation)))
@@ -626,6 +639,16 @@ def unconstrain(
     return Unconstrained(values, variance, level, method, family, dispersion, iterations, converged)
 
 
+def _season(factors: np.ndarray | None, length: int) -> np.ndarray:
+    """The first ``length`` seasonal factors (1 where absent or not positive)."""
+    if factors is None:
+        return np.ones(length)
+    season = np.asarray(factors, dtype=float)[:length]
+    if len(season) < length:
+        raise ValueError(f"factors has {len(season)} values for a series of {length}")
+    return np.where(season > 0, season, 1.0)
+
+
 def _expected_demand(method, family, level, dispersion, bounds):
     if method == "partial":
         return partial_stockout_moments(level, bounds, family=family, dispersion=dispersion)
@@ -643,12 +666,13 @@ def unconstrain_before_origins(
     *,
     season_length: int,
     whole: Unconstrained | None = None,
+    factors: np.ndarray | None = None,
 ) -> np.ndarray:
     """Unconstrained series for a rolling-origin backtest, free of look-ahead.
 
     Parameters
     ----------
-    y, censored, season_length
+    y, censored, season_length, factors
         As in :func:`unconstrain`.
     origins : list of int
         Backtest origins (training lengths), increasing.
@@ -672,7 +696,9 @@ def unconstrain_before_origins(
             if whole is not None and end == len(y):
                 block = whole
             else:
-                block = unconstrain(y[:end], censored[:end], season_length=season_length)
+                block = unconstrain(
+                    y[:end], censored[:end], season_length=season_length, factors=factors
+                )
             result[start:end] = block.values[start:end]
         start = end
     return result

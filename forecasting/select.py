@@ -295,13 +295,24 @@ def forecast_series(
     # What the data leave unknown about each period's demand: Var(D | y) of a censored period.
     imputed_variance = np.zeros(len(y))
     if censored is not None:
-        unconstrained = censoring.unconstrain(y, censored, season_length=season_length)
+        # The profile shapes the level the censored periods are read against once the series
+        # has a season of its own: a younger one is often a launch whose ramp-up the profile
+        # would read as season (docs/forecasting.md, "Censored demand").
+        level_factors = factors if len(y) >= season_length else None
+        unconstrained = censoring.unconstrain(
+            y, censored, season_length=season_length, factors=level_factors
+        )
         fit_y = train_y = unconstrained.values
         imputed_variance = np.nan_to_num(unconstrained.variance)
         observed = fit_y[~np.isnan(fit_y)]
         if plan is not None:
             train_y = censoring.unconstrain_before_origins(
-                y, censored, plan.origins, season_length=season_length, whole=unconstrained
+                y,
+                censored,
+                plan.origins,
+                season_length=season_length,
+                whole=unconstrained,
+                factors=level_factors,
             )
     # A pooled seasonal profile replaces the series' own season estimate (seasonal_variants),
     # so such series keep the per-method candidates.
