@@ -15,6 +15,7 @@ QUICK = [
     ["benchmarks.bench_forecast_speed", "--series", "2000"],
     ["benchmarks.bench_forecast_tourism", "--limit", "100"],
     ["benchmarks.bench_censoring", "--seeds", "1"],
+    ["benchmarks.bench_lifecycle", "--seeds", "21"],
     ["benchmarks.bench_simulation", "--seeds", "1"],
     ["benchmarks.bench_ingest", "--rows", "1000000"],
     ["benchmarks.bench_outputs"],
