@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--every", type=int, default=4, help="weeks between origins")
     args = parser.parse_args(argv)
     worlds = []
-    print("seed | " + " | ".join(f"{g:>8} bias  wape" for g in [*GROUPS, "all"]))
+    print("seed | " + " | ".join(f"{g:>9} bias  wape" for g in [*GROUPS, "all"]))
     for seed in args.seeds:
         started = time.perf_counter()
         result = run_seed(seed, args.dealers, args.skus, args.horizon, args.every)
