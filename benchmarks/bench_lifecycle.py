@@ -31,15 +31,16 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bench_censoring import world_groups  # noqa: E402
 from forecasting import forecast_with_diagnostics, seasonal_profiles  # noqa: E402
-from replenishment import demand as nightly_demand  # noqa: E402
+from replenishment.demand import FREQ, SEASON_LENGTH  # noqa: E402
 from sampledata import build_world  # noqa: E402
 from sampledata.demand import expected_daily_demand  # noqa: E402
 from simulation.breakdown import GROUPS, lifecycle  # noqa: E402
 from simulation.closed_loop import SETTLE_WEEKS, SIM_START  # noqa: E402
 
 WARMUP_WEEKS, LOOP_WEEKS = 52, 52 + SETTLE_WEEKS
-SEASON = {"season_length": 52, "freq": "W-MON"}
+SEASON = {"season_length": SEASON_LENGTH, "freq": FREQ}  # as the nightly run
 
 
 def world_weeks(seed: int, dealers: int, skus: int) -> dict:
@@ -49,17 +50,10 @@ def world_weeks(seed: int, dealers: int, skus: int) -> dict:
     d_idx, s_idx = np.nonzero(world.params.carried)
     n = len(d_idx)
     mean = expected_daily_demand(world.params, world.dates)[d_idx, s_idx, :]
-    items = pd.DataFrame(
-        {
-            "dealer_id": world.dealers["dealer_id"].to_numpy()[d_idx],
-            "sku": world.skus["sku"].to_numpy()[s_idx],
-            "category": world.skus["category"].to_numpy()[s_idx],
-            "region": world.dealers["region"].to_numpy()[d_idx],
-        }
-    )
+    groups = world_groups(world)  # one row per carried pair, in the order of d_idx, s_idx
     return {
-        "ids": (items["dealer_id"] + nightly_demand.ID_SEP + items["sku"]).to_numpy(),
-        "groups": nightly_demand.forecast_groups(items),
+        "ids": groups["unique_id"].to_numpy(),
+        "groups": groups,
         "drawn": world.demand[d_idx, s_idx, :].astype(float).reshape(n, weeks, 7).sum(axis=2),
         "mean": mean.reshape(n, weeks, 7).sum(axis=2),
         "week_starts": pd.to_datetime(world.dates[::7]),
@@ -77,8 +71,7 @@ def run_seed(seed: int, dealers: int, skus: int, horizon: int, every: int) -> di
     first = np.where(live.any(axis=1), live.argmax(axis=1), live.shape[1])
     forecast_sum, true_sum, abs_error = (dict.fromkeys(GROUPS, 0.0) for _ in range(3))
     models: dict[str, Counter] = {group: Counter() for group in GROUPS}
-    total = WARMUP_WEEKS + LOOP_WEEKS
-    for origin in range(WARMUP_WEEKS + SETTLE_WEEKS, total - horizon + 1, every):
+    for origin in range(WARMUP_WEEKS + SETTLE_WEEKS, live.shape[1] - horizon + 1, every):
         pair, week = np.nonzero(np.arange(origin)[None, :] >= first[:, None])
         history = pd.DataFrame(
             {
@@ -92,14 +85,15 @@ def run_seed(seed: int, dealers: int, skus: int, horizon: int, every: int) -> di
         forecasts, diagnostics = forecast_with_diagnostics(
             history, horizon=horizon, level=95, profiles=profiles, **SEASON
         )
-        planned = forecasts.groupby("unique_id")["yhat"].sum().reindex(w["ids"]).fillna(0.0)
+        totals = forecasts.groupby("unique_id")["yhat"].sum()
+        planned = totals.reindex(w["ids"]).fillna(0.0).to_numpy()
         chosen = diagnostics.set_index("unique_id")["model"].reindex(w["ids"]).fillna("none")
         truth = w["mean"][:, origin : origin + horizon].sum(axis=1)
         for group in GROUPS:
             members = w["lifecycle"] == group
-            forecast_sum[group] += float(planned.to_numpy()[members].sum())
+            forecast_sum[group] += float(planned[members].sum())
             true_sum[group] += float(truth[members].sum())
-            abs_error[group] += float(np.abs(planned.to_numpy()[members] - truth[members]).sum())
+            abs_error[group] += float(np.abs(planned[members] - truth[members]).sum())
             models[group].update(chosen.to_numpy()[members])
     result = {}
     for group in [*GROUPS, "all"]:
