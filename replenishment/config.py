@@ -344,6 +344,10 @@ class PolicyConfig(_Strict):
 
     service_levels: ServiceLevels = ServiceLevels()
     default_review_period_days: PositiveDays = 7
+    # What a customer does when the dealer is out: "lost" (buys elsewhere; the order-up-to
+    # level is lowered where lead-time demand may exceed the position, `replenishment.lost_sales`)
+    # or "backordered" (waits; the classic level stands).
+    unmet_demand: Literal["lost", "backordered"] = "lost"
     slow_demand: SlowDemand = SlowDemand()
     freshness: Freshness = Freshness()
     alerts: Alerts = Alerts()

@@ -17,6 +17,7 @@ import pandas as pd
 from scipy import special, stats
 
 from replenishment.config import PolicyConfig
+from replenishment.lost_sales import lost_sales_credit
 
 SUGGESTION_COLUMNS = [
     "run_id", "as_of", "dealer_id", "sku", "on_hand", "in_transit", "on_order",
@@ -83,7 +84,12 @@ def compute_suggestions(
         SS      = z * sigma_P,  z = Phi^-1(service level)     (the classic level)
         OUT     = D + SS        (raised to min_qty when set)
         IP      = on_hand + in_transit + on_order - backorders
-        need    = max(0, OUT - IP)
+        need    = max(0, OUT - IP - C)
+
+    ``C`` is the lost-sales credit (`config.unmet_demand == "lost"`, the default;
+    `replenishment.lost_sales`): lead-time demand beyond the position is lost, not owed, so the
+    order need not cover it; 0 with ``"backordered"`` (DESIGN.md's rule), on rows raised to
+    ``min_qty``, and wherever the position is safely above lead-time demand.
 
     Whole units: positions and demand are whole numbers, and an order of whole packs of ``q``
     up to ``OUT`` leaves the position on the ``q`` whole numbers from ``ceil(OUT)``, evenly
@@ -132,13 +138,18 @@ def compute_suggestions(
         is_normal, _whole_unit_normal_level(demand_over, sigma_p, pack, service), count_level
     )
     safety = level - demand_over
+    position = frame["on_hand"] + frame["in_transit"] + frame["on_order"] - frame["backorders"]
     policy_out = pd.Series(level, frame.index)
     min_qty = frame["min_qty"]
     raised_to_min = min_qty.notna() & (min_qty > policy_out)
     order_up_to = policy_out.where(~raised_to_min, min_qty)
-
-    position = frame["on_hand"] + frame["in_transit"] + frame["on_order"] - frame["backorders"]
-    raw_need = (order_up_to - position).clip(lower=0.0)
+    # Lost sales: lead-time demand beyond the position is not owed, so the order need not
+    # cover it (the level itself, which alerts, transfers and the portal read, stands).
+    credit = pd.Series(0.0, frame.index)
+    if config.unmet_demand == "lost":
+        credit[:] = _lost_sales_credit(frame, demand_over, daily, position, service)
+        credit = credit.where(~raised_to_min, 0.0)  # a planner's min_qty is a floor as given
+    raw_need = (order_up_to - position - credit).clip(lower=0.0)
     qty, packed, moq_units, capped = _round_quantity(
         raw_need, position, frame["pack_size"], frame["moq"], frame["max_qty"]
     )
@@ -177,6 +188,7 @@ def compute_suggestions(
         backorders=frame["backorders"],
         distribution=distribution,
         policy_out=policy_out,
+        credit=credit,
         raised_to_min=raised_to_min,
         min_qty=min_qty,
         max_qty=frame["max_qty"],
@@ -251,6 +263,26 @@ def _prepare_demand(demand: pd.DataFrame) -> pd.DataFrame:
         values = demand[column] if column in demand else pd.Series(default, demand.index)
         frame[column] = values.to_numpy()
     return frame
+
+
+def _lost_sales_credit(
+    frame: pd.DataFrame,
+    demand_over: pd.Series,
+    daily: pd.Series,
+    position: pd.Series,
+    service: pd.Series,
+) -> np.ndarray:
+    """`lost_sales_credit` with demand over L and over R split from the forecast and sigma_P."""
+    lead_demand, _ = _demand_over_protection(frame["daily_rate"], frame["lead_time_days"])
+    lead_sd = np.sqrt(
+        frame["lead_time_days"] * frame["sigma_daily"] ** 2
+        + daily**2 * frame["lead_time_sd_days"] ** 2
+    )
+    review_sd = np.sqrt(frame["review_period_days"] * frame["sigma_daily"] ** 2)
+    return lost_sales_credit(
+        lead_demand.to_numpy(), lead_sd.to_numpy(), (demand_over - lead_demand).to_numpy(),
+        review_sd.to_numpy(), position.to_numpy(), service.to_numpy(),
+    )  # fmt: skip
 
 
 def _demand_over_protection(rates: pd.Series, protection: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -596,6 +628,11 @@ def _reason(r) -> str:  # noqa: ANN001 - a namedtuple row of `_reasons`' work fr
     )
     if r.backorders > 0:
         position += f" - {_fmt(r.backorders)} backordered"
+    if r.credit >= 0.05:
+        position += (
+            f"; lost-sales credit {_fmt(r.credit)} (lead-time demand beyond the position is "
+            "lost, not owed, so the order need not cover it)"
+        )
 
     if qty > 0:
         notes = []
@@ -621,6 +658,8 @@ def _reason(r) -> str:  # noqa: ANN001 - a namedtuple row of `_reasons`' work fr
             f"No order: {_fmt(r.raw_need)} needed but max {_fmt(r.max_qty)} leaves {why}; "
             f"{target}; {position}"
         )
+    elif r.inventory_position < r.order_up_to:  # the lost-sales credit covers the gap
+        sentence = f"No order: {target}; {position}"
     else:
         sentence = f"No order: {position} covers {target}"
     if r.is_stale:

@@ -16,7 +16,9 @@ from replenishment.config import load_policy_config
 from replenishment.policy import compute_suggestions
 from tests.replenishment.whole_units import whole_unit_level
 
-CONFIG = load_policy_config()
+# The level maths as textbooks give it (customers wait); lost sales: tests/replenishment/
+# test_lost_sales.py.
+CONFIG = load_policy_config().model_copy(update={"unmet_demand": "backordered"})
 AS_OF = date(2026, 3, 2)
 # DESIGN.md suggestions.csv, in order.
 DESIGN_COLUMNS = (
