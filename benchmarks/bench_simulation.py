@@ -16,7 +16,11 @@ Verdicts per cell (issue 11's bar):
 
 Each cell also reports the policy run by SKU lifecycle (``by_lifecycle``,
 `simulation.breakdown`): cycle service and forecast bias against the true demand for launched,
-rising, flat, falling and dying SKUs, where the misses come from.
+rising, flat, falling and dying SKUs, where the misses come from. Unless the forecaster is the
+oracle itself, the same world and target are also run with ``forecaster="oracle"`` (the true
+mean and spread; a few seconds): its cycle service, overall and per group, is what the policy
+maths reaches with a perfect forecast, so ``forecast_cost`` (policy minus oracle) is the part
+of a miss that the forecast causes and the oracle's own gap the part the policy causes.
 
 Prints a human table as it goes, then one JSON line per cell (``"cell": true``) and a summary
 line (``"summary": true``): the machine-readable output.
@@ -64,6 +68,16 @@ def run_cell(seed: int, target: float, args: argparse.Namespace) -> dict:
     )
     seconds = time.perf_counter() - start
     policy, same_z = result["policy"], result["baseline"]
+    oracle = None
+    if args.forecaster != "oracle":
+        perfect = simulate(**world, service_level=target, forecaster="oracle", breakdown=True)
+        oracle = {
+            "cycle_service_level": perfect["policy"]["cycle_service_level"],
+            "by_lifecycle": {
+                group: g["cycle_service_level"]
+                for group, g in perfect["policy"]["by_lifecycle"].items()
+            },
+        }
     tuned = baseline_at_fill(policy["fill_rate"], **world)
     saving = 1.0 - policy["avg_on_hand_value"] / tuned["avg_on_hand_value"]
     return {
@@ -83,6 +97,12 @@ def run_cell(seed: int, target: float, args: argparse.Namespace) -> dict:
         "stock_ok": bool(tuned["reached"] and saving >= STOCK_CUT),
         "seconds": round(seconds, 1),
         "by_lifecycle": policy["by_lifecycle"],
+        "oracle": oracle,
+        "forecast_cost": (
+            round(policy["cycle_service_level"] - oracle["cycle_service_level"], 4)
+            if oracle
+            else None
+        ),
     }
 
 
@@ -99,13 +119,22 @@ def table_row(c: dict) -> str:
 
 
 def lifecycle_row(c: dict) -> str:
-    """The policy's cycle service and forecast bias (against true demand) per SKU lifecycle."""
-    parts = [
-        f"{group} {g['cycle_service_level']:.3f} ({g['forecast_bias']:+.1%}, {g['cycles']} cycles)"
-        for group, g in c["by_lifecycle"].items()
-        if g["cycles"] and g["forecast_bias"] is not None
-    ]
-    return "    by lifecycle: " + "; ".join(parts)
+    """The policy's cycle service and forecast bias (against true demand) per SKU lifecycle,
+    with the oracle's cycle service on the same world when it ran."""
+    perfect = (c["oracle"] or {}).get("by_lifecycle", {})
+    parts = []
+    for group, g in c["by_lifecycle"].items():
+        if not g["cycles"] or g["forecast_bias"] is None:
+            continue
+        versus = f"oracle {perfect[group]:.3f}, " if perfect.get(group) is not None else ""
+        parts.append(
+            f"{group} {g['cycle_service_level']:.3f} ({versus}{g['forecast_bias']:+.1%}, "
+            f"{g['cycles']} cycles)"
+        )
+    head = "    by lifecycle"
+    if c["oracle"]:
+        head += f" (oracle overall {c['oracle']['cycle_service_level']:.3f})"
+    return f"{head}: " + "; ".join(parts)
 
 
 def main() -> None:
@@ -131,8 +160,9 @@ def main() -> None:
     print(
         "P = policy; B = min/max baseline tuned (z raised) to the policy's fill rate; "
         "saving = 1 - P value / B value; + = baseline never reached the policy's fill; "
-        "by lifecycle: the policy's cycle service per SKU lifecycle group (its demand over the "
-        "protection interval against the true mean demand, review cycles)"
+        "by lifecycle: the policy's cycle service per SKU lifecycle group (the oracle's on the "
+        "same world; its demand over the protection interval against the true mean demand, "
+        "review cycles)"
     )
     for c in cells:
         print(json.dumps(c))
@@ -151,6 +181,11 @@ def main() -> None:
                 "csl_gap_mean": round(float(gaps.mean()), 4),
                 "csl_gap_min": round(float(gaps.min()), 4),
                 "stock_saving_min": min(c["stock_saving_equal_fill"] for c in cells),
+                "forecast_cost_mean": (
+                    round(float(np.mean([c["forecast_cost"] for c in cells])), 4)
+                    if all(c["forecast_cost"] is not None for c in cells)
+                    else None
+                ),
                 "seconds_per_policy_run": round(float(np.mean([c["seconds"] for c in cells])), 1),
             }
         )
