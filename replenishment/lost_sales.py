@@ -29,7 +29,8 @@ _NODES = 48
 _TAIL_SDS = 9.0
 # Below this chance of lead-time demand exceeding the position the credit is zero.
 _NEGLIGIBLE = 1e-9
-_BISECTIONS = 60
+# At most this many safeguarded Newton steps (bisection when a step leaves the bracket).
+_STEPS = 60
 
 
 def lost_sales_credit(
@@ -51,7 +52,7 @@ def lost_sales_credit(
         integral_{x < IP+} phi_L(x) Phi((y - x - mu_R) / s_R) dx
             + P(D_L > IP+) Phi((y - IP+ - mu_R) / s_R),
 
-    by Gauss-Legendre quadrature, and ``y_S`` by bisection in
+    by Gauss-Legendre quadrature, and ``y_S`` by Newton steps kept inside the bracket
     ``[mu_R + z s_R + min(IP+, mu_L - 9 s_L), y_B]``. With ``s_L = 0`` the credit is
     ``(mu_L - IP+)^+``; with ``s_R = 0`` it is ``(mu_L + z s_L - IP+)^+``.
 
@@ -102,15 +103,30 @@ def _quadrature_credit(
     w = half[:, None] * weights[None, :] * stats.norm.pdf(t)
     beyond = special.ndtr(-upper)
 
-    def service(level: np.ndarray) -> np.ndarray:
-        below = (w * special.ndtr((level[:, None] - x - mu_r[:, None]) / s_r[:, None])).sum(axis=1)
-        return below + beyond * special.ndtr((level - cap - mu_r) / s_r)
+    def service(level: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The lost-sales service at `level` for `rows`, and its slope (the density there)."""
+        u = (level[:, None] - x[rows] - mu_r[rows, None]) / s_r[rows, None]
+        v = (level - cap[rows] - mu_r[rows]) / s_r[rows]
+        value = (w[rows] * special.ndtr(u)).sum(axis=1) + beyond[rows] * special.ndtr(v)
+        slope = (w[rows] * stats.norm.pdf(u)).sum(axis=1) + beyond[rows] * stats.norm.pdf(v)
+        return value, slope / s_r[rows]
 
+    # Safeguarded Newton from the backorder level (where the service is at least the target),
+    # bisecting whenever a step leaves the shrinking bracket.
     low = mu_r + z * s_r + np.minimum(cap, mu_l - _TAIL_SDS * s_l)
     high = backorder_level.copy()
-    for _ in range(_BISECTIONS):
-        mid = (low + high) / 2
-        enough = service(mid) >= target
-        high = np.where(enough, mid, high)
-        low = np.where(enough, low, mid)
-    return backorder_level - high
+    level = backorder_level.copy()
+    todo = np.arange(len(level))
+    for _ in range(_STEPS):
+        value, slope = service(level[todo], todo)
+        enough = value >= target[todo]
+        high[todo] = np.where(enough, level[todo], high[todo])
+        low[todo] = np.where(enough, low[todo], level[todo])
+        done = (np.abs(value - target[todo]) <= 1e-11) | (high[todo] - low[todo] <= 1e-9)
+        todo, value, slope = todo[~done], value[~done], slope[~done]
+        if not todo.size:
+            break
+        step = level[todo] - (value - target[todo]) / np.maximum(slope, 1e-300)
+        inside = (step > low[todo]) & (step < high[todo])
+        level[todo] = np.where(inside, step, (low[todo] + high[todo]) / 2)
+    return backorder_level - level

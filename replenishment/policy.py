@@ -292,15 +292,32 @@ def _demand_over_protection(rates: pd.Series, protection: pd.Series) -> tuple[pd
         daily = pd.to_numeric(rates, errors="coerce").astype(float)
         daily = daily.where(np.isfinite(daily), 0.0).clip(lower=0.0)
         return daily * protection, daily
-    total = pd.Series(0.0, index=rates.index)
-    for idx in rates.index:
-        value, days = rates[idx], float(protection[idx])
-        if is_array[idx]:
-            total[idx] = sum_daily_path(np.asarray(value, dtype=float), days)
-        elif pd.notna(value):
-            total[idx] = max(float(value), 0.0) * days
+    values, days = rates.to_numpy(dtype=object), protection.to_numpy(dtype=float)
+    paths = is_array.to_numpy()
+    scalars = pd.to_numeric(pd.Series(np.where(paths, np.nan, values)), errors="coerce")
+    sums = np.nan_to_num(scalars.to_numpy(dtype=float)).clip(min=0.0) * days
+    sums[paths] = _path_sums(values[paths], days[paths])
+    total = pd.Series(sums, index=rates.index)
     daily = (total / protection.where(protection > 0)).fillna(0.0)
     return total, daily
+
+
+def _path_sums(paths: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """`sum_daily_path` of every path over its days, from one padded grid (vectorised)."""
+    if not len(paths):
+        return np.zeros(0)
+    whole = np.floor(np.clip(days, 0.0, None)).astype(int)
+    grid = np.zeros((len(paths), int(whole.max()) + 1))
+    for i, path in enumerate(paths):
+        path = np.asarray(path, dtype=float)[: grid.shape[1]]
+        if path.size:
+            grid[i, : path.size] = path
+            grid[i, path.size :] = path[-1]  # the last value repeats
+    grid = np.nan_to_num(grid).clip(min=0.0)
+    before = np.concatenate([np.zeros((len(paths), 1)), np.cumsum(grid, axis=1)], axis=1)
+    rows = np.arange(len(paths))
+    total = before[rows, whole] + (days - whole) * grid[rows, whole]
+    return np.where(days > 0, total, 0.0)
 
 
 def sum_daily_path(path: np.ndarray, days: float) -> float:
