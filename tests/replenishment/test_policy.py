@@ -221,6 +221,30 @@ def test_short_forecast_path_repeats_its_last_day():
     assert out["demand_over_protection"] == pytest.approx(4 + 2 + 2 + 2 + 2)
 
 
+def test_paths_and_rates_of_every_length_mix_in_one_frame():
+    # Each pair sums its own path over its own protection interval, whatever the others hold.
+    out = run(
+        [
+            position(sku="A", lead_time_days=2.5, review_period_days=1),
+            position(sku="B", lead_time_days=2.5, review_period_days=1),
+            position(sku="C", lead_time_days=10, review_period_days=4),
+            position(sku="D", lead_time_days=0.25, review_period_days=0),
+        ],
+        [
+            demand(sku="A", daily_rate=[1.0, 2.0, 3.0, np.nan, 9.0], sigma_daily=0.0),
+            demand(sku="B", daily_rate=[5.0], sigma_daily=0.0),
+            demand(sku="C", daily_rate=2.5, sigma_daily=0.0),
+            demand(sku="D", daily_rate=[8.0, 1.0], sigma_daily=0.0),
+        ],
+    ).set_index("sku")
+    # A: P = 3.5 -> 1 + 2 + 3 + half of the missing day (read as 0); B: 5 a day repeated;
+    # C: a rate; D: a quarter of the first day.
+    assert out.loc["A", "demand_over_protection"] == pytest.approx(6.0)
+    assert out.loc["B", "demand_over_protection"] == pytest.approx(17.5)
+    assert out.loc["C", "demand_over_protection"] == pytest.approx(35.0)
+    assert out.loc["D", "demand_over_protection"] == pytest.approx(2.0)
+
+
 def test_moq_lifts_the_quantity_to_whole_packs_and_says_so():
     # need 28 + z*sqrt(31.5) - 10 = 27.2 -> 28 in packs of 4; MOQ 30 -> 32 (8 packs).
     out = run([position(pack_size=4, moq=30)], [demand()]).iloc[0]
