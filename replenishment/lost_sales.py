@@ -1,21 +1,23 @@
 """Lost sales before an order arrives: the part of the order-up-to level an order need not cover.
 
-A dealer that runs out loses the sale; the customer does not wait. So an order placed at a
-review, arriving after the lead time ``L``, starts its cycle with ``Q + (IP - D_L)^+`` units,
-not ``Q + IP - D_L``: lead-time demand beyond the position is lost, not owed. The order that
-meets the target cycle service is the smallest ``Q`` with
+A dealer that runs out loses the sale; the customer does not wait. An order placed at a review
+arrives after the lead time ``L``; until then only the stock on the shelf and on its way,
+``A = on_hand + in_transit - backorders``, can serve demand (orders approved but not shipped
+arrive with the new one, not before). So the new order's cycle starts with
+``(A - D_L)^+ + on_order + Q`` units, not ``IP - D_L + Q``: lead-time demand beyond ``A`` is lost,
+not owed. The order that meets the target cycle service is the smallest ``Q`` with
 
-    P(D_R <= Q + (IP - D_L)^+) >= target,  i.e.  P(D_R + min(D_L, IP) <= IP + Q) >= target,
+    P(D_R <= (A - D_L)^+ + on_order + Q) >= target,  i.e.  P(D_R + min(D_L, A) <= IP + Q) >= target,
 
-``D_L`` and ``D_R`` the (independent) demands over the lead time and over the review period.
-The backorder rule orders up to the target quantile of ``D_L + D_R``; since
-``min(D_L, IP) <= D_L``, the lost-sales level is never higher. Where the position is well
-above lead-time demand the two agree; near a stock-out the backorder rule over-orders, and
-over many reviews that lifts cycle service above target (about 1.7 points at 0.90 in the
-closed loop with the true demand: docs/replenishment.md, "Lost sales priced exactly").
+``IP = A + on_order`` the inventory position, ``D_L`` and ``D_R`` the (independent) demands
+over the lead time and over the review period. The backorder rule orders up to the target
+quantile of ``D_L + D_R``; since ``min(D_L, A) <= D_L``, the lost-sales level is never
+higher. Where ``A`` is well above lead-time demand the two agree; near a stock-out the backorder
+rule over-orders, and over many reviews that lifts cycle service above target (about 1.6 points
+at 0.90 in the closed loop with the true demand: docs/replenishment.md, "Lost sales").
 
 `lost_sales_credit` returns the difference of the two levels (normal demand), which
-`replenishment.policy.compute_suggestions` takes off its order-up-to level.
+`replenishment.policy.compute_suggestions` leaves out of the order.
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import special, stats
 
-# Gauss-Legendre nodes for the integral over lead-time demand below the position.
+# Gauss-Legendre nodes for the integral over lead-time demand below the available stock.
 _NODES = 48
 # Lead-time demand below its mean by more than this many sds is ignored (probability 1e-19).
 _TAIL_SDS = 9.0
-# Below this chance of lead-time demand exceeding the position the credit is zero.
+# Below this chance of lead-time demand exceeding the available stock the credit is zero.
 _NEGLIGIBLE = 1e-9
 # At most this many safeguarded Newton steps (bisection when a step leaves the bracket).
 _STEPS = 60
@@ -38,30 +40,29 @@ def lost_sales_credit(
     lead_sd: np.ndarray,
     review_mean: np.ndarray,
     review_sd: np.ndarray,
-    position: np.ndarray,
+    available: np.ndarray,
     target: np.ndarray,
 ) -> np.ndarray:
     """Units by which the lost-sales order-up-to level lies below the backorder one.
 
     With ``D_L ~ N(lead_mean, lead_sd)`` and ``D_R ~ N(review_mean, review_sd)`` independent,
     the backorder level is ``y_B = mean + z sd`` of ``D_L + D_R`` and the lost-sales level
-    ``y_S`` solves ``P(D_R + min(D_L, IP+) <= y_S) = target``, ``IP+ = max(position, 0)``
-    (backorders are served first from what arrives, so only a positive position can lose
-    lead-time sales to a stock-out). The probability is
+    ``y_S`` solves ``P(D_R + min(D_L, A+) <= y_S) = target``, ``A+ = max(available, 0)``, the
+    stock that can serve lead-time demand (none when backorders exceed it). The probability is
 
-        integral_{x < IP+} phi_L(x) Phi((y - x - mu_R) / s_R) dx
-            + P(D_L > IP+) Phi((y - IP+ - mu_R) / s_R),
+        integral_{x < A+} phi_L(x) Phi((y - x - mu_R) / s_R) dx
+            + P(D_L > A+) Phi((y - A+ - mu_R) / s_R),
 
     by Gauss-Legendre quadrature, and ``y_S`` by Newton steps kept inside the bracket
-    ``[mu_R + z s_R + min(IP+, mu_L - 9 s_L), y_B]``. With ``s_L = 0`` the credit is
-    ``(mu_L - IP+)^+``; with ``s_R = 0`` it is ``(mu_L + z s_L - IP+)^+``.
+    ``[mu_R + z s_R + min(A+, mu_L - 9 s_L), y_B]``. With ``s_L = 0`` the credit is
+    ``(mu_L - A+)^+``; with ``s_R = 0`` it is ``(mu_L + z s_L - A+)^+``.
 
-    Returns ``y_B - y_S >= 0`` per row (0 where ``P(D_L > IP+) < 1e-9``).
+    Returns ``y_B - y_S >= 0`` per row (0 where ``P(D_L > A+) < 1e-9``).
     """
     mu_l, s_l, mu_r, s_r, target = (
         np.asarray(a, dtype=float) for a in (lead_mean, lead_sd, review_mean, review_sd, target)
     )
-    cap = np.clip(np.asarray(position, dtype=float), 0.0, None)
+    cap = np.clip(np.asarray(available, dtype=float), 0.0, None)
     z = stats.norm.ppf(target)
     credit = np.zeros(mu_l.shape)
 
@@ -93,7 +94,7 @@ def _quadrature_credit(
     s_total = np.sqrt(s_l**2 + s_r**2)
     backorder_level = mu_l + mu_r + z * s_total
 
-    # Nodes t in [-9, a] (standard units of D_L), a = (IP+ - mu_L) / s_L, for every row.
+    # Nodes t in [-9, a] (standard units of D_L), a = (A+ - mu_L) / s_L, for every row.
     upper = (cap - mu_l) / s_l
     lower = np.minimum(-_TAIL_SDS, upper)
     nodes, weights = np.polynomial.legendre.leggauss(_NODES)

@@ -87,9 +87,10 @@ def compute_suggestions(
         need    = max(0, OUT - IP - C)
 
     ``C`` is the lost-sales credit (`config.unmet_demand == "lost"`, the default;
-    `replenishment.lost_sales`): lead-time demand beyond the position is lost, not owed, so the
-    order need not cover it; 0 with ``"backordered"`` (DESIGN.md's rule), on rows raised to
-    ``min_qty``, and wherever the position is safely above lead-time demand.
+    `replenishment.lost_sales`): lead-time demand beyond the stock that can serve it
+    (``on_hand + in_transit - backorders``) is lost, not owed, so the order need not cover it;
+    0 with ``"backordered"`` (DESIGN.md's rule), on rows raised to ``min_qty``, where
+    ``IP >= OUT``, and wherever that stock is safely above lead-time demand.
 
     Whole units: positions and demand are whole numbers, and an order of whole packs of ``q``
     up to ``OUT`` leaves the position on the ``q`` whole numbers from ``ceil(OUT)``, evenly
@@ -147,8 +148,12 @@ def compute_suggestions(
     # cover it (the level itself, which alerts, transfers and the portal read, stands).
     credit = pd.Series(0.0, frame.index)
     if config.unmet_demand == "lost":
-        credit[:] = _lost_sales_credit(frame, demand_over, daily, position, service)
-        credit = credit.where(~raised_to_min, 0.0)  # a planner's min_qty is a floor as given
+        # Only the shelf and what is on its way serve lead-time demand: orders approved but not
+        # shipped (on_order) arrive with the new one.
+        available = frame["on_hand"] + frame["in_transit"] - frame["backorders"]
+        credit[:] = _lost_sales_credit(frame, demand_over, daily, available, service)
+        # None on a planner's min_qty (a floor as given), nor where no order is needed anyway.
+        credit = credit.where(~raised_to_min & (position < order_up_to), 0.0)
     raw_need = (order_up_to - position - credit).clip(lower=0.0)
     qty, packed, moq_units, capped = _round_quantity(
         raw_need, position, frame["pack_size"], frame["moq"], frame["max_qty"]
@@ -269,7 +274,7 @@ def _lost_sales_credit(
     frame: pd.DataFrame,
     demand_over: pd.Series,
     daily: pd.Series,
-    position: pd.Series,
+    available: pd.Series,
     service: pd.Series,
 ) -> np.ndarray:
     """`lost_sales_credit` with demand over L and over R split from the forecast and sigma_P."""
@@ -281,7 +286,7 @@ def _lost_sales_credit(
     review_sd = np.sqrt(frame["review_period_days"] * frame["sigma_daily"] ** 2)
     return lost_sales_credit(
         lead_demand.to_numpy(), lead_sd.to_numpy(), (demand_over - lead_demand).to_numpy(),
-        review_sd.to_numpy(), position.to_numpy(), service.to_numpy(),
+        review_sd.to_numpy(), available.to_numpy(), service.to_numpy(),
     )  # fmt: skip
 
 
@@ -647,8 +652,8 @@ def _reason(r) -> str:  # noqa: ANN001 - a namedtuple row of `_reasons`' work fr
         position += f" - {_fmt(r.backorders)} backordered"
     if r.credit >= 0.05:
         position += (
-            f"; lost-sales credit {_fmt(r.credit)} (lead-time demand beyond the position is "
-            "lost, not owed, so the order need not cover it)"
+            f"; lost-sales credit {_fmt(r.credit)} (lead-time demand beyond the stock on hand "
+            "and in transit is lost, not owed, so the order need not cover it)"
         )
 
     if qty > 0:

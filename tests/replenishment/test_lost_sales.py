@@ -130,6 +130,29 @@ def test_the_policy_orders_the_credit_less_and_says_so():
     assert "lost-sales credit" not in backordered["reason"]
 
 
+def test_stock_on_order_is_not_on_the_shelf_and_an_approved_order_is_not_ordered_again():
+    def suggest(on_hand: float, on_order: float) -> pd.Series:
+        positions = pd.DataFrame(
+            {"dealer_id": ["D1"], "sku": ["S1"], "on_hand": [on_hand], "on_order": [on_order],
+             "lead_time_days": [7.0], "lead_time_sd_days": [1.5], "review_period_days": [14],
+             "abc_class": ["B"]}
+        )  # fmt: skip
+        demand = pd.DataFrame(
+            {"dealer_id": ["D1"], "sku": ["S1"], "daily_rate": [3.0], "sigma_daily": [2.0],
+             "demand_class": ["smooth"], "forecast_model": ["ets"]}
+        )  # fmt: skip
+        return compute_suggestions(positions, demand, LOST, run_id="r", as_of=date(2026, 3, 2))
+
+    shelf, ordered = suggest(4.0, 0.0).iloc[0], suggest(0.0, 4.0).iloc[0]
+    assert shelf["inventory_position"] == ordered["inventory_position"] == 4
+    # Four units on order arrive with the new order: they serve none of the lead time.
+    assert ordered["raw_need"] < shelf["raw_need"]
+    assert ordered["raw_need"] == pytest.approx(_suggest(LOST, 0.0)["raw_need"] - 4.0)
+    # The next night, the first night's order approved and not yet shipped: nothing more.
+    again = suggest(4.0, float(shelf["suggested_qty"])).iloc[0]
+    assert again["raw_need"] == 0 and again["suggested_qty"] == 0
+
+
 def test_a_credit_that_covers_the_gap_orders_nothing_and_says_why():
     # A very uncertain lead time (3 days, sd 5) and a 1-day review: the position of 38 sits
     # just under the order-up-to of 39, and what it may lose before arrival is not owed.
