@@ -98,10 +98,11 @@ def test_closed_forms_without_spread():
     assert credit(7.0, 3.0, 14.0, 0.0, 3.0, 0.95) == pytest.approx(q - 3.0)
 
 
-def _suggest(config, on_hand: float, review_days: int = 14) -> pd.Series:
+def _suggest(config, on_hand: float, review_days: int = 14, on_order: float = 0.0) -> pd.Series:
     positions = pd.DataFrame(
-        {"dealer_id": ["D1"], "sku": ["S1"], "on_hand": [on_hand], "lead_time_days": [7.0],
-         "lead_time_sd_days": [1.5], "review_period_days": [review_days], "abc_class": ["B"]}
+        {"dealer_id": ["D1"], "sku": ["S1"], "on_hand": [on_hand], "on_order": [on_order],
+         "lead_time_days": [7.0], "lead_time_sd_days": [1.5],
+         "review_period_days": [review_days], "abc_class": ["B"]}
     )  # fmt: skip
     demand = pd.DataFrame(
         {"dealer_id": ["D1"], "sku": ["S1"], "daily_rate": [3.0], "sigma_daily": [2.0],
@@ -131,25 +132,13 @@ def test_the_policy_orders_the_credit_less_and_says_so():
 
 
 def test_stock_on_order_is_not_on_the_shelf_and_an_approved_order_is_not_ordered_again():
-    def suggest(on_hand: float, on_order: float) -> pd.Series:
-        positions = pd.DataFrame(
-            {"dealer_id": ["D1"], "sku": ["S1"], "on_hand": [on_hand], "on_order": [on_order],
-             "lead_time_days": [7.0], "lead_time_sd_days": [1.5], "review_period_days": [14],
-             "abc_class": ["B"]}
-        )  # fmt: skip
-        demand = pd.DataFrame(
-            {"dealer_id": ["D1"], "sku": ["S1"], "daily_rate": [3.0], "sigma_daily": [2.0],
-             "demand_class": ["smooth"], "forecast_model": ["ets"]}
-        )  # fmt: skip
-        return compute_suggestions(positions, demand, LOST, run_id="r", as_of=date(2026, 3, 2))
-
-    shelf, ordered = suggest(4.0, 0.0).iloc[0], suggest(0.0, 4.0).iloc[0]
+    shelf, ordered = _suggest(LOST, 4.0), _suggest(LOST, 0.0, on_order=4.0)
     assert shelf["inventory_position"] == ordered["inventory_position"] == 4
     # Four units on order arrive with the new order: they serve none of the lead time.
     assert ordered["raw_need"] < shelf["raw_need"]
     assert ordered["raw_need"] == pytest.approx(_suggest(LOST, 0.0)["raw_need"] - 4.0)
     # The next night, the first night's order approved and not yet shipped: nothing more.
-    again = suggest(4.0, float(shelf["suggested_qty"])).iloc[0]
+    again = _suggest(LOST, 4.0, on_order=float(shelf["suggested_qty"]))
     assert again["raw_need"] == 0 and again["suggested_qty"] == 0
 
 
