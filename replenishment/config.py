@@ -344,9 +344,9 @@ class PolicyConfig(_Strict):
 
     service_levels: ServiceLevels = ServiceLevels()
     default_review_period_days: PositiveDays = 7
-    # What a customer does when the dealer is out: "lost" (buys elsewhere; the order-up-to
-    # level is lowered where lead-time demand may exceed the position, `replenishment.lost_sales`)
-    # or "backordered" (waits; the classic level stands).
+    # What a customer does when the dealer is out: "lost" (buys elsewhere; the order leaves out
+    # lead-time demand beyond the stock on hand and in transit, `replenishment.lost_sales`) or
+    # "backordered" (waits; DESIGN.md's need, order-up-to minus position).
     unmet_demand: Literal["lost", "backordered"] = "lost"
     slow_demand: SlowDemand = SlowDemand()
     freshness: Freshness = Freshness()

@@ -77,7 +77,7 @@ def lost_sales_credit(
     rows = np.flatnonzero(at_risk)
     if rows.size:
         credit[rows] = _quadrature_credit(
-            mu_l[rows], s_l[rows], mu_r[rows], s_r[rows], cap[rows], z[rows]
+            mu_l[rows], s_l[rows], mu_r[rows], s_r[rows], cap[rows], z[rows], target[rows]
         )
     return np.clip(credit, 0.0, None)
 
@@ -89,8 +89,8 @@ def _quadrature_credit(
     s_r: np.ndarray,
     cap: np.ndarray,
     z: np.ndarray,
+    target: np.ndarray,
 ) -> np.ndarray:
-    target = special.ndtr(z)
     s_total = np.sqrt(s_l**2 + s_r**2)
     backorder_level = mu_l + mu_r + z * s_total
 

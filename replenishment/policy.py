@@ -123,7 +123,9 @@ def compute_suggestions(
     frame["sigma_daily"] = frame["sigma_daily"].fillna(0.0).clip(lower=0.0)
 
     protection = frame["lead_time_days"] + frame["review_period_days"]
-    demand_over, daily = _demand_over_protection(frame["daily_rate"], protection)
+    demand_over, daily, lead_demand = _demand_over_protection(
+        frame["daily_rate"], protection, frame["lead_time_days"]
+    )
     sigma_p = np.sqrt(
         protection * frame["sigma_daily"] ** 2 + daily**2 * frame["lead_time_sd_days"] ** 2
     )
@@ -144,14 +146,14 @@ def compute_suggestions(
     min_qty = frame["min_qty"]
     raised_to_min = min_qty.notna() & (min_qty > policy_out)
     order_up_to = policy_out.where(~raised_to_min, min_qty)
-    # Lost sales: lead-time demand beyond the position is not owed, so the order need not
-    # cover it (the level itself, which alerts, transfers and the portal read, stands).
+    # Lost sales: lead-time demand beyond the stock that can serve it is not owed, so the order
+    # need not cover it (the level itself, which alerts, transfers and the portal read, stands).
     credit = pd.Series(0.0, frame.index)
     if config.unmet_demand == "lost":
         # Only the shelf and what is on its way serve lead-time demand: orders approved but not
         # shipped (on_order) arrive with the new one.
         available = frame["on_hand"] + frame["in_transit"] - frame["backorders"]
-        credit[:] = _lost_sales_credit(frame, demand_over, daily, available, service)
+        credit[:] = _lost_sales_credit(frame, demand_over, lead_demand, daily, available, service)
         # None on a planner's min_qty (a floor as given), nor where no order is needed anyway.
         credit = credit.where(~raised_to_min & (position < order_up_to), 0.0)
     raw_need = (order_up_to - position - credit).clip(lower=0.0)
@@ -273,12 +275,12 @@ def _prepare_demand(demand: pd.DataFrame) -> pd.DataFrame:
 def _lost_sales_credit(
     frame: pd.DataFrame,
     demand_over: pd.Series,
+    lead_demand: pd.Series,
     daily: pd.Series,
     available: pd.Series,
     service: pd.Series,
 ) -> np.ndarray:
     """`lost_sales_credit` with demand over L and over R split from the forecast and sigma_P."""
-    lead_demand, _ = _demand_over_protection(frame["daily_rate"], frame["lead_time_days"])
     lead_sd = np.sqrt(
         frame["lead_time_days"] * frame["sigma_daily"] ** 2
         + daily**2 * frame["lead_time_sd_days"] ** 2
@@ -290,28 +292,38 @@ def _lost_sales_credit(
     )  # fmt: skip
 
 
-def _demand_over_protection(rates: pd.Series, protection: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Demand over P and the mean daily rate, from scalar rates or arrays of daily forecasts."""
+def _demand_over_protection(
+    rates: pd.Series, protection: pd.Series, lead_time: pd.Series
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Demand over P, the mean daily rate over P and demand over the lead time (for the
+    lost-sales credit), from scalar rates or arrays of daily forecasts (`_path_sums`)."""
     is_array = rates.map(lambda v: isinstance(v, (list, tuple, np.ndarray)))
     if not is_array.any():
         daily = pd.to_numeric(rates, errors="coerce").astype(float)
         daily = daily.where(np.isfinite(daily), 0.0).clip(lower=0.0)
-        return daily * protection, daily
-    values, days = rates.to_numpy(dtype=object), protection.to_numpy(dtype=float)
+        return daily * protection, daily, daily * lead_time
+    values = rates.to_numpy(dtype=object)
+    days = np.column_stack([protection.to_numpy(dtype=float), lead_time.to_numpy(dtype=float)])
     paths = is_array.to_numpy()
     scalars = pd.to_numeric(pd.Series(np.where(paths, np.nan, values)), errors="coerce")
-    sums = np.nan_to_num(scalars.to_numpy(dtype=float)).clip(min=0.0) * days
+    sums = np.nan_to_num(scalars.to_numpy(dtype=float)).clip(min=0.0)[:, None] * days
     sums[paths] = _path_sums(values[paths], days[paths])
-    total = pd.Series(sums, index=rates.index)
+    total = pd.Series(sums[:, 0], index=rates.index)
     daily = (total / protection.where(protection > 0)).fillna(0.0)
-    return total, daily
+    return total, daily, pd.Series(sums[:, 1], index=rates.index)
 
 
 def _path_sums(paths: np.ndarray, days: np.ndarray) -> np.ndarray:
-    """`sum_daily_path` of every path over its days, from one padded grid (vectorised)."""
+    """Sum of every daily forecast path over its days (fractional last day; last value repeats;
+    missing and negative days count 0), from one padded grid.
+
+    `days` holds one horizon per path, shape ``(n,)``, or several, shape ``(n, k)``: each path
+    is laid out once whatever the number of horizons.
+    """
     if not len(paths):
-        return np.zeros(0)
-    whole = np.floor(np.clip(days, 0.0, None)).astype(int)
+        return np.zeros(np.shape(days))
+    horizons = np.asarray(days, dtype=float).reshape(len(paths), -1)
+    whole = np.floor(np.clip(horizons, 0.0, None)).astype(int)
     grid = np.zeros((len(paths), int(whole.max()) + 1))
     for i, path in enumerate(paths):
         path = np.asarray(path, dtype=float)[: grid.shape[1]]
@@ -320,21 +332,17 @@ def _path_sums(paths: np.ndarray, days: np.ndarray) -> np.ndarray:
             grid[i, path.size :] = path[-1]  # the last value repeats
     grid = np.nan_to_num(grid).clip(min=0.0)
     before = np.concatenate([np.zeros((len(paths), 1)), np.cumsum(grid, axis=1)], axis=1)
-    rows = np.arange(len(paths))
-    total = before[rows, whole] + (days - whole) * grid[rows, whole]
-    return np.where(days > 0, total, 0.0)
+    total = np.take_along_axis(before, whole, axis=1) + (horizons - whole) * np.take_along_axis(
+        grid, whole, axis=1
+    )
+    return np.where(horizons > 0, total, 0.0).reshape(np.shape(days))
 
 
 def sum_daily_path(path: np.ndarray, days: float) -> float:
     """Sum of a daily forecast path over `days` (fractional last day; last value repeats)."""
-    path = np.clip(np.nan_to_num(path), 0.0, None)
-    if path.size == 0 or days <= 0:
-        return 0.0
-    whole = int(np.floor(days))
-    need = whole + 1
-    if path.size < need:
-        path = np.concatenate([path, np.full(need - path.size, path[-1])])
-    return float(path[:whole].sum() + (days - whole) * path[whole])
+    one = np.empty(1, dtype=object)
+    one[0] = path
+    return float(_path_sums(one, np.array([days], dtype=float))[0])
 
 
 def _slow_mover_levels(
