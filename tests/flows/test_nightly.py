@@ -38,6 +38,12 @@ CORRUPTED_FILE = "sell_through/D001_corrected.csv"
 BROKEN_FILE = "sell_through/D002_broken.parquet"
 
 
+def reason_credit(reasons: pd.Series) -> pd.Series:
+    """The lost-sales credit each reason names (to 1 decimal; 0 where it names none)."""
+    credit = reasons.str.extract(r"; lost-sales credit ([0-9.]+) ", expand=False)
+    return credit.astype(float).fillna(0.0)
+
+
 def corrupt_one_feed(landing: Path) -> None:
     """One partly bad CSV (a non-number, an unknown SKU) and one unreadable Parquet file."""
     source = sorted((landing / "sell_through").glob("D001_*.csv"))[-1]
@@ -149,8 +155,7 @@ def test_suggestions_follow_the_policy_and_cover_active_pairs(first_run):
     ip = s["on_hand"] + s["in_transit"] + s["on_order"]
     assert (s["inventory_position"] - ip).abs().max() < 1e-6
     # Lost sales (the default policy): the reason names the credit the need leaves out.
-    credit = s["reason"].str.extract(r"; lost-sales credit ([0-9.]+) ", expand=False)
-    credit = credit.astype(float).fillna(0.0)
+    credit = reason_credit(s["reason"])
     expected_need = (s["order_up_to"] - s["inventory_position"] - credit).clip(lower=0)
     assert (s["raw_need"] - expected_need).abs().max() < 0.05 + 1e-6  # the reason's 1 decimal
     assert ((credit == 0) | (s["inventory_position"] < s["order_up_to"])).all()
@@ -268,11 +273,7 @@ def test_approved_unshipped_lines_count_as_on_order_next_night(first_run, tmp_pa
     # decimal) stays; it moves only with the forecast a day later.
     growth = (both["order_up_to_2"] - both["order_up_to_1"]).clip(lower=0)
     uncovered = (both["raw_need_1"] - both["suggested_qty_1"]).clip(lower=0)
-    pattern = r"; lost-sales credit ([0-9.]+) "
-    credit = {
-        night: both[f"reason_{night}"].str.extract(pattern, expand=False).astype(float).fillna(0)
-        for night in (1, 2)
-    }
+    credit = {night: reason_credit(both[f"reason_{night}"]) for night in (1, 2)}
     shrunk = (credit[1] - credit[2]).clip(lower=0) + 0.1 * (credit[1] > 0)
     assert (both["raw_need_2"] <= growth + uncovered + shrunk + 1e-6).all()
     assert both["suggested_qty_2"].sum() < 0.5 * both["suggested_qty_1"].sum()
@@ -344,8 +345,7 @@ def test_every_suggestion_recomputes_from_its_own_columns(first_run):
     assert np.allclose(s["order_up_to"], out, rtol=1e-9, atol=PUBLISHED)
     # Lost sales (the default): the need leaves out the credit the reason names (to 1 decimal);
     # tests/replenishment/test_lost_sales.py checks the credit itself against scipy.
-    credit = s["reason"].str.extract(r"; lost-sales credit ([0-9.]+) ", expand=False)
-    credit = credit.astype(float).fillna(0.0).to_numpy()
+    credit = reason_credit(s["reason"]).to_numpy()
     raw = np.maximum(0.0, out - s["inventory_position"] - credit)
     # (a credit under 0.05 shows as none)
     assert np.allclose(s["raw_need"], raw, rtol=0, atol=0.05 + PUBLISHED)
