@@ -109,7 +109,8 @@ def _quadrature_credit(
         u = (level[:, None] - x[rows] - mu_r[rows, None]) / s_r[rows, None]
         v = (level - cap[rows] - mu_r[rows]) / s_r[rows]
         value = (w[rows] * special.ndtr(u)).sum(axis=1) + beyond[rows] * special.ndtr(v)
-        slope = (w[rows] * stats.norm.pdf(u)).sum(axis=1) + beyond[rows] * stats.norm.pdf(v)
+        with np.errstate(over="ignore"):  # the density is 0 where u * u overflows (as policy._phi)
+            slope = (w[rows] * stats.norm.pdf(u)).sum(axis=1) + beyond[rows] * stats.norm.pdf(v)
         return value, slope / s_r[rows]
 
     # Safeguarded Newton from the backorder level (where the service is at least the target),
