@@ -25,6 +25,7 @@ from forecasting.models import (
     RecentMean,
     SeasonalNaive,
     Theta,
+    ThetaSES,
 )
 from forecasting.models.ets import MAX_SEASON_LENGTH, seasonal_form
 from forecasting.models.mean import default_window
@@ -58,6 +59,7 @@ def candidates(
     *,
     arima: bool = False,
     combine: bool = True,
+    profiled: bool = False,
 ) -> list[Model]:
     """Methods worth backtesting for a series of this class, given its first training window.
 
@@ -76,6 +78,11 @@ def candidates(
     combine : bool, default True
         False: never a fixed combination, always the per-method candidates below (for a
         series with a pooled seasonal profile, or when the combination failed to fit).
+    profiled : bool, default False
+        The series has a pooled seasonal profile: a smooth or erratic series with a season
+        longer than ``MAX_SEASON_LENGTH`` (weekly) then has one candidate,
+        :class:`~forecasting.models.theta.ThetaSES` (run on the deseasonalised series),
+        when it fits on ``train``.
 
     Returns
     -------
@@ -102,6 +109,16 @@ def candidates(
         combination = seasonal_combination(season_length)
         if all(m.fits_on(train) for m in combination.members if not isinstance(m, SeasonalNaive)):
             return [combination]
+    if (
+        profiled
+        and season_length > MAX_SEASON_LENGTH
+        and demand_class not in INTERMITTENT_CLASSES
+        and ThetaSES().fits_on(train)
+    ):
+        # Weekly demand with a pooled profile: the deseasonalised level and its trend. The
+        # three-window backtest kept SES or a moving average, which lag a trending series by
+        # weeks (docs/forecasting.md, "Weekly level: Theta").
+        return [ThetaSES()]
     if demand_class in INTERMITTENT_CLASSES:
         pool: list[Model] = [SBA(), TSB(), Croston(), MovingAverage(window), Mean()]
     else:
@@ -245,10 +262,12 @@ def forecast_series(
        series. Its backtest errors give sigma, MASE, WAPE and bias. Smooth and erratic series
        with ``season_length == 1`` have one candidate, :func:`non_seasonal_combination`, and
        those with ``1 < season_length <= MAX_SEASON_LENGTH`` and no pooled profile one,
-       :func:`seasonal_combination`, when it fits on the first training window: it is
-       backtested for sigma and the scores only. Should it fail to backtest or to fit, the
-       per-method candidates are backtested instead. Weekly seasons (``> MAX_SEASON_LENGTH``)
-       and intermittent or lumpy series are never combined.
+       :func:`seasonal_combination`, when it fits on the first training window; those with
+       ``season_length > MAX_SEASON_LENGTH`` (weekly) and a pooled profile one,
+       :class:`~forecasting.models.theta.ThetaSES` on the deseasonalised series. The one
+       candidate is backtested for sigma and the scores only. Should it fail to backtest or
+       to fit, the per-method candidates are backtested instead. Weekly seasons
+       (``> MAX_SEASON_LENGTH``) and intermittent or lumpy series are never combined.
 
     With censored periods (:mod:`forecasting.censoring`), the class comes from
     :func:`~forecasting.censoring.classification_input`; every method is fitted on the
@@ -326,6 +345,7 @@ def forecast_series(
             season_length,
             arima=arima,
             combine=combine,
+            profiled=factors is not None,
         )
     )
     if not pool:
@@ -365,7 +385,9 @@ def forecast_series(
         spread = _fallback_sigma(observed, _mean_observed(imputed_variance, y))
         return result(young.forecast(fit_y, horizon), young.name, spread)
 
-    combined = isinstance(pool[0], Combination)
+    # A rule with one method (a fixed combination, Theta on weekly profiled demand) is
+    # backtested for sigma and the scores; should it fail, the per-method candidates compete.
+    combined = isinstance(pool[0], (Combination, ThetaSES))
     if factors is not None:
         pool = seasonal_variants(pool, factors)
     held_out = backtest.actuals(y, plan)

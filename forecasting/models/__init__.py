@@ -7,7 +7,7 @@ from forecasting.models.croston import SBA, Croston
 from forecasting.models.ets import ETS, DampedSeasonalETS
 from forecasting.models.mean import Mean, MovingAverage, RecentMean
 from forecasting.models.naive import Drift, Naive, SeasonalNaive
-from forecasting.models.theta import Theta
+from forecasting.models.theta import Theta, ThetaSES
 from forecasting.models.tsb import TSB
 
 __all__ = [
@@ -26,4 +26,5 @@ __all__ = [
     "RecentMean",
     "SeasonalNaive",
     "Theta",
+    "ThetaSES",
 ]

@@ -16,6 +16,7 @@ from forecasting.models import (
     RecentMean,
     SeasonalNaive,
     Theta,
+    ThetaSES,
 )
 from forecasting.models.base import fill_missing
 from forecasting.models.ets import seasonal_form
@@ -95,6 +96,63 @@ def test_theta_equals_statsmodels_theta_model():
     assert Theta(12).fit(y).predict(12) == pytest.approx(expected)
     no_season = ThetaModel(y, deseasonalize=False).fit().forecast(3)
     assert Theta(1).fit(y).predict(3) == pytest.approx(no_season)
+
+
+def ses_with_half_drift(y, h, alpha_fit):
+    """Hyndman & Billah's form of Theta, by hand: SES level + half the OLS slope x the lag term."""
+    alpha = alpha_fit.params["smoothing_level"]
+    slope = np.polyfit(np.arange(len(y)), y, 1)[0]
+    k = np.arange(1, h + 1)
+    return alpha_fit.forecast(h) + 0.5 * slope * (k - 1 + 1 / alpha - (1 - alpha) ** len(y) / alpha)
+
+
+def test_theta_ses_is_ses_plus_half_the_least_squares_slope():
+    rng = np.random.default_rng(3)
+    y = 40 + 0.3 * np.arange(90) + rng.normal(0, 4, 90)
+    ses = ExponentialSmoothing(y, initialization_method="estimated").fit(use_brute=False)
+    assert ThetaSES().fit(y).predict(5) == pytest.approx(ses_with_half_drift(y, 5, ses))
+    # The same method as statsmodels' ThetaModel, which starts its level at y[0] instead.
+    reference = ThetaModel(y, deseasonalize=False).fit().forecast(5)
+    assert ThetaSES().fit(y).predict(5) == pytest.approx(np.asarray(reference), rel=0.01)
+
+
+def test_theta_ses_lag_term_tends_to_the_series_length_as_alpha_vanishes():
+    # (1 - (1 - a)^n) / a is the sum of (1 - a)^j for j < n: n at a = 0, 1 at a = 1.
+    from forecasting.models.theta import drift_steps
+
+    assert drift_steps(0.0, 30, 3) == pytest.approx([30, 31, 32])
+    assert drift_steps(1e-9, 30, 1) == pytest.approx([30], rel=1e-6)
+    assert drift_steps(1.0, 30, 2) == pytest.approx([1, 2])
+    assert drift_steps(0.2, 10, 1) == pytest.approx([sum(0.8**j for j in range(10))])
+
+
+def test_theta_ses_backtest_keeps_the_first_alpha_and_refits_the_slope_at_each_origin():
+    rng = np.random.default_rng(4)
+    y = 25 + 0.2 * np.arange(70) + rng.normal(0, 3, 70)
+    origins, h = [50, 60], 3
+    first = ExponentialSmoothing(y[:50], initialization_method="estimated").fit(use_brute=False)
+    alpha = first.params["smoothing_level"]
+    level = first.params["initial_level"]
+    for value in y[:60]:
+        level += alpha * (value - level)
+    slope = np.polyfit(np.arange(60), y[:60], 1)[0]
+    k = np.arange(1, h + 1)
+    second = level + 0.5 * slope * (k - 1 + (1 - (1 - alpha) ** 60) / alpha)
+    forecasts = ThetaSES().backtest(y, origins, h)
+    assert forecasts[0] == pytest.approx(ses_with_half_drift(y[:50], h, first))
+    assert forecasts[1] == pytest.approx(second)
+
+
+def test_theta_ses_follows_a_trend_that_ses_lags():
+    rng = np.random.default_rng(5)
+    weeks = np.arange(110)
+    demand = 30 * np.exp(0.25 * weeks / 52)  # +25 % a year
+    y = rng.poisson(demand).astype(float)
+    truth = 30 * np.exp(0.25 * np.arange(110, 113) / 52)
+    ses_error = ETS().fit(y).predict(3).sum() - truth.sum()
+    theta_error = ThetaSES().fit(y).predict(3).sum() - truth.sum()
+    assert ses_error < 0
+    assert abs(theta_error) < abs(ses_error)
 
 
 def test_arima_forecast_is_finite_and_follows_a_trend():
