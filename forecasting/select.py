@@ -79,10 +79,11 @@ def candidates(
         False: never a fixed combination, always the per-method candidates below (for a
         series with a pooled seasonal profile, or when the combination failed to fit).
     profiled : bool, default False
-        The series has a pooled seasonal profile: a smooth or erratic series with a season
-        longer than ``MAX_SEASON_LENGTH`` (weekly) then has one candidate,
-        :class:`~forecasting.models.theta.ThetaSES` (run on the deseasonalised series),
-        when it fits on ``train``.
+        The series has a pooled seasonal profile and spans at least one season
+        (:func:`forecast_series` decides): a smooth or erratic series with a season longer
+        than ``MAX_SEASON_LENGTH`` (weekly) then has one candidate,
+        :class:`~forecasting.models.theta.ThetaSES` (run on the deseasonalised series), when
+        it fits on ``train``.
 
     Returns
     -------
@@ -263,8 +264,9 @@ def forecast_series(
        with ``season_length == 1`` have one candidate, :func:`non_seasonal_combination`, and
        those with ``1 < season_length <= MAX_SEASON_LENGTH`` and no pooled profile one,
        :func:`seasonal_combination`, when it fits on the first training window; those with
-       ``season_length > MAX_SEASON_LENGTH`` (weekly) and a pooled profile one,
-       :class:`~forecasting.models.theta.ThetaSES` on the deseasonalised series. The one
+       ``season_length > MAX_SEASON_LENGTH`` (weekly), a pooled profile and a season of
+       history one, :class:`~forecasting.models.theta.ThetaSES` on the deseasonalised
+       series. The one
        candidate is backtested for sigma and the scores only. Should it fail to backtest or
        to fit, the per-method candidates are backtested instead. Weekly seasons
        (``> MAX_SEASON_LENGTH``) and intermittent or lumpy series are never combined.
@@ -345,7 +347,9 @@ def forecast_series(
             season_length,
             arima=arima,
             combine=combine,
-            profiled=factors is not None,
+            # Theta's slope wants a whole season: over a shorter history it reads the launch
+            # ramp (and what the profile leaves of the season) as trend.
+            profiled=factors is not None and len(y) >= season_length,
         )
     )
     if not pool:

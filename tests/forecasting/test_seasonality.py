@@ -398,7 +398,7 @@ def test_profiles_need_a_season():
         forecast(history, horizon=2, season_length=1, freq="YS", groups=groups)
 
 
-def test_weekly_smooth_series_with_a_profile_are_forecast_by_theta_on_the_adjusted_level():
+def test_weekly_smooth_series_with_a_profile_and_a_season_of_history_are_forecast_by_theta():
     # 30 seasonal series growing 30 % a year plus 10 intermittent ones, one category.
     rng = np.random.default_rng(17)
     t = np.arange(115)
@@ -408,11 +408,22 @@ def test_weekly_smooth_series_with_a_profile_are_forecast_by_theta_on_the_adjust
     demand |= {f"i{i:02d}": 0.3 * season for i in range(10)}
     series = {uid: rng.poisson(mean[:112]).astype(float) for uid, mean in demand.items()}
     history = long_frame(series, "2023-01-02", "W-MON")
-    groups = pd.DataFrame({"unique_id": list(series), "category": "parts"})
+    # Five younger series (40 weeks to the same last week): less than a season of history.
+    young = long_frame(
+        {f"y{i}": rng.poisson(40 * season[72:112]).astype(float) for i in range(5)},
+        "2024-05-20",
+        "W-MON",
+    )
+    assert young.ds.max() == history.ds.max()
+    history = pd.concat([history, young], ignore_index=True)
+    groups = pd.DataFrame({"unique_id": history.unique_id.unique(), "category": "parts"})
     frame, diagnostics = forecast_with_diagnostics(history, horizon=3, groups=groups, **WEEKLY)
     models = diagnostics.set_index("unique_id").model
     assert (models[[f"g{i:02d}" for i in range(30)]] == "theta+season").all()
     assert not models[[f"i{i:02d}" for i in range(10)]].str.startswith("theta").any()
+    # Less than a season: the backtested pool (Theta's slope would read a launch ramp).
+    assert models[[f"y{i}" for i in range(5)]].str.endswith("+season").all()
+    assert not models[[f"y{i}" for i in range(5)]].str.startswith("theta").any()
     # Without a profile, weekly series keep the backtest's choice, which never includes Theta.
     plain = forecast_with_diagnostics(history, horizon=3, **WEEKLY)[1]
     assert not plain.model.str.startswith("theta").any()
