@@ -80,16 +80,16 @@ class ThetaSES(Model):
               (1-\\alpha)^T}{\\alpha}\\right),
 
     :math:`\\ell_T` the smoothed level and :math:`\\alpha` its weight. The term
-    :math:`(1 - (1-\\alpha)^T) / \\alpha` (``T`` when :math:`\\alpha \\to 0`) is the lag of the
-    smoothed level behind a trending series, so the forecast starts at the series' current
-    level before the drift carries it on. Here :math:`\\ell_T` and :math:`\\alpha` are the
-    project's SES fit (:class:`~forecasting.models.ets.ETS`, initial level estimated;
-    statsmodels' Theta starts the level at the first value), which costs one smoothing fit
-    instead of :class:`Theta`'s three statsmodels calls, and the backtest keeps the first
-    window's :math:`\\alpha` as ETS's does, refitting only the slope at each origin. No season
-    of its own: it runs on a deseasonalised series
-    (:class:`~forecasting.seasonality.SeasonallyAdjusted`). Missing periods are linearly
-    interpolated first.
+    :math:`(1 - (1-\\alpha)^T) / \\alpha` (``T`` when :math:`\\alpha \\to 0`) corrects for the
+    smoothed level trailing a trending series: it lifts the forecast's start toward the
+    series' recent level (by half the slope, like the steps ahead, so partly). Here
+    :math:`\\ell_T` and :math:`\\alpha` are the project's SES fit
+    (:class:`~forecasting.models.ets.ETS`, initial level estimated; statsmodels' Theta starts
+    the level at the first value), which costs one smoothing fit instead of :class:`Theta`'s
+    three statsmodels calls, and the backtest keeps the first window's :math:`\\alpha` as
+    ETS's does, refitting only the slope at each origin. No season of its own: it runs on a
+    deseasonalised series (:class:`~forecasting.seasonality.SeasonallyAdjusted`). Missing
+    periods are linearly interpolated first.
 
     References
     ----------
