@@ -101,7 +101,8 @@ def _quadrature_credit(
     half = (upper - lower) / 2
     t = lower[:, None] + half[:, None] * (nodes[None, :] + 1.0)
     x = mu_l[:, None] + s_l[:, None] * t
-    w = half[:, None] * weights[None, :] * stats.norm.pdf(t)
+    with np.errstate(over="ignore"):  # far tails (a huge stock over a tiny spread): density 0
+        w = half[:, None] * weights[None, :] * stats.norm.pdf(t)
     beyond = special.ndtr(-upper)
 
     def service(level: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
