@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import special, stats
 
 from replenishment.config import PolicyConfig
-from replenishment.lost_sales import lost_sales_credit
+from replenishment.lost_sales import lost_sales_credit, phi
 
 SUGGESTION_COLUMNS = [
     "run_id", "as_of", "dealer_id", "sku", "on_hand", "in_transit", "on_order",
@@ -533,15 +533,9 @@ def _whole_unit_service(
     return value, slope
 
 
-def _phi(t: np.ndarray) -> np.ndarray:
-    """Standard normal density (0 far in the tails, where ``t * t`` overflows to inf)."""
-    with np.errstate(over="ignore"):
-        return np.exp(-0.5 * t * t) / math.sqrt(2 * math.pi)
-
-
 def _phi_integral(t: np.ndarray) -> np.ndarray:
     """``H(t) = t Phi(t) + phi(t)``, an antiderivative of the standard normal cdf."""
-    return t * special.ndtr(t) + _phi(t)
+    return t * special.ndtr(t) + phi(t)
 
 
 def _round_quantity(
