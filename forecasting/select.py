@@ -266,9 +266,8 @@ def forecast_series(
        :func:`seasonal_combination`, when it fits on the first training window; those with
        ``season_length > MAX_SEASON_LENGTH`` (weekly), a pooled profile and a season of
        history one, :class:`~forecasting.models.theta.ThetaSES` on the deseasonalised
-       series. The one
-       candidate is backtested for sigma and the scores only. Should it fail to backtest or
-       to fit, the per-method candidates are backtested instead. Weekly seasons
+       series. The one candidate is backtested for sigma and the scores only. Should it fail
+       to backtest or to fit, the per-method candidates are backtested instead. Weekly seasons
        (``> MAX_SEASON_LENGTH``) and intermittent or lumpy series are never combined.
 
     With censored periods (:mod:`forecasting.censoring`), the class comes from
@@ -391,7 +390,7 @@ def forecast_series(
 
     # A rule with one method (a fixed combination, Theta on weekly profiled demand) is
     # backtested for sigma and the scores; should it fail, the per-method candidates compete.
-    combined = isinstance(pool[0], (Combination, ThetaSES))
+    one_rule = isinstance(pool[0], (Combination, ThetaSES))
     if factors is not None:
         pool = seasonal_variants(pool, factors)
     held_out = backtest.actuals(y, plan)
@@ -434,8 +433,8 @@ def forecast_series(
         return None
 
     chosen = choose(pool)
-    if chosen is None and combined:
-        # A member of the combination failed on this series: the per-method candidates.
+    if chosen is None and one_rule:
+        # The one rule (a combination, Theta) failed on this series: the per-method candidates.
         train = train_y[: plan.origins[0]]
         chosen = choose(candidates(demand_class, train, season_length, arima=arima, combine=False))
     if chosen is not None:

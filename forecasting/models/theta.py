@@ -103,7 +103,7 @@ class ThetaSES(Model):
     def fit(self, y: np.ndarray) -> ThetaSES:
         self.ses_ = ETS().fit(y)
         self.alpha_ = float(self.ses_.result_.params["smoothing_level"])
-        self.slope_ = least_squares_slope(fill_missing(y))
+        self.slope_ = least_squares_slope(self.ses_.y_)  # the series as SES filled it
         self.n_ = len(y)
         return self
 
